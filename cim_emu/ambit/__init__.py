@@ -1,0 +1,30 @@
+"""Ambit-style processing-using-DRAM: bulk bitwise logic by triple-row activation.
+
+Modules, one idea each:
+
+* :mod:`~cim_emu.ambit.addresses` — row addresses and the B-group wordline table;
+* :mod:`~cim_emu.ambit.program` — programs (AAP/AP) as data, with a text form;
+* :mod:`~cim_emu.ambit.semantics` — ACTIVATE/PRECHARGE semantics, written once;
+* :mod:`~cim_emu.ambit.subarray` — row state and the per-command reference executor;
+* :mod:`~cim_emu.ambit.compiler` and :mod:`~cim_emu.ambit.fast` — the compiling executor;
+* :mod:`~cim_emu.ambit.faults` — the seeded TRA fault model;
+* :mod:`~cim_emu.ambit.cost` — commands, latency, energy, throughput;
+* :mod:`~cim_emu.ambit.library` — the paper's sequences; :mod:`~cim_emu.ambit.bulk` — bulk ops.
+"""
+
+from .addresses import AMBIT_DATA_ROWS, B_GROUP, DESIGNATED_ROWS, Address, Wordline
+from .bulk import BulkResult, bulk_op
+from .compiler import CompiledProgram, compile_program
+from .cost import AmbitCostModel, DramEnergy, DramOrganization, DramTiming, ProgramCost
+from .faults import TraFaultModel
+from .library import OPERATIONS, program_for
+from .program import AAP, AP, Command, Comment, Program, ProgramSyntaxError
+from .semantics import AmbitCommandError
+from .subarray import Subarray
+
+__all__ = [
+    "AAP", "AMBIT_DATA_ROWS", "AP", "Address", "AmbitCommandError", "AmbitCostModel", "B_GROUP",
+    "BulkResult", "Command", "Comment", "CompiledProgram", "DESIGNATED_ROWS", "DramEnergy",
+    "DramOrganization", "DramTiming", "OPERATIONS", "Program", "ProgramCost", "ProgramSyntaxError",
+    "Subarray", "TraFaultModel", "Wordline", "bulk_op", "compile_program", "program_for",
+]  # fmt: skip

@@ -1,0 +1,85 @@
+"""Bulk bitwise operations on bit vectors, computed by Ambit programs, with their cost."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+import numpy
+
+from .. import backend as backends
+from ..bits import unpack_bits
+from .cost import AmbitCostModel, ProgramCost
+from .faults import TraFaultModel
+from .library import OPERATIONS, program_for
+from .program import Program
+from .subarray import Subarray
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkResult:
+    """The result of :func:`bulk_op`: the output bits (or words), the program and its cost."""
+
+    value: Any
+    program: Program
+    cost: ProgramCost
+    cpu_energy_nj: Optional[float]
+    """Energy of moving the same data over DDR3 to the CPU and back (Ambit Table 3), when
+    published for this number of inputs; compare with ``cost.energy_nj``."""
+
+
+def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optional[TraFaultModel] = None,
+            cost_model: Optional[AmbitCostModel] = None, executor: str = "fast",
+            backend: Optional[str] = None) -> BulkResult:
+    """Apply library operation ``op`` (see :data:`~cim_emu.ambit.library.OPERATIONS`) to bit vectors.
+
+    Operands are either all 1-D bool arrays of equal length (bit vectors; the result is a
+    bool array) or all 1-D ``uint64`` arrays of packed words in the layout of
+    :mod:`cim_emu.bits` (the result is packed words; ``n_bits`` gives the row length,
+    default ``64 * len``). The operands are stored in data rows ``D0`` .. of a fresh
+    subarray, the paper's program runs with its scratch rows dropped, and the output row is
+    returned, as an array of the operands' kind (numpy or CuPy).
+
+    >>> import numpy as np
+    >>> a = np.array([1, 1, 0, 0], bool); b = np.array([1, 0, 1, 0], bool)
+    >>> bulk_op("xor", a, b).value
+    array([False,  True,  True, False])
+    """
+    if op not in OPERATIONS:
+        raise ValueError(f"op must be one of {', '.join(OPERATIONS)}; got {op!r}")
+    arity = OPERATIONS[op][0]
+    if len(operands) != arity:
+        raise ValueError(f"{op} takes {arity} operand(s); got {len(operands)}")
+    chosen, on_gpu = backends.resolve(backend, *operands)
+    arrays = [chosen.asarray(x) for x in operands]
+    shapes, dtypes = {a.shape for a in arrays}, {a.dtype for a in arrays}
+    if len(shapes) != 1 or len(dtypes) != 1 or arrays[0].ndim != 1:
+        raise ValueError(f"operands must be 1-D arrays of one shape and dtype; got shapes {sorted(shapes)} "
+                         f"and dtypes {sorted(map(str, dtypes))}")
+    dtype, length = arrays[0].dtype, arrays[0].shape[0]
+    if dtype == bool:
+        packed = False
+        row_bits = length
+        if n_bits is not None and n_bits != length:
+            raise ValueError(f"n_bits must equal the length of bool operands ({length}); got {n_bits}")
+    elif dtype == numpy.uint64:
+        packed = True
+        row_bits = 64 * length if n_bits is None else n_bits
+        if not isinstance(row_bits, int) or not 64 * (length - 1) < row_bits <= 64 * length:
+            raise ValueError(f"n_bits must be an integer in ({64 * (length - 1)}, {64 * length}] for "
+                             f"{length} words; got {n_bits!r}")
+    else:
+        raise TypeError(f"operands must be bool bit vectors or uint64 packed words; got dtype {dtype}")
+    if row_bits < 1:
+        raise ValueError("operands must hold at least one bit")
+    subarray = Subarray(row_bits, data_rows=arity + 1, faults=faults, cost_model=cost_model,
+                        backend=chosen.name)
+    for index, array in enumerate(arrays):
+        (subarray.write_words if packed else subarray.write_bits)(index, array)
+    program = program_for(op, [f"D{i}" for i in range(arity)], f"D{arity}")
+    cost = subarray.run(program, executor=executor, scratch="drop")
+    words = subarray.read_words(arity)
+    value = words if packed else unpack_bits(words, row_bits, xp=chosen.xp)
+    energy = subarray.cost_model.energy.cpu_nj_per_kib(arity)
+    cpu_energy = None if energy is None else energy * row_bits / 8 / 1024
+    return BulkResult(chosen.to_kind_of(value, on_gpu), program, cost, cpu_energy)

@@ -1,0 +1,182 @@
+"""The fast executor: evaluate a compiled program in one pass over memory.
+
+The compiled program (:mod:`cim_emu.ambit.compiler`) gives, for every row a program writes, an
+expression of the rows it reads. This module evaluates the expressions that must be
+materialised in chunks of ``chunk_words`` 64-bit words: for each chunk every needed node is
+computed once, into a small scratch buffer that stays in the CPU cache (or straight into the
+output row when the node is a result), so each input row is read from memory once and each
+distinct result row written once, however many commands the program has. Scratch buffers
+are recycled as soon as a node's last user has run (a linear-scan register allocation), so a
+program of thousands of commands needs only as many buffers as values live at once.
+
+Results that equal an input row or a constant are not computed at all: the row shares the
+input's buffer (RowClone modelled as sharing; buffers are immutable once stored).
+
+Chunks are spread over ``threads`` host threads (numpy releases the GIL in its loops). On
+CuPy the whole row is one chunk. Faults are injected per chunk with the word offset of the
+chunk, so the counter-based draws — and hence the bits — do not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from types import ModuleType
+from typing import Any, NamedTuple, Optional
+
+import numpy
+
+from ..bits import constant_row, n_words, tail_mask
+from .compiler import CompiledProgram
+from .faults import TraFaultModel
+
+#: Default chunk: 16 Ki words = 128 KiB per buffer, so a handful of live buffers fit in L2.
+DEFAULT_CHUNK_WORDS = 16384
+
+
+class _Step(NamedTuple):
+    node: int
+    op: str
+    args: tuple[int, ...]
+    param: object
+    slot: int  # scratch slot, or -1 when the node is a result written into its output row
+
+
+def _schedule(compiled: CompiledProgram, roots: set[int]) -> tuple[list[_Step], int]:
+    """Evaluation order of the computed nodes and the scratch slot of each (register allocation)."""
+    order = [i for i in compiled.live_nodes(sorted(roots)) if compiled.nodes[i].op not in ("row", "const")]
+    last_use = {}
+    for position, node_id in enumerate(order):
+        for arg in compiled.nodes[node_id].args:
+            last_use[arg] = position
+    free: list[int] = []
+    slot_of: dict[int, int] = {}
+    n_slots = 0
+    steps = []
+    for position, node_id in enumerate(order):
+        node = compiled.nodes[node_id]
+        slot = -1
+        if node_id not in roots:
+            if free:
+                slot = free.pop()
+            else:
+                slot, n_slots = n_slots, n_slots + 1
+            slot_of[node_id] = slot
+        steps.append(_Step(node_id, node.op, node.args, node.param, slot))
+        for arg in set(node.args):
+            if last_use.get(arg) == position and arg in slot_of:
+                free.append(slot_of[arg])
+    return steps, n_slots
+
+
+class _Evaluator:
+    """Per-thread state: scratch buffers and the chunk loop."""
+
+    def __init__(self, compiled: CompiledProgram, steps: list[_Step], n_slots: int, inputs: dict,
+                 outputs: dict, row_bits: int, xp: ModuleType, faults: TraFaultModel, tra_base: int,
+                 chunk_words: int) -> None:
+        self.compiled, self.steps, self.inputs, self.outputs = compiled, steps, inputs, outputs
+        self.row_bits, self.xp, self.faults, self.tra_base = row_bits, xp, faults, tra_base
+        self.slots = [xp.empty(chunk_words, dtype=numpy.uint64) for _ in range(n_slots)]
+        self.temp = xp.empty(chunk_words, dtype=numpy.uint64)
+        self.constants = {bit: xp.full(chunk_words, numpy.uint64(2**64 - 1) if bit else 0, dtype=numpy.uint64)
+                          for bit in (0, 1)}
+
+    def _value(self, values: dict, node_id: int, w0: int, w1: int) -> Any:
+        found = values.get(node_id)
+        if found is not None:
+            return found
+        node = self.compiled.nodes[node_id]
+        if node.op == "row":
+            found = self.inputs[node.param][w0:w1]
+        else:
+            found = self.constants[node.param][: w1 - w0]
+        values[node_id] = found
+        return found
+
+    def run_chunk(self, w0: int, w1: int) -> None:
+        xp, width, values = self.xp, w1 - w0, {}
+        for step in self.steps:
+            a, *rest = (self._value(values, arg, w0, w1) for arg in step.args)
+            out = self.outputs[step.node][w0:w1] if step.slot < 0 else self.slots[step.slot][:width]
+            if step.op == "not":
+                xp.invert(a, out=out)
+            elif step.op == "and":
+                xp.bitwise_and(a, rest[0], out=out)
+            elif step.op == "or":
+                xp.bitwise_or(a, rest[0], out=out)
+            elif step.op == "xor":
+                xp.bitwise_xor(a, rest[0], out=out)
+            else:  # maj = ((a ^ c) & (b ^ c)) ^ c
+                b, c = rest
+                temp = self.temp[:width]
+                xp.bitwise_xor(a, c, out=out)
+                xp.bitwise_xor(b, c, out=temp)
+                xp.bitwise_and(out, temp, out=out)
+                xp.bitwise_xor(out, c, out=out)
+                if step.param is not None and self.faults.enabled:
+                    out ^= self.faults.flip_words(self.tra_base + step.param, a, b, c, w0, self.row_bits, xp)
+            values[step.node] = out
+
+
+def default_threads() -> int:
+    """Host threads for the fast executor: ``CIM_EMU_THREADS`` or the usable cores (at most 8)."""
+    env = os.environ.get("CIM_EMU_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits: int, *, xp: ModuleType,
+             faults: TraFaultModel, tra_base: int, chunk_words: Optional[int] = None,
+             threads: Optional[int] = None) -> dict[int, Any]:
+    """Compute the value of every node in ``roots``; returns node id -> packed row (read-only).
+
+    ``inputs`` maps each row the program reads to its packed words. Roots that are input
+    rows or constants come back as shared buffers, without computation.
+    """
+    if chunk_words is not None and (not isinstance(chunk_words, int) or chunk_words < 1):
+        raise ValueError(f"chunk_words must be a positive integer; got {chunk_words!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer; got {threads!r}")
+    words = n_words(row_bits)
+    results: dict[int, Any] = {}
+    computed = set()
+    for node_id in roots:
+        node = compiled.nodes[node_id]
+        if node.op == "row":
+            results[node_id] = inputs[node.param]
+        elif node.op == "const":
+            results[node_id] = constant_row(node.param, row_bits, xp=xp)
+        else:
+            computed.add(node_id)
+            results[node_id] = xp.empty(words, dtype=numpy.uint64)
+    if computed:
+        steps, n_slots = _schedule(compiled, computed)
+        on_host = xp is numpy
+        chunk = min(words, chunk_words or DEFAULT_CHUNK_WORDS) if on_host else words
+        bounds = [(w0, min(words, w0 + chunk)) for w0 in range(0, words, chunk)]
+        n_threads = min(len(bounds), (threads or default_threads()) if on_host else 1)
+        evaluators = [
+            _Evaluator(compiled, steps, n_slots, inputs, results, row_bits, xp, faults, tra_base, chunk)
+            for _ in range(n_threads)
+        ]
+        if n_threads == 1:
+            for w0, w1 in bounds:
+                evaluators[0].run_chunk(w0, w1)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
+                futures = [pool.submit(_run_share, ev, bounds[i::n_threads]) for i, ev in enumerate(evaluators)]
+                for future in futures:
+                    future.result()
+        for node_id in computed:
+            results[node_id][-1] &= tail_mask(row_bits)
+    if xp is numpy:
+        for buffer in results.values():
+            buffer.flags.writeable = False
+    return results
+
+
+def _run_share(evaluator: _Evaluator, bounds: list[tuple[int, int]]) -> None:
+    for w0, w1 in bounds:
+        evaluator.run_chunk(w0, w1)

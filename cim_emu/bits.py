@@ -1,0 +1,53 @@
+"""Bit-packed rows: the storage layout shared by every engine and backend.
+
+A row of ``n_bits`` bits is stored as ``ceil(n_bits / 64)`` unsigned 64-bit words,
+little-endian in both senses: bit ``j`` of the row is bit ``j % 64`` (weight ``2**(j % 64)``)
+of word ``j // 64``. Padding bits (positions ``n_bits`` .. ``64 * n_words - 1`` of the last
+word) are always zero in stored rows. This is the layout of ``numpy.packbits(bits,
+bitorder="little")`` viewed as little-endian ``uint64``, so conversion is one library call.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+WORD_BITS = 64
+WORD_DTYPE = numpy.dtype("<u8")
+
+
+def n_words(n_bits: int) -> int:
+    """Number of 64-bit words that hold ``n_bits`` bits."""
+    return -(-n_bits // WORD_BITS)
+
+
+def tail_mask(n_bits: int) -> numpy.uint64:
+    """Mask of the valid bits of the last word of an ``n_bits``-bit row."""
+    rem = n_bits % WORD_BITS
+    return numpy.uint64((1 << rem) - 1 if rem else (1 << WORD_BITS) - 1)
+
+
+def pack_bits(bits: Any, xp: ModuleType = numpy) -> Any:
+    """Pack a 1-D array of bits (bool or 0/1 integers) into 64-bit words (padding zero)."""
+    bits = xp.asarray(bits)
+    n = int(bits.shape[0])
+    padded = xp.zeros(n_words(n) * WORD_BITS, dtype=xp.uint8)
+    padded[:n] = bits != 0
+    return xp.packbits(padded, bitorder="little").view(WORD_DTYPE)
+
+
+def unpack_bits(words: Any, n_bits: int, xp: ModuleType = numpy) -> Any:
+    """Unpack 64-bit words into a bool array of ``n_bits`` bits."""
+    as_bytes = xp.ascontiguousarray(words).view(xp.uint8)
+    return xp.unpackbits(as_bytes, bitorder="little")[:n_bits].astype(bool)
+
+
+def constant_row(value: int, n_bits: int, xp: ModuleType = numpy) -> Any:
+    """The words of a row whose ``n_bits`` bits all equal ``value`` (0 or 1)."""
+    words = xp.zeros(n_words(n_bits), dtype=WORD_DTYPE)
+    if value:
+        words[:] = numpy.uint64(2**64 - 1)
+        words[-1] = tail_mask(n_bits)
+    return words

@@ -1,0 +1,40 @@
+"""Packaging for cim-emu: a bit-exact functional emulator of compute-in-memory hardware."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+version_ns: dict = {}
+exec((HERE / "cim_emu" / "_version.py").read_text(), version_ns)
+
+setup(
+    name="cim-emu",
+    version=version_ns["__version__"],
+    description=(
+        "Bit-exact functional emulator of compute-in-memory hardware: "
+        "Ambit-style DRAM logic and ReRAM analog crossbars, on numpy or CuPy."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.9",
+    packages=find_packages(include=["cim_emu", "cim_emu.*"]) + ["cim_emu.kernels"],
+    # CUDA sources live in the top-level kernels/ folder (where nvcc compiles them on their
+    # own) and are installed inside the package as cim_emu.kernels.
+    package_dir={"cim_emu.kernels": "kernels"},
+    package_data={"cim_emu.kernels": ["*.cu", "*.cuh", "*.h", "README.md"]},
+    install_requires=["numpy>=1.22", "click>=8.0"],
+    extras_require={
+        "gpu": ["cupy>=12"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6"],
+        "torch": ["torch==2.13.0"],
+    },
+    entry_points={"console_scripts": ["cim-emu = cim_emu.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: BSD License",
+        "Topic :: Scientific/Engineering",
+        "Intended Audience :: Science/Research",
+    ],
+)
