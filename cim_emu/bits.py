@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy
 
+from .rng import uniform_uint32
+
 WORD_BITS = 64
 WORD_DTYPE = numpy.dtype("<u8")
 
@@ -42,6 +44,17 @@ def unpack_bits(words: Any, n_bits: int, xp: ModuleType = numpy) -> Any:
     """Unpack 64-bit words into a bool array of ``n_bits`` bits."""
     as_bytes = xp.ascontiguousarray(words).view(xp.uint8)
     return xp.unpackbits(as_bytes, bitorder="little")[:n_bits].astype(bool)
+
+
+def random_row(seed: int, stream: int, n_bits: int, xp: ModuleType = numpy) -> Any:
+    """Packed words of a random ``n_bits``-bit row drawn from :mod:`cim_emu.rng`.
+
+    Word ``w`` is ``u[2w] | u[2w + 1] << 32`` of ``rng.uniform_uint32(seed, stream, 0, ...)``;
+    padding bits are cleared.
+    """
+    words = uniform_uint32(seed, stream, 0, 2 * n_words(n_bits), xp=xp).view(WORD_DTYPE)
+    words[-1] &= tail_mask(n_bits)
+    return words
 
 
 def constant_row(value: int, n_bits: int, xp: ModuleType = numpy) -> Any:

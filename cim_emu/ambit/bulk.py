@@ -78,7 +78,7 @@ def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optio
         (subarray.write_words if packed else subarray.write_bits)(index, array)
     program = program_for(op, [f"D{i}" for i in range(arity)], f"D{arity}")
     cost = subarray.run(program, executor=executor, scratch="drop")
-    words = subarray.read_words(arity)
+    words = subarray.take_words(arity)
     value = words if packed else unpack_bits(words, row_bits, xp=chosen.xp)
     energy = subarray.cost_model.energy.cpu_nj_per_kib(arity)
     cpu_energy = None if energy is None else energy * row_bits / 8 / 1024

@@ -22,7 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 from types import ModuleType
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Sequence
 
 import numpy
 
@@ -30,8 +30,8 @@ from ..bits import constant_row, n_words, tail_mask
 from .compiler import CompiledProgram
 from .faults import TraFaultModel
 
-#: Default chunk: 16 Ki words = 128 KiB per buffer, so a handful of live buffers fit in L2.
-DEFAULT_CHUNK_WORDS = 16384
+#: Default chunk: 32 Ki words = 256 KiB per buffer, so the live buffers of a program stay in cache.
+DEFAULT_CHUNK_WORDS = 32768
 
 
 class _Step(NamedTuple):
@@ -129,17 +129,20 @@ def default_threads() -> int:
 
 def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits: int, *, xp: ModuleType,
              faults: TraFaultModel, tra_base: int, chunk_words: Optional[int] = None,
-             threads: Optional[int] = None) -> dict[int, Any]:
+             threads: Optional[int] = None, spare: Sequence[Any] = ()) -> dict[int, Any]:
     """Compute the value of every node in ``roots``; returns node id -> packed row (read-only).
 
     ``inputs`` maps each row the program reads to its packed words. Roots that are input
-    rows or constants come back as shared buffers, without computation.
+    rows or constants come back as shared buffers, without computation. Computed roots are
+    written into the ``spare`` buffers (rows no longer needed) while they last, then into
+    fresh ones.
     """
     if chunk_words is not None and (not isinstance(chunk_words, int) or chunk_words < 1):
         raise ValueError(f"chunk_words must be a positive integer; got {chunk_words!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer; got {threads!r}")
     words = n_words(row_bits)
+    spare = list(spare)
     results: dict[int, Any] = {}
     computed = set()
     for node_id in roots:
@@ -150,7 +153,7 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
             results[node_id] = constant_row(node.param, row_bits, xp=xp)
         else:
             computed.add(node_id)
-            results[node_id] = xp.empty(words, dtype=numpy.uint64)
+            results[node_id] = _writable(spare.pop()) if spare else xp.empty(words, dtype=numpy.uint64)
     if computed:
         steps, n_slots = _schedule(compiled, computed)
         on_host = xp is numpy
@@ -175,6 +178,12 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
         for buffer in results.values():
             buffer.flags.writeable = False
     return results
+
+
+def _writable(buffer: Any) -> Any:
+    if isinstance(buffer, numpy.ndarray):
+        buffer.flags.writeable = True
+    return buffer
 
 
 def _run_share(evaluator: _Evaluator, bounds: list[tuple[int, int]]) -> None:

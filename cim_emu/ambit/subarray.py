@@ -156,17 +156,35 @@ class Subarray:
         raise ValueError(f"unknown row {row!r}: expected D0..D{self.data_rows - 1}, "
                          f"{', '.join(DESIGNATED_ROWS)}, C0 or C1")
 
-    def read_words(self, row: RowLike) -> Any:
-        """The packed words of ``row`` (read-only for numpy; a copy for CuPy)."""
+    def _stored(self, row: RowLike) -> Any:
         name = self._row_name(row, for_write=False)
         value = self._algebra.constant(int(name[1])) if name in ("C0", "C1") else self._rows[name]
         if value is None:
-            raise AmbitCommandError(f"row {name} holds no value: it was dropped as scratch by the last program")
-        return value if self.backend.name == "numpy" else value.copy()
+            raise AmbitCommandError(f"row {name} holds no value: it was dropped as scratch by a program")
+        return value
+
+    def read_words(self, row: RowLike) -> Any:
+        """A copy of the packed words of ``row``."""
+        return self._stored(row).copy()
+
+    def take_words(self, row: RowLike) -> Any:
+        """The packed words of ``row`` without a copy, leaving the row without a value.
+
+        For a caller that is done with the subarray (e.g. :func:`~cim_emu.ambit.bulk.bulk_op`):
+        the row must be written again before it is read.
+        """
+        name = self._row_name(row, for_write=True)
+        value = self._stored(name)
+        self._rows[name] = None
+        if any(buffer is value for buffer in self._rows.values()) or value is self._algebra.constant(0):
+            return value.copy()
+        if isinstance(value, numpy.ndarray):
+            value.flags.writeable = True
+        return value
 
     def read_bits(self, row: RowLike) -> Any:
         """The bits of ``row`` as a bool array of length ``row_bits``."""
-        return unpack_bits(self.read_words(row), self.row_bits, xp=self.xp)
+        return unpack_bits(self._stored(row), self.row_bits, xp=self.xp)
 
     def write_words(self, row: RowLike, words: Any) -> None:
         """Store packed words (``uint64``, ``n_words`` long) in ``row``; padding bits are cleared."""
@@ -193,8 +211,8 @@ class Subarray:
         self._rows[name] = _frozen(pack_bits(bits, xp=self.xp))
 
     def state(self) -> dict[str, Any]:
-        """Every stored row (data and designated) by name; ``None`` for a dropped row."""
-        return dict(self._rows)
+        """A copy of every stored row (data and designated) by name; ``None`` for a dropped row."""
+        return {row: None if value is None else value.copy() for row, value in self._rows.items()}
 
     # -- single commands (the reference semantics) ------------------------------------------
     def activate(self, address: AddressLike) -> None:
@@ -248,13 +266,33 @@ class Subarray:
             kept = {row: node for row, node in compiled.outputs.items() if row not in dropped}
             values = evaluate(compiled, set(kept.values()), {row: self._rows[row] for row in compiled.reads},
                               self.row_bits, xp=self.xp, faults=self.faults, tra_base=self.tra_count,
-                              chunk_words=chunk_words, threads=threads)
+                              chunk_words=chunk_words, threads=threads,
+                              spare=self._spare_buffers(compiled.reads, compiled.outputs))
             for row, node in kept.items():
                 self._rows[row] = values[node]
             self._interpreter.tra_count += compiled.tra_count
         for row in dropped:
             self._rows[row] = None
         return self.cost_model.program_cost(program, self.row_bits)
+
+    def _spare_buffers(self, reads: frozenset, overwritten: dict) -> list:
+        """Buffers that the rows being overwritten release and nothing else uses.
+
+        The fast executor writes its results into them instead of fresh memory, so a program
+        run again and again on the same subarray allocates nothing. A buffer is spare when no
+        row that keeps its value shares it, the program does not read it, and it is not a
+        constant row. Stored buffers are never handed out (:meth:`read_words` and :meth:`state`
+        return copies), so nothing outside the subarray can see them change.
+        """
+        in_use = {id(self._algebra.constant(0)), id(self._algebra.constant(1))}
+        in_use.update(id(self._rows[row]) for row in reads)
+        in_use.update(id(buf) for row, buf in self._rows.items() if row not in overwritten)
+        spare = {}
+        for row in overwritten:
+            buffer = self._rows[row]
+            if buffer is not None and id(buffer) not in in_use:
+                spare[id(buffer)] = buffer
+        return list(spare.values())
 
     def _run_reference(self, instructions: tuple[Command, ...]) -> None:
         for command in instructions:
