@@ -1,0 +1,32 @@
+"""Benchmark set-up: row size from the environment, and the machine in the JSON."""
+
+import os
+import platform
+
+import numpy
+import pytest
+
+import cim_emu
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Record what the figures were measured on (CPU, numpy, GPU if any)."""
+    machine_info["cim_emu_version"] = cim_emu.__version__
+    machine_info["numpy_version"] = numpy.__version__
+    machine_info["cpu_count"] = os.cpu_count()
+    machine_info["processor"] = platform.processor() or platform.machine()
+    from cim_emu.backend import cupy_available
+
+    if cupy_available():
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        machine_info["gpu"] = props["name"].decode()
+    else:
+        machine_info["gpu"] = None
+
+
+@pytest.fixture(scope="session")
+def row_mib():
+    """Row size in MiB: ``CIM_EMU_BENCH_MIB`` (default 64, the size the targets are set for)."""
+    return int(os.environ.get("CIM_EMU_BENCH_MIB", "64"))
