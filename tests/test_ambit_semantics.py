@@ -136,3 +136,14 @@ def test_written_words_lose_their_padding_bits():
     s = Subarray(10, data_rows=1)
     s.write_words(0, numpy.array([2**64 - 1], dtype=numpy.uint64))
     assert int(s.read_words(0)[0]) == 2**10 - 1
+
+
+@pytest.mark.parametrize("executor", ["fast", "reference"])
+def test_taken_rows_are_private_copies_when_shared(executor):
+    s = Subarray(70, data_rows=3)
+    s.run("AAP C1 D0\nAAP D0 D1", executor=executor)
+    taken = s.take_words("D1")
+    taken[0] = 0  # must not change D0 (which shared D1's buffer) nor the constant row C1
+    assert s.read_bits("D0").all() and s.read_bits("C1").all()
+    with pytest.raises(AmbitCommandError, match="holds no value"):
+        s.read_bits("D1")

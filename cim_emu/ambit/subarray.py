@@ -176,7 +176,8 @@ class Subarray:
         name = self._row_name(row, for_write=True)
         value = self._stored(name)
         self._rows[name] = None
-        if any(buffer is value for buffer in self._rows.values()) or value is self._algebra.constant(0):
+        shared = any(buffer is value for buffer in self._rows.values())
+        if shared or any(value is self._algebra.constant(bit) for bit in (0, 1)):
             return value.copy()
         if isinstance(value, numpy.ndarray):
             value.flags.writeable = True
