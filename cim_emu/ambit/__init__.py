@@ -9,7 +9,8 @@ Modules, one idea each:
 * :mod:`~cim_emu.ambit.compiler` and :mod:`~cim_emu.ambit.fast` — the compiling executor;
 * :mod:`~cim_emu.ambit.faults` — the seeded TRA fault model;
 * :mod:`~cim_emu.ambit.cost` — commands, latency, energy, throughput;
-* :mod:`~cim_emu.ambit.library` — the paper's sequences; :mod:`~cim_emu.ambit.bulk` — bulk ops.
+* :mod:`~cim_emu.ambit.library` — the paper's sequences; :mod:`~cim_emu.ambit.bulk` — bulk ops;
+* :mod:`~cim_emu.ambit.accuracy` — checks of the library against numpy and of the fault rate.
 """
 
 from .addresses import AMBIT_DATA_ROWS, B_GROUP, DESIGNATED_ROWS, Address, Wordline

@@ -21,7 +21,7 @@ def backend_option(command: Callable) -> Callable:
 def seed_option(command: Callable) -> Callable:
     """``--seed S``: the key of every random draw (data and faults)."""
     return click.option(
-        "--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
+        "--seed", metavar="S", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
         help="Seed of every random draw (input rows and faults), 0 <= S < 2**64.",
     )(command)
 

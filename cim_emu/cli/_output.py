@@ -52,11 +52,14 @@ def _cell(value: Any, spec: str) -> str:
     return format(value, spec)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
 def format_table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
     """The records as an aligned text table: numbers right-aligned, text left-aligned."""
     cells = [[_cell(record.get(c.key), c.spec) for c in columns] for record in records]
-    right = [any(isinstance(r.get(c.key), numbers.Number) and not isinstance(r.get(c.key), bool)
-                 for r in records) for c in columns]
+    right = [any(_is_number(record.get(c.key)) for record in records) for c in columns]
     widths = [max([len(c.heading), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
@@ -67,9 +70,11 @@ def format_table(records: Sequence[Mapping[str, Any]], columns: Sequence[Column]
 
 
 def format_fields(fields: Mapping[str, Any]) -> str:
-    """``name  value`` lines with the values aligned."""
+    """``name  value`` lines with the values aligned (a value's own line breaks stay aligned)."""
     width = max(map(len, fields), default=0)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in fields.items())
+    indent = "\n" + " " * (width + 2)
+    return "\n".join(f"{name.ljust(width)}  {str(value).replace(chr(10), indent)}"
+                     for name, value in fields.items())
 
 
 @contextlib.contextmanager

@@ -1,0 +1,151 @@
+"""``cim-emu accuracy``: the engines against exact references, with a verdict and exit status."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
+
+import click
+
+from ._options import backend_option, open_backend, seed_option
+from ._output import Column, csv_option, format_table, json_option, report
+
+#: Row lengths a full run adds to the awkward ones of the Ambit library check
+#: (:data:`cim_emu.ambit.accuracy.AWKWARD_ROW_BITS`): one bit more than the paper's 8 banks of
+#: 8 KiB rows hold at once, and 8 MiB with a ragged tail.
+LIBRARY_LONG_ROW_BITS = (8 * 8192 * 8 + 1, 2**26 + 3)
+
+#: TRA flip probabilities of the fault-rate check: Ambit Table 2 at +-10 % and +-25 % variation.
+FAULT_PROBABILITIES = (0.0029, 0.2619)
+
+#: Row length of the fault-rate check, quick and full (the bound shrinks as 1 / sqrt(bits)).
+FAULT_ROW_BITS_QUICK = 2**16
+FAULT_ROW_BITS_FULL = 2**24
+
+
+class Section(NamedTuple):
+    """One group of checks: its heading, the table printed for it, and its check records.
+
+    A section is made by a function ``(quick, seed, backend) -> Section`` listed in
+    :data:`SECTIONS`. Every record has ``check`` (the section's name) and ``passed``; the records go to
+    --json and --csv, the table (which may summarise them) to the terminal.
+    """
+
+    name: str
+    heading: str
+    table: str
+    records: list
+
+
+def _steps(items: Sequence, label: str, show: bool) -> Any:
+    """``items``, behind a progress bar on standard error when ``show``."""
+    if not show:
+        return contextlib.nullcontext(items)
+    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True)
+
+
+def _records(name: str, checks: Iterable[Any]) -> list:
+    return [{"check": name, **check.as_dict()} for check in checks]
+
+
+def _ambit_library(quick: bool, seed: int, backend: str) -> Section:
+    from ..ambit import accuracy as ambit_accuracy  # noqa: PLC0415
+
+    row_bits = ambit_accuracy.AWKWARD_ROW_BITS + (() if quick else LIBRARY_LONG_ROW_BITS)
+    checks = []
+    with _steps(row_bits, "ambit library", show=not quick) as lengths:
+        for n_bits in lengths:
+            checks += ambit_accuracy.check_library(row_bits=(n_bits,), seed=seed, backend=backend)
+    by_op: dict = {}
+    for check in checks:
+        row = by_op.setdefault(check.op, {"op": check.op, "passed": True})
+        row[check.executor] = row.get(check.executor, 0) + check.bit_errors
+        row["passed"] &= check.passed
+    executors = list(dict.fromkeys(check.executor for check in checks))
+    columns = [Column("op", "op"), *(Column(e, f"bit errors {e}") for e in executors),
+               Column("passed", "passed")]
+    heading = (f"Ambit library operations against numpy, row lengths "
+               f"{', '.join(map(str, row_bits))} bits")
+    return Section("ambit-library", heading, format_table(list(by_op.values()), columns),
+                   _records("ambit-library", checks))
+
+
+FAULT_COLUMNS = [
+    Column("op", "op"),
+    Column("executor", "executor"),
+    Column("row_bits", "row bits"),
+    Column("flip_probability", "p", ".4f"),
+    Column("flipped_bits", "flipped bits"),
+    Column("measured_rate", "measured", ".5f"),
+    Column("bound", "bound (5 sigma)", ".5f"),
+    Column("passed", "passed"),
+]
+
+
+def _ambit_fault_rates(quick: bool, seed: int, backend: str) -> Section:
+    from ..ambit import accuracy as ambit_accuracy  # noqa: PLC0415
+    from ..ambit.subarray import EXECUTORS  # noqa: PLC0415
+
+    cases = [(p, executor) for p in FAULT_PROBABILITIES for executor in EXECUTORS]
+    row_bits = FAULT_ROW_BITS_QUICK if quick else FAULT_ROW_BITS_FULL
+    with _steps(cases, "ambit fault rate", show=not quick) as steps:
+        checks = [ambit_accuracy.check_fault_rate(p, row_bits=row_bits, seed=seed, backend=backend,
+                                                  executor=executor) for p, executor in steps]
+    heading = "Ambit TRA fault model: measured flip rate of maj against the configured p"
+    table = format_table([check.as_dict() for check in checks], FAULT_COLUMNS)
+    return Section("ambit-fault-rate", heading, table, _records("ambit-fault-rate", checks))
+
+
+#: The groups of checks, in the order they run and print.
+SECTIONS: tuple[Callable[[bool, int, str], Section], ...] = (
+    _ambit_library,
+    _ambit_fault_rates,
+    # ReRAM: the crossbar checks (MVMs against the exact integer product, lossy-ADC error
+    # bounds) join here as functions (quick, seed, backend) -> Section once cim_emu.reram exists.
+)
+
+
+def _verdict(sections: Sequence[Section]) -> tuple[bool, str]:
+    """Whether every check passed, and a one-line verdict naming the failures."""
+    counts = [(s.name, sum(not r["passed"] for r in s.records), len(s.records)) for s in sections]
+    failed = sum(f for _, f, _ in counts)
+    total = sum(n for _, _, n in counts)
+    parts = ", ".join(f"{name} {n - f}/{n}" for name, f, n in counts)
+    if failed:
+        return False, f"FAIL: {failed} of {total} checks failed ({parts} passed)"
+    return True, f"PASS: all {total} checks passed ({parts})"
+
+
+@click.command()
+@click.option("--quick", is_flag=True,
+              help="Short rows only (about a second); a full run adds long rows and shows progress.")
+@backend_option
+@seed_option
+@json_option
+@csv_option
+def accuracy(quick: bool, backend: Optional[str], seed: int, json_path: Optional[str],
+             csv_path: Optional[str]) -> None:
+    """Check the emulator against exact references.
+
+    Exit status 1 when a check fails.
+
+    Ambit: every library operation, with both executors, on random rows of awkward lengths,
+    must equal numpy's bitwise result exactly (zero bit errors, padding included); and the
+    TRA fault model must flip maj's result at the configured rate, within a binomial 5-sigma
+    bound, for p of Ambit Table 2 at +-10 % and +-25 % process variation.
+
+    Prints a table per group of checks and a one-line verdict. JSON (--json) and CSV (--csv)
+    hold one record per check, with "check" naming its group and "passed"; the JSON document
+    adds "passed" for the whole run.
+    """
+    chosen = open_backend(backend).name
+    sections = [make_section(quick, seed, chosen) for make_section in SECTIONS]
+    passed, verdict = _verdict(sections)
+    text = "\n\n".join([*(f"{s.heading} (backend {chosen}, seed {seed})\n{s.table}" for s in sections),
+                        verdict])
+    records = [record for section in sections for record in section.records]
+    report(text, records, json_path=json_path, csv_path=csv_path, backend=chosen, seed=seed,
+           passed=passed)
+    if not passed:
+        click.get_current_context().exit(1)

@@ -1,0 +1,86 @@
+"""``cim-emu info``: versions, the backends this machine offers, and the default choices."""
+
+from __future__ import annotations
+
+import platform
+from typing import Optional
+
+import click
+
+from .._version import __version__
+from ..backend import BackendUnavailableError, get_backend, get_default_backend
+from ._output import format_fields, json_option, report
+
+
+def _cupy_status() -> dict:
+    """CuPy's version and the CUDA devices it sees; never raises (CuPy is optional)."""
+    try:
+        import cupy  # noqa: PLC0415 - optional, probed only here
+    except Exception as exc:  # ImportError, or a broken CUDA installation
+        return {"cupy": None, "cuda_devices": [], "cupy_problem": f"CuPy does not import ({exc})"}
+    status = {"cupy": cupy.__version__, "cuda_devices": [], "cupy_problem": None}
+    try:
+        for index in range(int(cupy.cuda.runtime.getDeviceCount())):
+            properties = cupy.cuda.runtime.getDeviceProperties(index)
+            name = properties["name"]
+            status["cuda_devices"].append({
+                "index": index,
+                "name": name.decode() if isinstance(name, bytes) else str(name),
+                "memory_bytes": int(properties["totalGlobalMem"]),
+            })
+    except Exception as exc:  # no driver, no device
+        status["cupy_problem"] = f"no CUDA device answers ({exc})"
+    if not status["cuda_devices"] and status["cupy_problem"] is None:
+        status["cupy_problem"] = "no CUDA device answers"
+    return status
+
+
+def _default_backend() -> tuple[str, Optional[str]]:
+    """The default backend's name and what it computes on now (``None``: unavailable)."""
+    try:
+        return get_default_backend(), get_backend().name
+    except BackendUnavailableError:
+        return get_default_backend(), None
+
+
+def _device_text(device: dict) -> str:
+    return f"{device['index']}: {device['name']}, {device['memory_bytes'] / 2**30:.1f} GiB"
+
+
+@click.command()
+@json_option
+def info(json_path: Optional[str]) -> None:
+    """Versions, backends and devices cim-emu can use here.
+
+    Lists the versions of cim-emu, Python and numpy; whether CuPy imports and which CUDA
+    devices it sees (name and memory); the default backend and what it resolves to; and the
+    host threads of the fast Ambit executor (CIM_EMU_THREADS overrides). Works without CuPy.
+
+    The JSON document (--json) holds one record with these fields.
+    """
+    import numpy  # noqa: PLC0415
+
+    from ..ambit.fast import default_threads  # noqa: PLC0415
+
+    default, resolved = _default_backend()
+    record = {
+        "cim_emu": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        **_cupy_status(),
+        "default_backend": default,
+        "default_backend_resolves_to": resolved,
+        "fast_executor_threads": default_threads(),
+    }
+    devices = [_device_text(d) for d in record["cuda_devices"]] or [f"none: {record['cupy_problem']}"]
+    text = format_fields({
+        "cim-emu": record["cim_emu"],
+        "python": record["python"],
+        "numpy": record["numpy"],
+        "cupy": record["cupy"] or "not available",
+        "cuda devices": "\n".join(devices),
+        "backends": ", ".join(["numpy", *(["cupy"] if record["cupy_problem"] is None else [])]),
+        "default backend": f"{default} (computes on {resolved or 'nothing: unavailable'})",
+        "fast executor": f"{record['fast_executor_threads']} host thread(s)",
+    })
+    report(text, [record], json_path=json_path, backend=resolved, seed=None)
