@@ -1,0 +1,296 @@
+"""Weights programmed into ReRAM crossbars once, read by many matrix products.
+
+:class:`CrossbarArray` programs an integer weight matrix ``W`` (``K x N``) into an array of
+crossbars and then computes ``y = x @ W`` for integer inputs ``x`` (``B x K``) through the
+integer pipeline of DESIGN.md:
+
+1. inputs (plus ``2**(ib-1)`` when signed) are split into ``C`` chunks of ``dac_bits``;
+2. ``K`` is split into row tiles of ``rows`` inputs; for every tile ``t``, chunk ``c``, slice
+   ``s``, polarity and column ``n`` the column current gives the partial sum
+   ``p = sum_{k in t} x_c[k] g_s[k, n]`` — all of them from one batched matrix product per
+   batch block, ``(T, C*b, rows) @ (T, rows, N*P*S)``, exact because the operands are
+   integers whose sums stay below ``2**24`` (float32) or ``2**53`` (float64);
+3. read noise, if any, is added to each partial sum (fixed point, seeded per read);
+4. each partial sum is digitised by the ADC (:mod:`cim_emu.reram.adc`);
+5. shift-and-add in exact integers: ``acc = sum_{t,c,s,pol} sign * code * 2**(c*dac + s*bpc)``;
+6. ``y = acc * Delta`` (``Delta = 1`` for a unit-step ADC: an ``int64`` result; otherwise one
+   float64 multiply), minus the exact digital corrections (signed inputs, offset weights).
+
+A configuration whose ADC is lossless and whose devices are ideal takes a single exact integer
+product instead (same bits): ``x @ W`` in float32 over blocks of ``K`` short enough that no
+partial sum reaches ``2**24``, summed in int64.
+
+Batch blocks, chunking and the backend never change the bits: every random draw is keyed by
+the global batch row, tile, chunk, column, polarity and slice (see :meth:`CrossbarArray.matmul`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy
+
+from .. import backend as backends
+from .. import rng
+from .adc import Adc
+from .config import ReramConfig
+from .devices import FRACTION_BITS, STREAM_READ, read_sigma_fixed, to_fixed
+from .mapping import cell_levels, check_integer_array, reference_levels
+
+#: Target size (bytes) of the partial-sum block of one batch block.
+BLOCK_BYTES = 16 * 2**20
+
+
+def _float_dtype(bound: float) -> Any:
+    """float32 when every integer up to ``bound`` is exact in it, else float64 (else error)."""
+    if bound < 2**24:
+        return numpy.float32
+    if bound < 2**53:
+        return numpy.float64
+    raise ValueError(f"integer sums up to {bound:.3g} exceed float64's exact range (2**53); "
+                     "use fewer rows per crossbar or fewer bits")
+
+
+class CrossbarArray:
+    """An integer weight matrix programmed into crossbars, with its programmed state.
+
+    Parameters
+    ----------
+    weights:
+        Integer matrix ``(K, N)`` with ``|W| <= 2**(weight_bits - 1) - 1``.
+    config:
+        The :class:`~cim_emu.reram.config.ReramConfig` (default: ISAAC-like, lossless, ideal).
+    seed:
+        Key of every random draw (programming noise, stuck cells, drift, read noise).
+    backend:
+        ``"numpy"``, ``"cupy"`` or ``"auto"`` (follows the weights' array kind).
+
+    ``x @ crossbars`` and :meth:`matmul` compute products; each call is one *read* (read
+    noise is fresh per read, keyed by ``read_index``, which counts calls unless given).
+    """
+
+    def __init__(self, weights: Any, config: Optional[ReramConfig] = None, *, seed: int = 0,
+                 backend: Optional[str] = None, read_time: Optional[float] = None) -> None:
+        self.config = config or ReramConfig()
+        if not isinstance(self.config, ReramConfig):
+            raise TypeError(f"config must be a ReramConfig; got {type(self.config).__name__}")
+        if not isinstance(seed, int) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be an integer in [0, 2**64); got {seed!r}")
+        self.backend, _ = backends.resolve(backend, weights)
+        self.seed = seed
+        mapping = self.config.mapping
+        host_weights = check_integer_array("weights", backends.NUMPY_BACKEND.asarray(weights),
+                                           -mapping.max_weight, mapping.max_weight, numpy)
+        if host_weights.ndim != 2 or 0 in host_weights.shape:
+            raise ValueError(f"weights must be a non-empty 2-D (K, N) matrix; got shape {host_weights.shape}")
+        self.shape = host_weights.shape
+        self._weights = host_weights
+        self._column_sums = host_weights.sum(axis=0)
+        self.reads = 0
+        self._program(read_time)
+
+    # -- programming ---------------------------------------------------------------------------
+    @property
+    def n_row_tiles(self) -> int:
+        return -(-self.shape[0] // self.config.crossbar.rows)
+
+    @property
+    def n_col_tiles(self) -> int:
+        return -(-self.shape[1] // self.config.crossbar.cols)
+
+    @property
+    def uses_reference_columns(self) -> bool:
+        mapping = self.config.mapping
+        return mapping.scheme == "offset" and mapping.offset_correction == "reference_column"
+
+    def _program(self, read_time: Optional[float]) -> None:
+        config, mapping, devices = self.config, self.config.mapping, self.config.devices
+        K, N = self.shape
+        rows, T = config.crossbar.rows, self.n_row_tiles
+        levels = cell_levels(self._weights, mapping)  # (P, S, K, N)
+        if self.uses_reference_columns:  # one reference column (B in every row) per column tile
+            reference = numpy.broadcast_to(reference_levels(K, mapping)[..., :1],
+                                           levels.shape[:3] + (self.n_col_tiles,))
+            levels = numpy.concatenate([levels, reference], axis=3)
+        self.read_time = read_time
+        self.fraction_bits = 0 if devices.ideal else FRACTION_BITS
+        if devices.ideal:
+            fixed, sigma = levels.astype(numpy.float64), None
+        else:
+            programmed = devices.program(levels, mapping.max_level, self.seed, read_time)
+            fixed = to_fixed(programmed, mapping.max_level)
+            sigma = read_sigma_fixed(devices, programmed, mapping.max_level)
+        self.levels = levels
+        code_bound, accumulator_bound = self._code_bounds()
+        _float_dtype(accumulator_bound)  # the final shift-and-add runs in float64: check it is exact
+        max_sum = rows * config.inputs.max_chunk * float(fixed.max(initial=0))
+        if sigma is not None:  # room for read noise up to 8 sigma of a full column
+            max_sum += 8 * math.sqrt(rows * config.inputs.max_chunk**2 * float((sigma**2).max(initial=0)))
+        self._adc = Adc.build(config.adc_levels, config.full_scale, self.fraction_bits, config.signed_adc,
+                              _float_dtype(code_bound))
+        # An unsigned ADC takes prescaled sums, scale * p + bias, straight from the matrix product.
+        self._prescaled = not config.signed_adc
+        bias = self._adc.bias if self._prescaled else None
+        self._sum_dtype = _float_dtype(self._adc.bound(max_sum) * (2 if config.signed_adc else 1))
+        self._operand = self._tile_layout(fixed * (self._adc.scale if self._prescaled else 1), self._sum_dtype,
+                                          bias_row=bias)
+        self._sigma_squared = None if sigma is None else self._tile_layout(sigma * sigma, numpy.float64,
+                                                                           bias_row=0 if bias else None)
+        self._saturates = not devices.ideal or config.full_scale < config.max_partial_sum
+
+    def _tile_layout(self, cells: numpy.ndarray, dtype: Any, bias_row: Optional[int] = None) -> Any:
+        """``(P, S, K, N')`` cells -> ``(T, rows [+ 1], N' * P * S)`` matmul operand on the backend.
+
+        With ``bias_row``, each tile gets one more row holding that value, which the inputs
+        meet with a constant 1: the product then carries the ADC's bias.
+        """
+        P, S, K, N = cells.shape
+        rows, T = self.config.crossbar.rows, self.n_row_tiles
+        padded = numpy.zeros((P, S, T * rows, N), dtype=dtype)
+        padded[:, :, :K] = cells
+        padded = padded.reshape(P, S, T, rows, N)
+        if bias_row is not None:
+            padded = numpy.concatenate([padded, numpy.full((P, S, T, 1, N), bias_row, dtype=dtype)], axis=3)
+        operand = padded.transpose(2, 3, 4, 0, 1).reshape(T, padded.shape[3], N * P * S)
+        return self.backend.xp.asarray(numpy.ascontiguousarray(operand))
+
+    def _code_bounds(self) -> tuple[int, int]:
+        """Bounds on |sum over tiles, slices, polarities of weighted codes| and on |acc|."""
+        config = self.config
+        slices = sum(2 ** (s * config.mapping.bits_per_cell) for s in range(config.mapping.slices))
+        chunks = sum(2 ** (c * config.inputs.dac_bits) for c in range(config.inputs.chunks))
+        per_chunk = self.n_row_tiles * config.adc_levels * slices * config.mapping.polarities
+        return per_chunk, per_chunk * chunks
+
+    # -- reading -------------------------------------------------------------------------------
+    def __rmatmul__(self, x: Any) -> Any:
+        return self.matmul(x)
+
+    def matmul(self, x: Any, *, read_index: Optional[int] = None, row_offset: int = 0,
+               batch_block: Optional[int] = None, method: str = "auto") -> Any:
+        """``x @ W`` through the emulated pipeline; ``x`` is ``(K,)`` or ``(B, K)`` integers.
+
+        ``read_index`` keys the read noise of this call (default: the number of earlier calls);
+        ``row_offset`` is the global batch index of ``x``'s first row, so that a batch split
+        over several calls with the same ``read_index`` and matching offsets gives the same
+        bits as one call. ``batch_block`` (rows per block) only tunes memory use.
+        ``method="pipeline"`` runs the full pipeline even where ``"auto"`` would take the single
+        exact product (for checking that both give the same bits).
+        Returns ``int64`` when the ADC step is 1, else ``float64``, as the input's array kind.
+        """
+        chosen, on_gpu = backends.resolve(self.backend.name, x)
+        xp = chosen.xp
+        inputs = self.config.inputs
+        x = check_integer_array("x", chosen.asarray(x), inputs.min_input, inputs.max_input, xp)
+        vector = x.ndim == 1
+        if vector:
+            x = x[None]
+        if x.ndim != 2 or x.shape[1] != self.shape[0]:
+            raise ValueError(f"x must have shape (K,) or (B, K) with K = {self.shape[0]}; got {tuple(x.shape)}")
+        if read_index is None:
+            read_index = self.reads
+        if not isinstance(read_index, int) or not 0 <= read_index < 2**56:
+            raise ValueError(f"read_index must be an integer in [0, 2**56); got {read_index!r}")
+        if not isinstance(row_offset, int) or row_offset < 0:
+            raise ValueError(f"row_offset must be a non-negative integer; got {row_offset!r}")
+        if method not in ("auto", "pipeline"):
+            raise ValueError(f"method must be 'auto' or 'pipeline'; got {method!r}")
+        self.reads += 1
+        if self.config.exact and method == "auto":
+            y = self._exact_product(x, xp)
+        else:
+            per_row = self.n_row_tiles * inputs.chunks * self._operand.shape[2] * 4
+            block = batch_block or max(1, BLOCK_BYTES // per_row)
+            if not isinstance(block, int) or block < 1:
+                raise ValueError(f"batch_block must be a positive integer; got {batch_block!r}")
+            y = xp.concatenate([self._pipeline(x[b0:b0 + block], row_offset + b0, read_index, xp)
+                                for b0 in range(0, x.shape[0], block)])
+        y = y[0] if vector else y
+        return chosen.to_kind_of(y, on_gpu)
+
+    def _exact_product(self, x: Any, xp: Any) -> Any:
+        """``x @ W`` exactly, in float32 blocks of K whose sums stay below 2**24."""
+        inputs, mapping = self.config.inputs, self.config.mapping
+        largest = max(abs(inputs.min_input), inputs.max_input) * mapping.max_weight
+        weights = xp.asarray(self._weights)
+        block = (2**24 - 1) // max(largest, 1)
+        dtype = numpy.float32
+        if block < 1:
+            block, dtype = (2**53 - 1) // largest, numpy.float64
+        y = xp.zeros((x.shape[0], self.shape[1]), dtype=numpy.int64)
+        for k0 in range(0, self.shape[0], block):
+            y += xp.matmul(x[:, k0:k0 + block].astype(dtype), weights[k0:k0 + block].astype(dtype)).astype(numpy.int64)
+        return y
+
+    def _pipeline(self, x: Any, first_row: int, read_index: int, xp: Any) -> Any:
+        config, inputs, mapping = self.config, self.config.inputs, self.config.mapping
+        rows, T, C = config.crossbar.rows, self.n_row_tiles, inputs.chunks
+        P, S = mapping.polarities, mapping.slices
+        b, K = x.shape
+        streamed = x + inputs.input_offset
+        shifts = xp.arange(C, dtype=numpy.int64) * inputs.dac_bits
+        chunks = (streamed[None] >> shifts[:, None, None]) & inputs.max_chunk  # (C, b, K)
+        tile_rows = self._operand.shape[1]
+        tiles = xp.zeros((T, C, b, tile_rows), dtype=self._sum_dtype)
+        tiles[:, :, :, :rows] = xp.pad(chunks, ((0, 0), (0, 0), (0, T * rows - K))).reshape(C, b, T, rows).transpose(2, 0, 1, 3)
+        if tile_rows > rows:
+            tiles[:, :, :, rows] = 1  # meets the bias row
+        tiles = tiles.reshape(T, C * b, tile_rows)
+        partial = xp.matmul(tiles, self._operand)  # (T, C*b, N'*P*S), exact integers
+        if self._sigma_squared is not None:
+            partial = self._add_read_noise(partial, tiles, first_row, read_index, xp)
+        n_out = self._operand.shape[2] // (P * S)
+        partial = partial.reshape(T, C, b, n_out, P, S)
+        code_dtype = self._adc.dtype
+        if config.signed_adc:
+            partial = partial[..., 0, :] - partial[..., 1, :]  # currents subtracted before the ADC
+            signs = xp.ones(1, dtype=code_dtype)
+        else:
+            signs = xp.asarray([1.0, -1.0][:P], dtype=code_dtype)
+        codes = self._adc.convert(partial.astype(code_dtype, copy=False), xp, prescaled=self._prescaled,
+                                  saturates=self._saturates)
+        slice_weights = (2.0 ** (xp.arange(S) * mapping.bits_per_cell)).astype(code_dtype)
+        weights = (signs[:, None] * slice_weights[None, :]).reshape(-1)
+        per_chunk = (codes.reshape(T, C, b, n_out, -1) @ weights).sum(axis=0)  # (C, b, N'), exact
+        chunk_weights = 2.0 ** (xp.arange(C, dtype=numpy.float64) * inputs.dac_bits)
+        acc = xp.tensordot(chunk_weights, per_chunk.astype(numpy.float64), axes=(0, 0))
+        return self._finish(acc.astype(numpy.int64), x, xp)  # exact: |acc| < 2**53, checked at init
+
+    def _add_read_noise(self, partial: Any, tiles: Any, first_row: int, read_index: int, xp: Any) -> Any:
+        """Add ``rint(sqrt(sum_k x_c[k]**2 sigma[k, n]**2) * z)`` to every partial sum."""
+        T, Cb, columns = partial.shape
+        C = self.config.inputs.chunks
+        b = Cb // C
+        variance = xp.matmul(tiles.astype(numpy.float64) ** 2, self._sigma_squared)  # exact integers
+        per_row = T * C * columns
+        z = rng.normal(self.seed, STREAM_READ | read_index, first_row * per_row, b * per_row, xp=xp)
+        z = z.reshape(b, T, C, columns).transpose(1, 2, 0, 3).reshape(T, Cb, columns)
+        noise = xp.rint(xp.sqrt(variance) * z)
+        if self._prescaled:
+            noise *= self._adc.scale
+        return partial.astype(numpy.float64) + noise
+
+    def _finish(self, acc: Any, x: Any, xp: Any) -> Any:
+        """Scale by the ADC step and apply the exact digital corrections."""
+        config, N = self.config, self.shape[1]
+        if self.uses_reference_columns:
+            tile_of_column = xp.arange(N) // config.crossbar.cols
+            acc = acc[:, :N] - acc[:, N:][:, tile_of_column]
+        correction = xp.zeros((x.shape[0], N), dtype=numpy.int64)
+        if config.inputs.signed:
+            correction += config.inputs.input_offset * xp.asarray(self._column_sums)[None]
+        if config.mapping.scheme == "offset" and not self.uses_reference_columns:
+            correction += config.mapping.offset * (x + config.inputs.input_offset).sum(axis=1, keepdims=True)
+        step = config.adc_step
+        if step == 1.0:
+            return acc - correction
+        return acc * step - correction
+
+    # -- time ------------------------------------------------------------------------------
+    def at_time(self, t_seconds: float) -> "CrossbarArray":
+        """The same programmed crossbars read ``t_seconds`` after programming (drift applied)."""
+        if not (isinstance(t_seconds, (int, float)) and t_seconds > 0 and math.isfinite(t_seconds)):
+            raise ValueError(f"t_seconds must be a positive number of seconds; got {t_seconds!r}")
+        return CrossbarArray(self._weights, self.config, seed=self.seed, backend=self.backend.name,
+                             read_time=float(t_seconds))

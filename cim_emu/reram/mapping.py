@@ -1,0 +1,55 @@
+"""Weights to cell levels: the differential and offset mappings.
+
+``cell_levels(W, mapping)`` returns an array of shape ``(P, S, K, N)`` of cell levels
+``0 .. 2**bits_per_cell - 1``: polarity ``P`` (2 for differential: ``W+`` then ``W-``; 1 for
+offset), slice ``S`` (least significant first), and the weight's position. For every weight,
+``sum_s levels[p, s] * 2**(s * bits_per_cell)`` is the stored magnitude:
+
+* differential: ``W+ = max(W, 0)``, ``W- = max(-W, 0)`` (DESIGN.md);
+* offset: ``W + B`` with ``B = 2**(weight_bits - 1) - 1`` (ISAAC).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from .config import WeightMapping
+
+
+def check_integer_array(name: str, array: Any, low: int, high: int, xp: Any) -> Any:
+    """Validate an integer array (no NaN, no floats with fractions) in ``[low, high]``."""
+    array = xp.asarray(array)
+    if array.dtype == bool or not (numpy.issubdtype(array.dtype, numpy.integer)):
+        if numpy.issubdtype(array.dtype, numpy.floating):
+            if not bool(xp.isfinite(array).all()):
+                raise ValueError(f"{name} must be finite integers; it holds NaN or infinity")
+            if not bool((array == xp.round(array)).all()):
+                raise ValueError(f"{name} must hold integers; it holds fractions (quantize floats first)")
+        else:
+            raise TypeError(f"{name} must be an integer array; got dtype {array.dtype}")
+    if array.size and (bool((array < low).any()) or bool((array > high).any())):
+        raise ValueError(
+            f"{name} must lie in [{low}, {high}]; got values in [{int(array.min())}, {int(array.max())}]"
+        )
+    return array.astype(numpy.int64)
+
+
+def cell_levels(weights: Any, mapping: WeightMapping, xp: Any = numpy) -> Any:
+    """Cell levels ``(P, S, K, N)`` (uint8) of an integer weight matrix ``(K, N)``."""
+    weights = check_integer_array("weights", weights, -mapping.max_weight, mapping.max_weight, xp)
+    if weights.ndim != 2:
+        raise ValueError(f"weights must be a 2-D (K, N) matrix; got shape {tuple(weights.shape)}")
+    if mapping.scheme == "differential":
+        magnitudes = xp.stack([xp.maximum(weights, 0), xp.maximum(-weights, 0)])
+    else:
+        magnitudes = (weights + mapping.offset)[None]
+    shifts = xp.arange(mapping.slices, dtype=numpy.int64) * mapping.bits_per_cell
+    levels = (magnitudes[:, None] >> shifts[None, :, None, None]) & mapping.max_level
+    return levels.astype(numpy.uint8)
+
+
+def reference_levels(rows: int, mapping: WeightMapping, xp: Any = numpy) -> Any:
+    """Levels ``(1, S, rows, 1)`` of the offset scheme's reference column (``B`` in every row)."""
+    return cell_levels(xp.zeros((rows, 1), dtype=numpy.int64), mapping, xp)  # W = 0 is stored as B
