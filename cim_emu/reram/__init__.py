@@ -4,12 +4,19 @@
 * :mod:`~cim_emu.reram.mapping` — weights to cell levels (differential, offset);
 * :mod:`~cim_emu.reram.devices` — non-idealities in fixed point, and device presets;
 * :mod:`~cim_emu.reram.adc` — the column ADC;
-* :mod:`~cim_emu.reram.crossbar` — programmed crossbars and the integer pipeline.
+* :mod:`~cim_emu.reram.crossbar` — programmed crossbars and the integer pipeline;
+* :mod:`~cim_emu.reram.quantize` — the float API and a layer-like object;
+* :mod:`~cim_emu.reram.cost` — crossbars, conversions, cycles, latency and energy (ISAAC).
 """
 
 from .config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping
+from .cost import ReramCost, ReramCostModel
 from .crossbar import CrossbarArray
 from .devices import DeviceModel
+from .quantize import AnalogLayer, analog_matmul, quantize_inputs, quantize_weights
 
-__all__ = ["AdcConfig", "CrossbarArray", "CrossbarGeometry", "DeviceModel", "InputEncoding", "ReramConfig",
-           "WeightMapping"]
+__all__ = [
+    "AdcConfig", "AnalogLayer", "CrossbarArray", "CrossbarGeometry", "DeviceModel", "InputEncoding",
+    "ReramConfig", "ReramCost", "ReramCostModel", "WeightMapping", "analog_matmul", "quantize_inputs",
+    "quantize_weights",
+]  # fmt: skip

@@ -56,7 +56,8 @@ class Adc:
 
     def reference(self, p_fixed: int) -> int:
         """The code of one partial sum, in Python integers (the definition, for tests)."""
-        magnitude = min(max((self.scale * abs(p_fixed) + self.bias) // self.divisor, 0), self.levels)
+        value = abs(p_fixed) if self.signed else p_fixed
+        magnitude = min(max((self.scale * value + self.bias) // self.divisor, 0), self.levels)
         return -magnitude if (self.signed and p_fixed < 0) else magnitude
 
     def convert(self, partial_sums: Any, xp: Any, *, prescaled: bool = False, saturates: bool = True) -> Any:

@@ -71,7 +71,8 @@ class CrossbarArray:
     """
 
     def __init__(self, weights: Any, config: Optional[ReramConfig] = None, *, seed: int = 0,
-                 backend: Optional[str] = None, read_time: Optional[float] = None) -> None:
+                 backend: Optional[str] = None, read_time: Optional[float] = None,
+                 output_scale: float = 1.0) -> None:
         self.config = config or ReramConfig()
         if not isinstance(self.config, ReramConfig):
             raise TypeError(f"config must be a ReramConfig; got {type(self.config).__name__}")
@@ -88,6 +89,7 @@ class CrossbarArray:
         self._weights = host_weights
         self._column_sums = host_weights.sum(axis=0)
         self.reads = 0
+        self.output_scale = float(output_scale)
         self._program(read_time)
 
     # -- programming ---------------------------------------------------------------------------
@@ -164,6 +166,8 @@ class CrossbarArray:
         return per_chunk, per_chunk * chunks
 
     # -- reading -------------------------------------------------------------------------------
+    __array_ufunc__ = None  # so that ``numpy_array @ crossbars`` defers to __rmatmul__
+
     def __rmatmul__(self, x: Any) -> Any:
         return self.matmul(x)
 
@@ -190,24 +194,31 @@ class CrossbarArray:
             raise ValueError(f"x must have shape (K,) or (B, K) with K = {self.shape[0]}; got {tuple(x.shape)}")
         if read_index is None:
             read_index = self.reads
-        if not isinstance(read_index, int) or not 0 <= read_index < 2**56:
-            raise ValueError(f"read_index must be an integer in [0, 2**56); got {read_index!r}")
+        if not isinstance(read_index, int) or not 0 <= read_index < 2**55:
+            raise ValueError(f"read_index must be an integer in [0, 2**55); got {read_index!r}")
         if not isinstance(row_offset, int) or row_offset < 0:
             raise ValueError(f"row_offset must be a non-negative integer; got {row_offset!r}")
         if method not in ("auto", "pipeline"):
             raise ValueError(f"method must be 'auto' or 'pipeline'; got {method!r}")
+        if batch_block is not None and (not isinstance(batch_block, int) or batch_block < 1):
+            raise ValueError(f"batch_block must be a positive integer; got {batch_block!r}")
         self.reads += 1
-        if self.config.exact and method == "auto":
+        if self.config.exact and method == "auto" and self.output_scale == 1.0:
             y = self._exact_product(x, xp)
         else:
-            per_row = self.n_row_tiles * inputs.chunks * self._operand.shape[2] * 4
-            block = batch_block or max(1, BLOCK_BYTES // per_row)
-            if not isinstance(block, int) or block < 1:
-                raise ValueError(f"batch_block must be a positive integer; got {batch_block!r}")
-            y = xp.concatenate([self._pipeline(x[b0:b0 + block], row_offset + b0, read_index, xp)
-                                for b0 in range(0, x.shape[0], block)])
+            y = self._product(x, read_index, row_offset, batch_block, xp)
         y = y[0] if vector else y
         return chosen.to_kind_of(y, on_gpu)
+
+    def _product(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], xp: Any,
+                 digital_corrections: bool = True) -> Any:
+        """The pipeline over batch blocks (``digital_corrections=False``: the analog part only)."""
+        per_row = self.n_row_tiles * self.config.inputs.chunks * self._operand.shape[2] * 4
+        block = batch_block or max(1, BLOCK_BYTES // per_row)
+        return xp.concatenate([
+            self._pipeline(x[b0:b0 + block], row_offset + b0, read_index, xp, digital_corrections)
+            for b0 in range(0, x.shape[0], block)
+        ])
 
     def _exact_product(self, x: Any, xp: Any) -> Any:
         """``x @ W`` exactly, in float32 blocks of K whose sums stay below 2**24."""
@@ -223,7 +234,7 @@ class CrossbarArray:
             y += xp.matmul(x[:, k0:k0 + block].astype(dtype), weights[k0:k0 + block].astype(dtype)).astype(numpy.int64)
         return y
 
-    def _pipeline(self, x: Any, first_row: int, read_index: int, xp: Any) -> Any:
+    def _pipeline(self, x: Any, first_row: int, read_index: int, xp: Any, digital_corrections: bool) -> Any:
         config, inputs, mapping = self.config, self.config.inputs, self.config.mapping
         rows, T, C = config.crossbar.rows, self.n_row_tiles, inputs.chunks
         P, S = mapping.polarities, mapping.slices
@@ -255,7 +266,8 @@ class CrossbarArray:
         per_chunk = (codes.reshape(T, C, b, n_out, -1) @ weights).sum(axis=0)  # (C, b, N'), exact
         chunk_weights = 2.0 ** (xp.arange(C, dtype=numpy.float64) * inputs.dac_bits)
         acc = xp.tensordot(chunk_weights, per_chunk.astype(numpy.float64), axes=(0, 0))
-        return self._finish(acc.astype(numpy.int64), x, xp)  # exact: |acc| < 2**53, checked at init
+        acc = acc.astype(numpy.int64)  # exact: |acc| < 2**53, checked at init
+        return self._finish(acc, x, xp, digital_corrections)
 
     def _add_read_noise(self, partial: Any, tiles: Any, first_row: int, read_index: int, xp: Any) -> Any:
         """Add ``rint(sqrt(sum_k x_c[k]**2 sigma[k, n]**2) * z)`` to every partial sum."""
@@ -271,26 +283,51 @@ class CrossbarArray:
             noise *= self._adc.scale
         return partial.astype(numpy.float64) + noise
 
-    def _finish(self, acc: Any, x: Any, xp: Any) -> Any:
-        """Scale by the ADC step and apply the exact digital corrections."""
+    def _finish(self, acc: Any, x: Any, xp: Any, digital_corrections: bool) -> Any:
+        """Subtract reference columns, scale by the ADC step (and drift compensation), and
+        apply the exact digital corrections."""
         config, N = self.config, self.shape[1]
         if self.uses_reference_columns:
             tile_of_column = xp.arange(N) // config.crossbar.cols
             acc = acc[:, :N] - acc[:, N:][:, tile_of_column]
+        step = config.adc_step * self.output_scale
+        analog = acc if step == 1.0 else acc * step
+        if not digital_corrections:
+            return analog
         correction = xp.zeros((x.shape[0], N), dtype=numpy.int64)
         if config.inputs.signed:
             correction += config.inputs.input_offset * xp.asarray(self._column_sums)[None]
         if config.mapping.scheme == "offset" and not self.uses_reference_columns:
             correction += config.mapping.offset * (x + config.inputs.input_offset).sum(axis=1, keepdims=True)
-        step = config.adc_step
-        if step == 1.0:
-            return acc - correction
-        return acc * step - correction
+        return analog - correction
 
     # -- time ------------------------------------------------------------------------------
-    def at_time(self, t_seconds: float) -> "CrossbarArray":
-        """The same programmed crossbars read ``t_seconds`` after programming (drift applied)."""
-        if not (isinstance(t_seconds, (int, float)) and t_seconds > 0 and math.isfinite(t_seconds)):
-            raise ValueError(f"t_seconds must be a positive number of seconds; got {t_seconds!r}")
-        return CrossbarArray(self._weights, self.config, seed=self.seed, backend=self.backend.name,
-                             read_time=float(t_seconds))
+    def at_time(self, t_seconds: float, *, drift_compensation: bool = False) -> "CrossbarArray":
+        """The same programmed crossbars read ``t_seconds`` after programming (drift applied).
+
+        ``drift_compensation=True`` applies global drift compensation as IBM aihwkit's
+        ``GlobalDriftCompensation`` does: a reference read — the all-ones vector of its
+        documentation, at the largest input value (aihwkit's code reads the identity matrix,
+        which here would put single cells through the ADC, where rounding dominates) — right
+        after programming and again at ``t_seconds``, each summarised as ``mean(|y|)`` over the
+        columns; the analog part of every later output
+        (``acc * Delta``, before the exact digital corrections) is multiplied by
+        ``alpha = reference_at_programming / reference_at_t`` (one float64 multiply).
+        The reference reads use read indices ``2**55`` and ``2**55 + 1``, outside the user's.
+        """
+        if not (isinstance(t_seconds, (int, float)) and t_seconds >= 0 and math.isfinite(t_seconds)):
+            raise ValueError(f"t_seconds must be a finite number of seconds >= 0; got {t_seconds!r}")
+        drifted = CrossbarArray(self._weights, self.config, seed=self.seed, backend=self.backend.name,
+                                read_time=float(t_seconds))
+        if drift_compensation:
+            fresh = CrossbarArray(self._weights, self.config, seed=self.seed, backend=self.backend.name)
+            alpha = fresh._reference_read(2**55) / drifted._reference_read(2**55 + 1)
+            drifted.output_scale = alpha
+        return drifted
+
+    def _reference_read(self, read_index: int) -> float:
+        """``mean(|analog output|)`` of the all-ones input at the largest input value."""
+        xp = self.backend.xp
+        probe = xp.full((1, self.shape[0]), self.config.inputs.max_input, dtype=numpy.int64)
+        y = self._product(probe, read_index, 0, None, xp, digital_corrections=False)
+        return max(float(xp.abs(y.astype(numpy.float64)).mean()), 1e-12)

@@ -1,0 +1,129 @@
+"""Float API for quantization research: quantize, run on emulated crossbars, dequantize.
+
+Quantization is symmetric and linear, with round-half-to-even (``numpy.rint``):
+
+* weights (``K x N``): scale ``s_w = max|W| / (2**(weight_bits-1) - 1)``, per tensor or per
+  output channel (column ``n``); ``W_q = clip(rint(W / s_w), -M, M)``, ``M = 2**(weight_bits-1) - 1``;
+* inputs: unsigned encodings take ``x >= 0`` with ``s_x = max(x) / (2**input_bits - 1)``; signed
+  encodings take ``s_x = max|x| / (2**(input_bits-1) - 1)`` and ``x_q`` in
+  ``[-(2**(input_bits-1) - 1), 2**(input_bits-1) - 1]`` (symmetric); ``x_q = clip(rint(x / s_x))``.
+  The input scale is dynamic (from each batch's maximum), fixed, or calibrated once from data
+  (``max`` or a ``percentile`` of ``|x|``), see :meth:`AnalogLayer.calibrate`;
+* outputs: ``y = y_q * (s_x * s_w)`` in float64 (the two scales multiplied first), plus the
+  bias, which stays digital (as in real designs).
+
+A zero tensor (or channel) gets scale 1. Non-finite floats raise :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy
+
+from .. import backend as backends
+from .config import ReramConfig
+from .crossbar import CrossbarArray
+
+
+def _finite_float(name: str, array: Any, xp: Any) -> Any:
+    array = xp.asarray(array, dtype=numpy.float64)
+    if not bool(xp.isfinite(array).all()):
+        raise ValueError(f"{name} must be finite; it holds NaN or infinity")
+    return array
+
+
+def _scale(maximum: Any, levels: int, xp: Any) -> Any:
+    return xp.where(maximum > 0, maximum / levels, 1.0)
+
+
+def quantize_weights(weights: Any, config: ReramConfig, *, per_channel: bool = True,
+                     xp: Any = numpy) -> tuple[Any, Any]:
+    """``(W_q, s_w)``: integer weights and their scale (a scalar, or one per column)."""
+    weights = _finite_float("weights", weights, xp)
+    if weights.ndim != 2:
+        raise ValueError(f"weights must be a 2-D (K, N) matrix; got shape {tuple(weights.shape)}")
+    levels = config.mapping.max_weight
+    maximum = xp.abs(weights).max(axis=0) if per_channel else xp.abs(weights).max()
+    scale = _scale(maximum, levels, xp)
+    return xp.clip(xp.rint(weights / scale), -levels, levels).astype(numpy.int64), scale
+
+
+def input_levels(config: ReramConfig) -> int:
+    """Largest quantized input magnitude: ``2**ib - 1`` unsigned, ``2**(ib-1) - 1`` signed."""
+    inputs = config.inputs
+    return 2 ** (inputs.input_bits - 1) - 1 if inputs.signed else 2**inputs.input_bits - 1
+
+
+def quantize_inputs(x: Any, config: ReramConfig, scale: Optional[float] = None, *, xp: Any = numpy) -> tuple[Any, Any]:
+    """``(x_q, s_x)``: integer inputs and their (per-tensor) scale, dynamic when ``scale`` is None."""
+    x = _finite_float("x", x, xp)
+    levels = input_levels(config)
+    if not config.inputs.signed and x.size and bool((x < 0).any()):
+        raise ValueError("x has negative values but the configuration's inputs are unsigned "
+                         "(set inputs.signed=True, or apply the layer after a ReLU)")
+    if scale is None:
+        scale = _scale(xp.abs(x).max() if x.size else xp.asarray(0.0), levels, xp)
+    elif not (isinstance(scale, (int, float)) and scale > 0):
+        raise ValueError(f"input scale must be a positive number; got {scale!r}")
+    low = -levels if config.inputs.signed else 0
+    return xp.clip(xp.rint(x / scale), low, levels).astype(numpy.int64), scale
+
+
+class AnalogLayer:
+    """A float linear layer ``y = x @ W + bias`` whose product runs on emulated crossbars.
+
+    The weights (``K x N``, float) are quantized once (per output channel by default) and
+    programmed once; every call quantizes its inputs, runs the integer pipeline, dequantizes
+    and adds the bias. ``input_scale`` is ``None`` (dynamic: each batch's maximum) until set or
+    calibrated.
+    """
+
+    def __init__(self, weights: Any, config: Optional[ReramConfig] = None, *, bias: Any = None,
+                 per_channel: bool = True, input_scale: Optional[float] = None, seed: int = 0,
+                 backend: Optional[str] = None) -> None:
+        self.config = config or ReramConfig()
+        chosen, _ = backends.resolve(backend, weights)
+        self.backend = chosen
+        xp = chosen.xp
+        self.quantized_weights, self.weight_scale = quantize_weights(
+            chosen.asarray(weights), self.config, per_channel=per_channel, xp=xp)
+        self.bias = None if bias is None else _finite_float("bias", chosen.asarray(bias), xp)
+        if self.bias is not None and self.bias.shape != (self.quantized_weights.shape[1],):
+            raise ValueError(f"bias must have shape ({self.quantized_weights.shape[1]},); got {self.bias.shape}")
+        self.input_scale = input_scale
+        self.crossbars = CrossbarArray(self.quantized_weights, self.config, seed=seed, backend=chosen.name)
+
+    def calibrate(self, x: Any, method: str = "max", percentile: float = 99.99) -> float:
+        """Fix the input scale from sample inputs: ``max|x|`` or a ``percentile`` of ``|x|``."""
+        xp = self.backend.xp
+        magnitude = xp.abs(_finite_float("x", self.backend.asarray(x), xp))
+        if method == "max":
+            value = float(magnitude.max())
+        elif method == "percentile":
+            if not 0 < percentile <= 100:
+                raise ValueError(f"percentile must be in (0, 100]; got {percentile!r}")
+            value = float(xp.percentile(magnitude, percentile))
+        else:
+            raise ValueError(f"method must be 'max' or 'percentile'; got {method!r}")
+        self.input_scale = value / input_levels(self.config) if value > 0 else 1.0
+        return self.input_scale
+
+    def __call__(self, x: Any, **matmul_options: Any) -> Any:
+        """``x @ W + bias`` for float inputs ``(K,)`` or ``(B, K)``; same array kind as ``x``."""
+        chosen, on_gpu = backends.resolve(self.backend.name, x)
+        xp = chosen.xp
+        x_q, x_scale = quantize_inputs(chosen.asarray(x), self.config, self.input_scale, xp=xp)
+        y = self.crossbars.matmul(x_q, **matmul_options).astype(numpy.float64)
+        y = y * (x_scale * self.weight_scale)
+        if self.bias is not None:
+            y = y + self.bias
+        return chosen.to_kind_of(y, on_gpu)
+
+
+def analog_matmul(x: Any, weights: Any, config: Optional[ReramConfig] = None, *,
+                  per_channel: bool = True, input_scale: Union[None, float] = None, seed: int = 0,
+                  backend: Optional[str] = None) -> Any:
+    """One-shot float product ``x @ weights`` on emulated crossbars (see :class:`AnalogLayer`)."""
+    return AnalogLayer(weights, config, per_channel=per_channel, input_scale=input_scale, seed=seed,
+                       backend=backend)(x)

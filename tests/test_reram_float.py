@@ -1,0 +1,79 @@
+"""The float API: quantization, dequantization and the layer-like object."""
+
+import numpy
+import pytest
+
+from cim_emu.reram import AdcConfig, AnalogLayer, DeviceModel, InputEncoding, ReramConfig, analog_matmul
+from cim_emu.reram.quantize import quantize_inputs, quantize_weights
+
+
+def quantized_float_model(x, weights, config, per_channel):
+    """The same quantization done by hand, then an exact float product."""
+    w_scale = (numpy.abs(weights).max(axis=0) if per_channel else numpy.abs(weights).max()) / config.mapping.max_weight
+    w_q = numpy.clip(numpy.rint(weights / w_scale), -config.mapping.max_weight, config.mapping.max_weight)
+    levels = 2 ** (config.inputs.input_bits - 1) - 1 if config.inputs.signed else 2**config.inputs.input_bits - 1
+    x_scale = numpy.abs(x).max() / levels
+    x_q = numpy.clip(numpy.rint(x / x_scale), -levels if config.inputs.signed else 0, levels)
+    return (x_q @ w_q) * (x_scale * w_scale)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("signed", [True, False])
+def test_lossless_noiseless_layer_equals_the_quantized_float_model(np_rng, per_channel, signed):
+    config = ReramConfig(inputs=InputEncoding(8, 1, signed))
+    weights = np_rng.standard_normal((300, 24)) * np_rng.uniform(0.1, 3, 24)
+    x = np_rng.standard_normal((9, 300))
+    x = x if signed else numpy.abs(x)
+    y = AnalogLayer(weights, config, per_channel=per_channel)(x)
+    expected = quantized_float_model(x, weights, config, per_channel)
+    numpy.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+    assert numpy.abs(y - x @ weights).max() < 0.05 * numpy.abs(x @ weights).max()
+
+
+def test_per_channel_scales_beat_per_tensor_on_unequal_channels(np_rng):
+    weights = np_rng.standard_normal((200, 16)) * numpy.geomspace(0.001, 10, 16)
+    x = numpy.abs(np_rng.standard_normal((8, 200)))
+    exact = x @ weights
+    def relative_error(per_channel):
+        y = analog_matmul(x, weights, per_channel=per_channel)
+        return numpy.abs((y - exact)[:, 0]).max() / numpy.abs(exact[:, 0]).max()
+    assert relative_error(True) < 0.05 < relative_error(False)
+
+
+def test_bias_calibration_and_fixed_scale(np_rng):
+    weights = np_rng.standard_normal((64, 10))
+    bias = np_rng.standard_normal(10)
+    x = numpy.abs(np_rng.standard_normal((5, 64)))
+    layer = AnalogLayer(weights, bias=bias)
+    scale = layer.calibrate(x)
+    assert scale == pytest.approx(numpy.abs(x).max() / 255)
+    numpy.testing.assert_allclose(layer(x), AnalogLayer(weights, bias=bias, input_scale=scale)(x))
+    assert numpy.abs(layer(x) - (x @ weights + bias)).max() < 0.05 * numpy.abs(x @ weights).max()
+    layer.calibrate(x, method="percentile", percentile=50)
+    assert layer.input_scale == pytest.approx(numpy.percentile(numpy.abs(x), 50) / 255)
+    with pytest.raises(ValueError, match="method"):
+        layer.calibrate(x, method="mean")
+
+
+def test_noisy_lossy_layer_is_seeded(np_rng):
+    config = ReramConfig(adc=AdcConfig(bits=6), devices=DeviceModel.reram_wan2022())
+    weights, x = np_rng.standard_normal((100, 8)), numpy.abs(np_rng.standard_normal((4, 100)))
+    a = AnalogLayer(weights, config, seed=3)(x)
+    numpy.testing.assert_array_equal(AnalogLayer(weights, config, seed=3)(x), a)
+    assert not numpy.array_equal(AnalogLayer(weights, config, seed=4)(x), a)
+
+
+def test_float_inputs_are_validated():
+    layer = AnalogLayer(numpy.ones((4, 2)))
+    with pytest.raises(ValueError, match="negative values but the configuration's inputs are unsigned"):
+        layer(-numpy.ones(4))
+    with pytest.raises(ValueError, match="finite"):
+        layer(numpy.full(4, numpy.nan))
+    with pytest.raises(ValueError, match="finite"):
+        AnalogLayer(numpy.full((4, 2), numpy.inf))
+    with pytest.raises(ValueError, match="bias must have shape"):
+        AnalogLayer(numpy.ones((4, 2)), bias=numpy.ones(3))
+    with pytest.raises(ValueError, match="input scale"):
+        quantize_inputs(numpy.ones(3), ReramConfig(), scale=-1.0)
+    q, scale = quantize_weights(numpy.zeros((3, 2)), ReramConfig())
+    assert not q.any() and numpy.all(scale == 1.0)
