@@ -27,6 +27,12 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 @pytest.fixture(scope="session")
-def row_mib():
-    """Row size in MiB: ``CIM_EMU_BENCH_MIB`` (default 64, the size the targets are set for)."""
-    return int(os.environ.get("CIM_EMU_BENCH_MIB", "64"))
+def quick():
+    """``CIM_EMU_BENCH_QUICK=1``: small sizes, to check that the benchmarks run (no targets)."""
+    return os.environ.get("CIM_EMU_BENCH_QUICK", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def row_mib(quick):
+    """Ambit row size in MiB: ``CIM_EMU_BENCH_MIB``, else 64 (1 when quick)."""
+    return int(os.environ.get("CIM_EMU_BENCH_MIB", "1" if quick else "64"))
