@@ -27,7 +27,7 @@ the global batch row, tile, chunk, column, polarity and slice (see :meth:`Crossb
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy
 
@@ -38,8 +38,10 @@ from .config import ReramConfig
 from .devices import FRACTION_BITS, STREAM_READ, read_sigma_fixed, to_fixed
 from .mapping import cell_levels, check_integer_array, reference_levels
 
-#: Target size (bytes) of the partial-sum block of one batch block.
+#: Target size (bytes) of the partial sums of one block: small enough to stay in cache.
 BLOCK_BYTES = 16 * 2**20
+#: Target rows (batch rows x input chunks) of one block's matrix products.
+MATMUL_ROWS = 1024
 
 
 def _float_dtype(bound: float) -> Any:
@@ -131,21 +133,37 @@ class CrossbarArray:
             max_sum += 8 * math.sqrt(rows * config.inputs.max_chunk**2 * float((sigma**2).max(initial=0)))
         self._adc = Adc.build(config.adc_levels, config.full_scale, self.fraction_bits, config.signed_adc,
                               _float_dtype(code_bound))
-        # An unsigned ADC takes prescaled sums, scale * p + bias, straight from the matrix product.
-        self._prescaled = not config.signed_adc
+        # Column packing: when a partial sum needs at most 12 bits, the (polarity, slice) columns
+        # of a weight are combined in radix 2**bits into one float32 column (exact below 2**24),
+        # cutting the matrix-product work by the packing factor; the sums are unpacked exactly.
+        ideal_sum = rows * config.inputs.max_chunk * float(fixed.max(initial=0))
+        self._pack_bits = max(1, math.ceil(math.log2(ideal_sum + 1)))
+        self._pack = min(mapping.polarities * mapping.slices, 24 // self._pack_bits)
+        # Otherwise an unsigned ADC takes prescaled sums, scale * p + bias, straight from the product.
+        self._pack = 1 if config.signed_adc else self._pack
+        self._prescaled = self._pack < 2 and not config.signed_adc
         bias = self._adc.bias if self._prescaled else None
-        self._sum_dtype = _float_dtype(self._adc.bound(max_sum) * (2 if config.signed_adc else 1))
+        if self._pack >= 2 and not config.signed_adc:
+            self._sum_dtype = numpy.float32
+        else:
+            self._pack = 1
+            self._sum_dtype = _float_dtype(self._adc.bound(max_sum) * (2 if config.signed_adc else 1))
         self._operand = self._tile_layout(fixed * (self._adc.scale if self._prescaled else 1), self._sum_dtype,
-                                          bias_row=bias)
+                                          bias_row=bias, pack=self._pack)
         self._sigma_squared = None if sigma is None else self._tile_layout(sigma * sigma, numpy.float64,
                                                                            bias_row=0 if bias else None)
         self._saturates = not devices.ideal or config.full_scale < config.max_partial_sum
+        self._sigma_columns = levels.shape[3] * mapping.polarities * mapping.slices
+        self._operand_columns_per_weight = self._operand.shape[2] // levels.shape[3]
 
-    def _tile_layout(self, cells: numpy.ndarray, dtype: Any, bias_row: Optional[int] = None) -> Any:
+    def _tile_layout(self, cells: numpy.ndarray, dtype: Any, bias_row: Optional[int] = None,
+                     pack: int = 1) -> Any:
         """``(P, S, K, N')`` cells -> ``(T, rows [+ 1], N' * P * S)`` matmul operand on the backend.
 
         With ``bias_row``, each tile gets one more row holding that value, which the inputs
-        meet with a constant 1: the product then carries the ADC's bias.
+        meet with a constant 1: the product then carries the ADC's bias. With ``pack > 1``,
+        every ``pack`` consecutive (polarity, slice) columns of a weight are combined as
+        ``sum_j column_j * 2**(pack_bits * j)`` (see :meth:`_unpack`).
         """
         P, S, K, N = cells.shape
         rows, T = self.config.crossbar.rows, self.n_row_tiles
@@ -154,8 +172,32 @@ class CrossbarArray:
         padded = padded.reshape(P, S, T, rows, N)
         if bias_row is not None:
             padded = numpy.concatenate([padded, numpy.full((P, S, T, 1, N), bias_row, dtype=dtype)], axis=3)
-        operand = padded.transpose(2, 3, 4, 0, 1).reshape(T, padded.shape[3], N * P * S)
+        operand = padded.transpose(2, 3, 4, 0, 1).reshape(T, padded.shape[3], N, P * S)
+        if pack > 1:
+            groups = -(-(P * S) // pack)
+            grouped = numpy.zeros(operand.shape[:3] + (groups * pack,), dtype=dtype)
+            grouped[..., :P * S] = operand
+            radix = 2.0 ** (self._pack_bits * numpy.arange(pack))
+            operand = (grouped.reshape(operand.shape[:3] + (groups, pack)) * radix).sum(axis=-1)
+        operand = operand.reshape(T, operand.shape[1], -1).astype(dtype)
         return self.backend.xp.asarray(numpy.ascontiguousarray(operand))
+
+    def _parts(self, sums: Any, n_weights: int, xp: Any) -> Iterator[tuple[int, Any]]:
+        """Split packed sums ``sum_j p_j 2**(bits j)`` (``0 <= p_j < 2**bits``) into their parts.
+
+        Yields ``(j, p_j)`` from the highest part down, each ``(T, C*b, n_weights, groups)``:
+        part ``j`` holds the (polarity, slice) columns ``j, j + pack, j + 2 pack, ...``. Exact,
+        in place: scaling by powers of two, ``floor`` and subtracting integers below ``2**24``
+        are exact in float32. The yielded array may be overwritten by the consumer.
+        """
+        shape = sums.shape[:2] + (n_weights, -1)
+        high = xp.empty_like(sums) if self._pack > 1 else None
+        for j in range(self._pack - 1, 0, -1):
+            xp.multiply(sums, numpy.float32(2.0 ** (-self._pack_bits * j)), out=high)
+            xp.floor(high, out=high)
+            sums -= high * numpy.float32(2.0 ** (self._pack_bits * j))
+            yield j, high.reshape(shape)
+        yield 0, sums.reshape(shape)
 
     def _code_bounds(self) -> tuple[int, int]:
         """Bounds on |sum over tiles, slices, polarities of weighted codes| and on |acc|."""
@@ -212,13 +254,24 @@ class CrossbarArray:
 
     def _product(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], xp: Any,
                  digital_corrections: bool = True) -> Any:
-        """The pipeline over batch blocks (``digital_corrections=False``: the analog part only)."""
-        per_row = self.n_row_tiles * self.config.inputs.chunks * self._operand.shape[2] * 4
-        block = batch_block or max(1, BLOCK_BYTES // per_row)
-        return xp.concatenate([
-            self._pipeline(x[b0:b0 + block], row_offset + b0, read_index, xp, digital_corrections)
-            for b0 in range(0, x.shape[0], block)
-        ])
+        """The pipeline over blocks of the batch and of the columns (``digital_corrections=False``:
+        the analog part only). Blocks keep the partial sums in cache and the matrix products
+        large (about ``MATMUL_ROWS`` rows each); they never change the bits."""
+        C = self.config.inputs.chunks
+        batch_rows = batch_block or max(1, MATMUL_ROWS // C)
+        per_column = self.n_row_tiles * C * batch_rows * self._operand_columns_per_weight * 4
+        column_block = max(1, BLOCK_BYTES // per_column)
+        n_columns = self._sigma_columns // (self.config.mapping.polarities * self.config.mapping.slices)
+        results = []
+        for b0 in range(0, x.shape[0], batch_rows):
+            block = x[b0:b0 + batch_rows]
+            tiles = self._input_tiles(block, xp)
+            acc = xp.empty((block.shape[0], n_columns), dtype=numpy.int64)
+            for n0 in range(0, n_columns, column_block):
+                n1 = min(n_columns, n0 + column_block)
+                acc[:, n0:n1] = self._accumulate(tiles, n0, n1, row_offset + b0, read_index, xp)
+            results.append(self._finish(acc, block, xp, digital_corrections))
+        return xp.concatenate(results)
 
     def _exact_product(self, x: Any, xp: Any) -> Any:
         """``x @ W`` exactly, in float32 blocks of K whose sums stay below 2**24."""
@@ -234,54 +287,74 @@ class CrossbarArray:
             y += xp.matmul(x[:, k0:k0 + block].astype(dtype), weights[k0:k0 + block].astype(dtype)).astype(numpy.int64)
         return y
 
-    def _pipeline(self, x: Any, first_row: int, read_index: int, xp: Any, digital_corrections: bool) -> Any:
-        config, inputs, mapping = self.config, self.config.inputs, self.config.mapping
+    def _input_tiles(self, x: Any, xp: Any) -> Any:
+        """Input chunks ``(T, C*b, rows [+ 1])``: ``x_c[k]`` of tile ``t``, chunk ``c``, row ``b``."""
+        config, inputs = self.config, self.config.inputs
         rows, T, C = config.crossbar.rows, self.n_row_tiles, inputs.chunks
-        P, S = mapping.polarities, mapping.slices
         b, K = x.shape
-        streamed = x + inputs.input_offset
         shifts = xp.arange(C, dtype=numpy.int64) * inputs.dac_bits
-        chunks = (streamed[None] >> shifts[:, None, None]) & inputs.max_chunk  # (C, b, K)
+        chunks = ((x + inputs.input_offset)[None] >> shifts[:, None, None]) & inputs.max_chunk  # (C, b, K)
         tile_rows = self._operand.shape[1]
         tiles = xp.zeros((T, C, b, tile_rows), dtype=self._sum_dtype)
-        tiles[:, :, :, :rows] = xp.pad(chunks, ((0, 0), (0, 0), (0, T * rows - K))).reshape(C, b, T, rows).transpose(2, 0, 1, 3)
+        tiles[:, :, :, :rows] = xp.pad(chunks, ((0, 0), (0, 0), (0, T * rows - K))).reshape(
+            C, b, T, rows).transpose(2, 0, 1, 3)
         if tile_rows > rows:
             tiles[:, :, :, rows] = 1  # meets the bias row
-        tiles = tiles.reshape(T, C * b, tile_rows)
-        partial = xp.matmul(tiles, self._operand)  # (T, C*b, N'*P*S), exact integers
-        if self._sigma_squared is not None:
-            partial = self._add_read_noise(partial, tiles, first_row, read_index, xp)
-        n_out = self._operand.shape[2] // (P * S)
-        partial = partial.reshape(T, C, b, n_out, P, S)
-        code_dtype = self._adc.dtype
-        if config.signed_adc:
-            partial = partial[..., 0, :] - partial[..., 1, :]  # currents subtracted before the ADC
-            signs = xp.ones(1, dtype=code_dtype)
-        else:
-            signs = xp.asarray([1.0, -1.0][:P], dtype=code_dtype)
-        codes = self._adc.convert(partial.astype(code_dtype, copy=False), xp, prescaled=self._prescaled,
-                                  saturates=self._saturates)
-        slice_weights = (2.0 ** (xp.arange(S) * mapping.bits_per_cell)).astype(code_dtype)
-        weights = (signs[:, None] * slice_weights[None, :]).reshape(-1)
-        per_chunk = (codes.reshape(T, C, b, n_out, -1) @ weights).sum(axis=0)  # (C, b, N'), exact
-        chunk_weights = 2.0 ** (xp.arange(C, dtype=numpy.float64) * inputs.dac_bits)
-        acc = xp.tensordot(chunk_weights, per_chunk.astype(numpy.float64), axes=(0, 0))
-        acc = acc.astype(numpy.int64)  # exact: |acc| < 2**53, checked at init
-        return self._finish(acc, x, xp, digital_corrections)
+        return tiles.reshape(T, C * b, tile_rows)
 
-    def _add_read_noise(self, partial: Any, tiles: Any, first_row: int, read_index: int, xp: Any) -> Any:
-        """Add ``rint(sqrt(sum_k x_c[k]**2 sigma[k, n]**2) * z)`` to every partial sum."""
-        T, Cb, columns = partial.shape
-        C = self.config.inputs.chunks
+    def _accumulate(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, xp: Any) -> Any:
+        """Shift-and-added codes ``acc`` ``(b, n1 - n0)`` of weight columns ``n0 .. n1 - 1``."""
+        config, inputs, mapping = self.config, self.config.inputs, self.config.mapping
+        T, C = self.n_row_tiles, inputs.chunks
+        P, S = mapping.polarities, mapping.slices
+        b = tiles.shape[1] // C
+        width = self._operand_columns_per_weight
+        sums = xp.matmul(tiles, self._operand[:, :, n0 * width:n1 * width])  # exact integers
+        noise = None
+        if self._sigma_squared is not None:
+            noise = self._read_noise(tiles, n0, n1, first_row, read_index, xp)
+        code_dtype = self._adc.dtype
+        slice_weights = 2.0 ** (numpy.arange(S) * mapping.bits_per_cell)
+        signs = numpy.ones(1) if config.signed_adc else numpy.array([1.0, -1.0][:P])
+        weights = numpy.outer(signs, slice_weights).reshape(-1)
+        padding = -len(weights) % self._pack  # packed groups are padded with empty columns
+        weights = xp.asarray(numpy.concatenate([weights, numpy.zeros(padding)]), dtype=code_dtype)
+        per_chunk = 0
+        for j, part in self._parts(sums, n1 - n0, xp):
+            if noise is not None:
+                part = part + noise[..., j::self._pack]
+            if config.signed_adc:  # currents subtracted before the one signed ADC
+                part = part.reshape(part.shape[:3] + (P, S))
+                part = part[..., 0, :] - part[..., 1, :]
+            codes = self._adc.convert(part.astype(code_dtype, copy=False), xp, prescaled=self._prescaled,
+                                      saturates=self._saturates)
+            per_chunk = per_chunk + codes.reshape(T, C, b, n1 - n0, -1) @ weights[j::self._pack]
+        chunk_weights = 2.0 ** (xp.arange(C, dtype=numpy.float64) * inputs.dac_bits)
+        acc = xp.tensordot(chunk_weights, per_chunk.sum(axis=0).astype(numpy.float64), axes=(0, 0))
+        return acc.astype(numpy.int64)  # exact: |acc| < 2**53, checked at init
+
+    def _read_noise(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, xp: Any) -> Any:
+        """``rint(sqrt(sum_k x_c[k]**2 sigma[k, n]**2) * z)`` for the partial sums of weight
+        columns ``n0 .. n1 - 1``, scaled like the sums the ADC receives; ``(T, C*b, n1 - n0, P*S)``.
+
+        ``z`` of global batch row ``b``, tile ``t``, chunk ``c`` and (column, polarity, slice)
+        index ``j`` is drawn at index ``((b * T + t) * C + c) * (N' * P * S) + j``, so any
+        blocking or batch split gives the same noise.
+        """
+        T, Cb, _ = tiles.shape
+        C, columns = self.config.inputs.chunks, self._sigma_columns
+        P, S = self.config.mapping.polarities, self.config.mapping.slices
         b = Cb // C
-        variance = xp.matmul(tiles.astype(numpy.float64) ** 2, self._sigma_squared)  # exact integers
-        per_row = T * C * columns
-        z = rng.normal(self.seed, STREAM_READ | read_index, first_row * per_row, b * per_row, xp=xp)
-        z = z.reshape(b, T, C, columns).transpose(1, 2, 0, 3).reshape(T, Cb, columns)
+        sigma_squared = self._sigma_squared[:, :, n0 * P * S:n1 * P * S]
+        variance = xp.matmul(tiles.astype(numpy.float64) ** 2, sigma_squared)  # exact integers
+        rows = (xp.arange(first_row, first_row + b, dtype=numpy.uint64)[None, None, :] * T
+                + xp.arange(T, dtype=numpy.uint64)[:, None, None]) * C + xp.arange(C, dtype=numpy.uint64)[None, :, None]
+        index = rows.reshape(T, Cb, 1) * columns + xp.arange(n0 * P * S, n1 * P * S, dtype=numpy.uint64)
+        z = rng.normal_at(self.seed, STREAM_READ | read_index, index, xp=xp)
         noise = xp.rint(xp.sqrt(variance) * z)
         if self._prescaled:
             noise *= self._adc.scale
-        return partial.astype(numpy.float64) + noise
+        return noise.reshape(T, Cb, n1 - n0, P * S)
 
     def _finish(self, acc: Any, x: Any, xp: Any, digital_corrections: bool) -> Any:
         """Subtract reference columns, scale by the ADC step (and drift compensation), and
