@@ -2,6 +2,7 @@
 
 import os
 import platform
+import time
 
 import numpy
 import pytest
@@ -36,3 +37,19 @@ def quick():
 def row_mib(quick):
     """Ambit row size in MiB: ``CIM_EMU_BENCH_MIB``, else 64 (1 when quick)."""
     return int(os.environ.get("CIM_EMU_BENCH_MIB", "1" if quick else "64"))
+
+
+def _best_time(function, repeats=7):
+    """The shortest of ``repeats`` wall-clock timings of ``function()`` (seconds)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.fixture(scope="session")
+def best_time():
+    """Time a baseline in the same run as the benchmark it is compared with."""
+    return _best_time

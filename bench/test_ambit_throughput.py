@@ -21,8 +21,6 @@ Run: ``pytest bench/ --benchmark-json bench/results/<machine>.json`` (``CIM_EMU_
 sets the row size; the targets are asserted at 64 MiB and above).
 """
 
-import time
-
 import numpy
 import pytest
 
@@ -31,14 +29,6 @@ from cim_emu.ambit import Subarray, program_for
 TARGETS = {"drop": 1.3, "keep": 2.5}
 NUMPY_OPS = {"and": numpy.bitwise_and, "xor": numpy.bitwise_xor}
 
-
-def best_time(function, repeats=7):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +40,7 @@ def operands(row_mib):
 
 @pytest.mark.parametrize("scratch", ["drop", "keep"])
 @pytest.mark.parametrize("op", ["and", "xor"])
-def test_fast_executor_against_numpy(benchmark, operands, row_mib, op, scratch):
+def test_fast_executor_against_numpy(benchmark, best_time, operands, row_mib, op, scratch):
     a, b = operands
     subarray = Subarray(64 * a.size, data_rows=3, backend="numpy")
     subarray.write_words(0, a)

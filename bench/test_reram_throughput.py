@@ -9,8 +9,6 @@ Configuration (the issue's): 8-bit unsigned inputs and signed weights, 2-bit cel
 * lossless (9-bit ADC, ideal devices): one exact integer product; target <= 2 x matmul time.
 """
 
-import time
-
 import numpy
 import pytest
 
@@ -19,17 +17,9 @@ from cim_emu.reram import AdcConfig, CrossbarArray, ReramConfig, ReramCostModel
 TARGETS = {"lossy": 1.5, "lossless": 2.0}
 
 
-def best_time(function, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
 
 @pytest.mark.parametrize("path", ["lossy", "lossless"])
-def test_crossbar_product_against_float_matmul(benchmark, quick, path):
+def test_crossbar_product_against_float_matmul(benchmark, best_time, quick, path):
     batch, K, N = (16, 256, 256) if quick else (256, 1024, 1024)
     config = ReramConfig(adc=AdcConfig(bits=6)) if path == "lossy" else ReramConfig()
     rng = numpy.random.default_rng(0)

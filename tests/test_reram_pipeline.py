@@ -170,3 +170,11 @@ def test_bad_weights_raise_clear_errors():
         CrossbarArray(numpy.zeros((2, 2), dtype=int), seed=-1)
     with pytest.raises(TypeError, match="ReramConfig"):
         CrossbarArray(numpy.zeros((2, 2), dtype=int), config=dataclasses.asdict(ReramConfig()))
+
+
+@pytest.mark.parametrize("mapping", MAPPINGS)
+def test_large_batch_lossless_pipeline_is_exact(np_rng, mapping):
+    config = ReramConfig(CrossbarGeometry(100, 64), mapping, InputEncoding(7, 3))
+    x, weights = random_operands(np_rng, config, 1500, 230, 17)
+    y = CrossbarArray(weights, config).matmul(x, method="pipeline")
+    numpy.testing.assert_array_equal(y, x @ weights)
