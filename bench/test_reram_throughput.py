@@ -39,9 +39,7 @@ def test_crossbar_product_against_float_matmul(benchmark, best_time, quick, path
     if path == "lossless":
         correct = bool(numpy.array_equal(y, exact))
     else:  # lossy: within the ADC's error bound
-        slices = sum(4**s for s in range(config.mapping.slices))
-        bound = crossbars.n_row_tiles * 2 * slices * (2**config.inputs.chunks - 1) * config.adc_step / 2
-        correct = bool(numpy.abs(y - exact).max() <= bound)
+        correct = bool(numpy.abs(y - exact).max() <= crossbars.adc_error_bound())
     cost = ReramCostModel().product_cost(crossbars, batch)
     benchmark.extra_info.update(
         correct=correct,

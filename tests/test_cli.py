@@ -1,6 +1,7 @@
 """The ``cim-emu`` command line, through click's CliRunner: every command, option and error."""
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ from cim_emu.backend import cupy_available
 from cim_emu.bits import random_row
 from cim_emu.cli import ambit as ambit_cli
 from cim_emu.cli import cli, main
+from cim_emu.reram import accuracy as reram_accuracy
 
 ENVELOPE_KEYS = ["cim_emu_version", "command", "backend", "seed", "results"]
 
@@ -462,7 +464,8 @@ def test_accuracy_quick_passes_fast(invoke, backend):
     assert time.perf_counter() - start < 5
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == (
-        "PASS: all 112 checks passed (ambit-library 108/108, ambit-fault-rate 4/4)")
+        "PASS: all 126 checks passed (ambit-library 108/108, ambit-fault-rate 4/4, reram-exact 8/8, "
+        "reram-adc-sweep 6/6)")
     assert result.stderr == ""  # no progress bar on a quick run
 
 
@@ -493,9 +496,30 @@ def test_accuracy_fails_on_a_wrong_bit(invoke, monkeypatch):
     monkeypatch.setattr(ambit_accuracy, "bulk_op", broken_xor)
     result = invoke("accuracy", "--quick")
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1].startswith("FAIL: 12 of 112 checks failed")
+    assert result.stdout.splitlines()[-1].startswith("FAIL: 12 of 126 checks failed")
     assert next(line for line in result.stdout.splitlines() if line.startswith("xor ")).split() == [
         "xor", "6", "6", "no"]
+
+
+def test_accuracy_reram_sections(invoke, monkeypatch):
+    document = json_document(invoke("accuracy", "--quick", "--json", "-"))
+    exact = [r for r in document["results"] if r["check"] == "reram-exact"]
+    assert {r["mapping"] for r in exact} == set(reram_accuracy.MAPPINGS) and all(r["max_abs_error"] == 0 for r in exact)
+    sweep = [r for r in document["results"] if r["check"] == "reram-adc-sweep"]
+    ideal = sorted((r for r in sweep if r["devices"] == "ideal"), key=lambda r: r["adc_bits"])
+    assert [r["adc_bits"] for r in ideal] == [4, 6, 8]
+    assert ideal[0]["snr_db"] < ideal[1]["snr_db"] < ideal[2]["snr_db"]  # more bits, less error
+    assert all(r["max_abs_error"] <= r["bound"] for r in ideal)
+
+    real_measure = reram_accuracy._measure
+
+    def off_by_a_lot(config, *args, **kwargs):  # an engine that breaks its error bound
+        check = real_measure(config, *args, **kwargs)
+        return dataclasses.replace(check, max_abs_error=check.max_abs_error + (check.bound or 0) + 1)
+
+    monkeypatch.setattr(reram_accuracy, "_measure", off_by_a_lot)
+    result = invoke("accuracy", "--quick")
+    assert result.exit_code == 1 and "reram-exact 0/8" in result.stdout.splitlines()[-1]
 
 
 def test_accuracy_fails_on_a_wrong_fault_rate(invoke, monkeypatch):
@@ -515,6 +539,7 @@ def test_accuracy_long_run_shows_progress(invoke, monkeypatch):
 
     monkeypatch.setattr(accuracy_cli, "LIBRARY_LONG_ROW_BITS", (7, 700))
     monkeypatch.setattr(accuracy_cli, "FAULT_ROW_BITS_FULL", 4096)
+    monkeypatch.setattr(reram_accuracy, "DEVICES", {"ideal": reram_accuracy.DEVICES["ideal"]})
     result = invoke("accuracy")
     assert result.exit_code == 0, result.output
     assert "ambit library" in result.stderr and "ambit fault rate" in result.stderr

@@ -52,7 +52,7 @@ def test_lossless_noiseless_equals_exact_integer_product(config, batch, K, N, se
 
 
 def conversion_error_bound(config, n_row_tiles):
-    """Sum over conversions of (Delta / 2) x shift weight (lossy ADC, no clipping)."""
+    """Sum over conversions of (Delta / 2) x shift weight (lossy ADC, no clipping), written out."""
     slices = sum(2 ** (s * config.mapping.bits_per_cell) for s in range(config.mapping.slices))
     chunks = sum(2 ** (c * config.inputs.dac_bits) for c in range(config.inputs.chunks))
     polarities = 1 if config.signed_adc else config.mapping.polarities
@@ -70,6 +70,7 @@ def test_lossy_adc_error_within_its_bound(np_rng, mapping, adc_bits):
     bound = conversion_error_bound(config, crossbars.n_row_tiles)
     if crossbars.uses_reference_columns:
         bound *= 2  # the reference column's conversions err too
+    assert crossbars.adc_error_bound() == pytest.approx(bound)
     assert error.max() <= bound + 1e-9
     assert error.max() > 0  # really lossy
 

@@ -97,12 +97,45 @@ def _ambit_fault_rates(quick: bool, seed: int, backend: str) -> Section:
     return Section("ambit-fault-rate", heading, table, _records("ambit-fault-rate", checks))
 
 
+RERAM_COLUMNS = [
+    Column("mapping", "mapping"),
+    Column("signed_inputs", "signed x"),
+    Column("adc_bits", "ADC bits"),
+    Column("devices", "devices"),
+    Column("max_abs_error", "max |error|", ".6g"),
+    Column("relative_error", "relative error", ".4f"),
+    Column("snr_db", "SNR dB", ".1f"),
+    Column("bound", "bound", ".6g"),
+    Column("passed", "passed"),
+]
+
+
+def _reram_exact(quick: bool, seed: int, backend: str) -> Section:
+    from ..reram import accuracy as reram_accuracy  # noqa: PLC0415
+
+    checks = reram_accuracy.check_exact(seed=seed, backend=backend, quick=quick)
+    heading = "ReRAM crossbars, lossless ADC and ideal devices, against the exact integer product"
+    return Section("reram-exact", heading, format_table([c.as_dict() for c in checks], RERAM_COLUMNS),
+                   _records("reram-exact", checks))
+
+
+def _reram_adc_sweep(quick: bool, seed: int, backend: str) -> Section:
+    from ..reram import accuracy as reram_accuracy  # noqa: PLC0415
+
+    devices = ("ideal", "wan2022") if quick else tuple(reram_accuracy.DEVICES)
+    checks = reram_accuracy.check_adc_sweep(devices=devices, seed=seed, backend=backend, quick=quick)
+    heading = ("ReRAM crossbars (8-bit x and W, 2-bit cells, 1-bit DAC) across ADC bits and device models; "
+               "ideal devices must stay within the ADC error bound")
+    return Section("reram-adc-sweep", heading, format_table([c.as_dict() for c in checks], RERAM_COLUMNS),
+                   _records("reram-adc-sweep", checks))
+
+
 #: The groups of checks, in the order they run and print.
 SECTIONS: tuple[Callable[[bool, int, str], Section], ...] = (
     _ambit_library,
     _ambit_fault_rates,
-    # ReRAM: the crossbar checks (MVMs against the exact integer product, lossy-ADC error
-    # bounds) join here as functions (quick, seed, backend) -> Section once cim_emu.reram exists.
+    _reram_exact,
+    _reram_adc_sweep,
 )
 
 
@@ -134,6 +167,11 @@ def accuracy(quick: bool, backend: Optional[str], seed: int, json_path: Optional
     must equal numpy's bitwise result exactly (zero bit errors, padding included); and the
     TRA fault model must flip maj's result at the configured rate, within a binomial 5-sigma
     bound, for p of Ambit Table 2 at +-10 % and +-25 % process variation.
+
+    ReRAM: with a lossless ADC and ideal devices every weight mapping, with unsigned and
+    signed inputs, must give exactly x @ W through the full pipeline; across ADC resolutions
+    (4, 6, 8 bits) and device models the largest error, relative error and SNR are reported,
+    and with ideal devices the largest error must stay within the ADC's error bound.
 
     Prints a table per group of checks and a one-line verdict. JSON (--json) and CSV (--csv)
     hold one record per check, with "check" naming its group and "passed"; the JSON document

@@ -207,6 +207,20 @@ class CrossbarArray:
         per_chunk = self.n_row_tiles * config.adc_levels * slices * config.mapping.polarities
         return per_chunk, per_chunk * chunks
 
+    def adc_error_bound(self) -> float:
+        """Largest ``|y - x @ W|`` the ADC can cause with ideal devices and no clipping:
+        ``Delta / 2`` per conversion times its shift weight, summed over tiles, chunks, slices
+        and converted polarities (twice with reference columns, whose conversions err too).
+        0 for a lossless ADC."""
+        config = self.config
+        if config.adc_lossless:
+            return 0.0
+        slices = sum(2 ** (s * config.mapping.bits_per_cell) for s in range(config.mapping.slices))
+        chunks = sum(2 ** (c * config.inputs.dac_bits) for c in range(config.inputs.chunks))
+        polarities = 1 if config.signed_adc else config.mapping.polarities
+        bound = self.n_row_tiles * polarities * slices * chunks * config.adc_step / 2
+        return 2 * bound if self.uses_reference_columns else bound
+
     # -- reading -------------------------------------------------------------------------------
     __array_ufunc__ = None  # so that ``numpy_array @ crossbars`` defers to __rmatmul__
 
