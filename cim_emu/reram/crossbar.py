@@ -8,8 +8,11 @@ integer pipeline of DESIGN.md:
 2. ``K`` is split into row tiles of ``rows`` inputs; for every tile ``t``, chunk ``c``, slice
    ``s``, polarity and column ``n`` the column current gives the partial sum
    ``p = sum_{k in t} x_c[k] g_s[k, n]`` — all of them from one batched matrix product per
-   batch block, ``(T, C*b, rows) @ (T, rows, N*P*S)``, exact because the operands are
-   integers whose sums stay below ``2**24`` (float32) or ``2**53`` (float64);
+   block of the batch and of the columns, ``(T, C*b, rows) @ (T, rows, N*P*S)``, exact
+   because the operands are integers whose sums stay below ``2**24`` (float32) or ``2**53``
+   (float64); when a partial sum needs at most 12 bits, the (polarity, slice) columns of a
+   weight are packed in pairs (or more) into one float32 column in radix ``2**bits`` and split
+   exactly after the product, halving the product's work;
 3. read noise, if any, is added to each partial sum (fixed point, seeded per read);
 4. each partial sum is digitised by the ADC (:mod:`cim_emu.reram.adc`);
 5. shift-and-add in exact integers: ``acc = sum_{t,c,s,pol} sign * code * 2**(c*dac + s*bpc)``;
@@ -26,6 +29,7 @@ the global batch row, tile, chunk, column, polarity and slice (see :meth:`Crossb
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Iterator, Optional
 
@@ -128,26 +132,26 @@ class CrossbarArray:
         self.levels = levels
         code_bound, accumulator_bound = self._code_bounds()
         _float_dtype(accumulator_bound)  # the final shift-and-add runs in float64: check it is exact
-        max_sum = rows * config.inputs.max_chunk * float(fixed.max(initial=0))
-        if sigma is not None:  # room for read noise up to 8 sigma of a full column
+        ideal_sum = rows * config.inputs.max_chunk * float(fixed.max(initial=0))
+        max_sum = ideal_sum  # with read noise: room for 8 sigma of a full column (|z| <= 6.34)
+        if sigma is not None:
             max_sum += 8 * math.sqrt(rows * config.inputs.max_chunk**2 * float((sigma**2).max(initial=0)))
-        self._adc = Adc.build(config.adc_levels, config.full_scale, self.fraction_bits, config.signed_adc,
-                              _float_dtype(code_bound))
+        adc = Adc.build(config.adc_levels, config.full_scale, self.fraction_bits, config.signed_adc, None)
+        adc_bound = adc.bound(2 * max_sum if config.signed_adc else max_sum)
+        self._adc = dataclasses.replace(adc, dtype=_float_dtype(max(code_bound, adc_bound)))
         # Column packing: when a partial sum needs at most 12 bits, the (polarity, slice) columns
         # of a weight are combined in radix 2**bits into one float32 column (exact below 2**24),
         # cutting the matrix-product work by the packing factor; the sums are unpacked exactly.
-        ideal_sum = rows * config.inputs.max_chunk * float(fixed.max(initial=0))
-        self._pack_bits = max(1, math.ceil(math.log2(ideal_sum + 1)))
-        self._pack = min(mapping.polarities * mapping.slices, 24 // self._pack_bits)
         # Otherwise an unsigned ADC takes prescaled sums, scale * p + bias, straight from the product.
-        self._pack = 1 if config.signed_adc else self._pack
-        self._prescaled = self._pack < 2 and not config.signed_adc
-        bias = self._adc.bias if self._prescaled else None
-        if self._pack >= 2 and not config.signed_adc:
+        self._pack_bits = max(1, math.ceil(math.log2(ideal_sum + 1)))
+        packable = 1 if config.signed_adc else 24 // self._pack_bits
+        self._pack = max(1, min(mapping.polarities * mapping.slices, packable))
+        self._prescaled = self._pack == 1 and not config.signed_adc
+        if self._pack > 1:
             self._sum_dtype = numpy.float32
         else:
-            self._pack = 1
-            self._sum_dtype = _float_dtype(self._adc.bound(max_sum) * (2 if config.signed_adc else 1))
+            self._sum_dtype = _float_dtype(adc_bound if self._prescaled else max_sum)
+        bias = self._adc.bias if self._prescaled else None
         self._operand = self._tile_layout(fixed * (self._adc.scale if self._prescaled else 1), self._sum_dtype,
                                           bias_row=bias, pack=self._pack)
         self._sigma_squared = None if sigma is None else self._tile_layout(sigma * sigma, numpy.float64,
@@ -163,7 +167,7 @@ class CrossbarArray:
         With ``bias_row``, each tile gets one more row holding that value, which the inputs
         meet with a constant 1: the product then carries the ADC's bias. With ``pack > 1``,
         every ``pack`` consecutive (polarity, slice) columns of a weight are combined as
-        ``sum_j column_j * 2**(pack_bits * j)`` (see :meth:`_unpack`).
+        ``sum_j column_j * 2**(pack_bits * j)`` (see :meth:`_parts`).
         """
         P, S, K, N = cells.shape
         rows, T = self.config.crossbar.rows, self.n_row_tiles
