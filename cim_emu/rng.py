@@ -150,7 +150,10 @@ def _check_int(name: str, value: Any, high: int, high_text: str) -> int:
 
 def _check_range(start: Any, count: Any) -> Tuple[int, int]:
     """Validate an element range ``start .. start + count - 1`` inside ``[0, 2**64)``."""
-    start = _check_int("start", start, _U64_LIMIT, "2**64")
+    if not _is_integer(start) or not 0 <= int(start) <= _U64_LIMIT:  # an empty range may end at 2**64
+        raise (TypeError if not _is_integer(start) else ValueError)(
+            f"start must be an integer in [0, 2**64], got {start!r}")
+    start = int(start)
     if not _is_integer(count):
         raise TypeError(
             f"count must be an integer in [0, 2**64 - start], got {count!r} "

@@ -333,7 +333,7 @@ def test_normal_sample_moments():
     (lambda: rng.random_uint32(0, -1, [0]), ValueError, "stream"),
     (lambda: rng.normal(0, U64, 0, 1), ValueError, "stream"),
     (lambda: rng.uniform_uint32(0, 0, -1, 1), ValueError, "start"),
-    (lambda: rng.uniform_uint32(0, 0, U64, 0), ValueError, "start"),
+    (lambda: rng.uniform_uint32(0, 0, U64 + 1, 0), ValueError, "start"),
     (lambda: rng.uniform_uint32(0, 0, 0, -1), ValueError, "count"),
     (lambda: rng.uniform_uint32(0, 0, U64 - 2, 3), ValueError, "count"),
     (lambda: rng.uniform_uint32(0, 0, 0, 2.0), TypeError, "count"),

@@ -43,7 +43,15 @@ class _Step(NamedTuple):
 
 
 def _schedule(compiled: CompiledProgram, roots: set[int]) -> tuple[list[_Step], int]:
-    """Evaluation order of the computed nodes and the scratch slot of each (register allocation)."""
+    """Evaluation order of the computed nodes and the scratch slot of each (register allocation),
+    computed once per program and set of roots."""
+    key = frozenset(roots)
+    if key not in compiled.schedules:
+        compiled.schedules[key] = _allocate(compiled, roots)
+    return compiled.schedules[key]
+
+
+def _allocate(compiled: CompiledProgram, roots: set[int]) -> tuple[list[_Step], int]:
     order = [i for i in compiled.live_nodes(sorted(roots)) if compiled.nodes[i].op not in ("row", "const")]
     last_use = {}
     for position, node_id in enumerate(order):

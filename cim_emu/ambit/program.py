@@ -26,6 +26,7 @@ writes the canonical form — upper case, single spaces, an inline comment as tw
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Iterable, Iterator, Optional, Union
 
 from .addresses import Address, AddressLike, as_address
@@ -144,21 +145,25 @@ class Program:
 
     __str__ = to_text
 
-    @property
+    @functools.cached_property
     def commands(self) -> tuple[Command, ...]:
         return tuple(line for line in self.lines if isinstance(line, Command))
 
-    @property
+    @functools.cached_property
     def instructions(self) -> tuple[Command, ...]:
         """The commands with their comments removed."""
         return tuple(c.without_comment() for c in self.commands)
 
-    def counts(self) -> dict[str, int]:
-        """Number of commands of each kind, e.g. ``{"AAP": 5, "AP": 2}``."""
+    @functools.cached_property
+    def _counts(self) -> dict[str, int]:
         counts = dict.fromkeys(ARITY, 0)
         for command in self.commands:
             counts[command.op] += 1
         return counts
+
+    def counts(self) -> dict[str, int]:
+        """Number of commands of each kind, e.g. ``{"AAP": 5, "AP": 2}``."""
+        return dict(self._counts)
 
     def __iter__(self) -> Iterator[Command]:
         return iter(self.commands)
