@@ -27,7 +27,10 @@ setup(
     install_requires=["numpy>=1.22", "click>=8.0"],
     extras_require={
         "gpu": ["cupy>=12"],
-        "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6"],
+        # scikit-learn ships the digits dataset of `cim-emu accuracy`; matplotlib draws --plot.
+        "data": ["scikit-learn>=1.0"],
+        "plot": ["matplotlib>=3.5"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6", "scikit-learn>=1.0", "matplotlib>=3.5"],
         "torch": ["torch==2.13.0"],
     },
     entry_points={"console_scripts": ["cim-emu = cim_emu.cli:main"]},

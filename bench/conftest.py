@@ -2,12 +2,12 @@
 
 import os
 import platform
-import time
 
 import numpy
 import pytest
 
 import cim_emu
+from cim_emu.benchmarks import best_time as best_time_of
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -39,17 +39,8 @@ def row_mib(quick):
     return int(os.environ.get("CIM_EMU_BENCH_MIB", "1" if quick else "64"))
 
 
-def _best_time(function, repeats=7):
-    """The shortest of ``repeats`` wall-clock timings of ``function()`` (seconds)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
 
 @pytest.fixture(scope="session")
 def best_time():
-    """Time a baseline in the same run as the benchmark it is compared with."""
-    return _best_time
+    """Time a baseline in the same run as the benchmark it is compared with (warm-up, best of N)."""
+    return best_time_of

@@ -5,6 +5,8 @@ import dataclasses
 import hashlib
 import io
 import json
+import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import cim_emu
+import cim_emu.cli
 from cim_emu import backend as backend_module
 from cim_emu.ambit import accuracy as ambit_accuracy
 from cim_emu.ambit.subarray import EXECUTORS, Subarray
@@ -108,14 +111,14 @@ def words_digest(words):
 def test_help_lists_the_command_tree(invoke, flag):
     result = invoke(flag)
     assert result.exit_code == 0
-    for command in ("info", "accuracy", "ambit"):
+    for command in ("info", "accuracy", "bench", "ambit"):
         assert f"  {command} " in result.stdout
     ambit_help = invoke("ambit", flag)
     assert ambit_help.exit_code == 0
     assert "  run " in ambit_help.stdout and "  ops " in ambit_help.stdout
 
 
-@pytest.mark.parametrize("command", [["info"], ["accuracy"], ["ambit", "run"], ["ambit", "ops"]])
+@pytest.mark.parametrize("command", [["info"], ["accuracy"], ["bench"], ["ambit", "run"], ["ambit", "ops"]])
 def test_every_command_has_help_text(invoke, command):
     result = invoke(*command, "-h")
     assert result.exit_code == 0
@@ -146,6 +149,20 @@ def test_help_imports_no_engine():
 
 def test_unknown_command_is_a_usage_error(invoke):
     assert "No such command" in usage_error(invoke("reram"))
+
+
+@pytest.mark.parametrize("args", [["info"], ["ambit", "ops"], ["ambit", "run"], ["accuracy", "--quick"],
+                                  ["bench", "--quick"]])
+def test_every_json_key_is_documented(invoke, xor_file, args):
+    readme = pathlib.Path(cim_emu.cli.__file__).with_name("README.md").read_text()
+    documented = set(re.findall(r"`([a-z_0-9]+)`", readme))
+    command = args + ([xor_file] if args == ["ambit", "run"] else [])
+    document = json_document(invoke(*command, "--json", "-"))
+    keys = set(document) | {key for record in document["results"] for key in record}
+    keys |= {key for value in document.values() if isinstance(value, dict) for key in value}
+    assert keys - documented == set()
+    name = " ".join(arg for arg in args if not arg.startswith("-"))
+    assert f"### `cim-emu {name}" in readme
 
 
 # -- info -----------------------------------------------------------------------------------
@@ -461,11 +478,11 @@ def test_ambit_run_cupy_without_gpu(invoke, xor_file, no_gpu):
 def test_accuracy_quick_passes_fast(invoke, backend):
     start = time.perf_counter()
     result = invoke("accuracy", "--quick", "--backend", backend)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 15  # about 2 s, training the digits model included
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == (
-        "PASS: all 126 checks passed (ambit-library 108/108, ambit-fault-rate 4/4, reram-exact 8/8, "
-        "reram-adc-sweep 6/6)")
+        "PASS: all 136 checks passed (ambit-library 108/108, ambit-fault-rate 4/4, reram-exact 8/8, "
+        "reram-adc-sweep 6/6, reram-digits 10/10)")
     assert result.stderr == ""  # no progress bar on a quick run
 
 
@@ -494,15 +511,16 @@ def test_accuracy_fails_on_a_wrong_bit(invoke, monkeypatch):
         return result
 
     monkeypatch.setattr(ambit_accuracy, "bulk_op", broken_xor)
-    result = invoke("accuracy", "--quick")
+    result = invoke("accuracy", "--quick", "--check", "ambit-library")
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1].startswith("FAIL: 12 of 126 checks failed")
+    assert result.stdout.splitlines()[-1] == "FAIL: 12 of 108 checks failed (ambit-library 96/108 passed)"
     assert next(line for line in result.stdout.splitlines() if line.startswith("xor ")).split() == [
         "xor", "6", "6", "no"]
 
 
 def test_accuracy_reram_sections(invoke, monkeypatch):
-    document = json_document(invoke("accuracy", "--quick", "--json", "-"))
+    reram = ["--check", "reram-exact", "--check", "reram-adc-sweep"]
+    document = json_document(invoke("accuracy", "--quick", *reram, "--json", "-"))
     exact = [r for r in document["results"] if r["check"] == "reram-exact"]
     assert {r["mapping"] for r in exact} == set(reram_accuracy.MAPPINGS) and all(r["max_abs_error"] == 0 for r in exact)
     sweep = [r for r in document["results"] if r["check"] == "reram-adc-sweep"]
@@ -518,7 +536,7 @@ def test_accuracy_reram_sections(invoke, monkeypatch):
         return dataclasses.replace(check, max_abs_error=check.max_abs_error + (check.bound or 0) + 1)
 
     monkeypatch.setattr(reram_accuracy, "_measure", off_by_a_lot)
-    result = invoke("accuracy", "--quick")
+    result = invoke("accuracy", "--quick", *reram)
     assert result.exit_code == 1 and "reram-exact 0/8" in result.stdout.splitlines()[-1]
 
 
@@ -529,7 +547,7 @@ def test_accuracy_fails_on_a_wrong_fault_rate(invoke, monkeypatch):
         return real_model(flip_probability=2 * flip_probability, **options)
 
     monkeypatch.setattr(ambit_accuracy, "TraFaultModel", doubled_rate)
-    result = invoke("accuracy", "--quick")
+    result = invoke("accuracy", "--quick", "--check", "ambit-fault-rate")
     assert result.exit_code == 1
     assert "ambit-fault-rate 0/4" in result.stdout.splitlines()[-1]
 
@@ -540,10 +558,24 @@ def test_accuracy_long_run_shows_progress(invoke, monkeypatch):
     monkeypatch.setattr(accuracy_cli, "LIBRARY_LONG_ROW_BITS", (7, 700))
     monkeypatch.setattr(accuracy_cli, "FAULT_ROW_BITS_FULL", 4096)
     monkeypatch.setattr(reram_accuracy, "DEVICES", {"ideal": reram_accuracy.DEVICES["ideal"]})
+    monkeypatch.setattr(accuracy_cli, "DIGITS_ADC_BITS_FULL", (5, None))
     result = invoke("accuracy")
     assert result.exit_code == 0, result.output
-    assert "ambit library" in result.stderr and "ambit fault rate" in result.stderr
+    for label in ("ambit library", "ambit fault rate", "reram digits"):
+        assert label in result.stderr
     assert "row lengths 1, 63, 64, 65, 1000, 4097, 7, 700 bits" in result.stdout
+
+
+def test_accuracy_check_selects_sections_in_their_order(invoke):
+    document = json_document(invoke("accuracy", "--quick", "--check", "reram-exact", "--check", "ambit-fault-rate",
+                                    "--json", "-"))
+    assert list(dict.fromkeys(r["check"] for r in document["results"])) == ["ambit-fault-rate", "reram-exact"]
+    text = invoke("accuracy", "--quick", "--check", "ambit-fault-rate").stdout
+    assert text.splitlines()[-1] == "PASS: all 4 checks passed (ambit-fault-rate 4/4)"
+
+
+def test_accuracy_unknown_check(invoke):
+    assert "'fast' is not one of 'ambit-library'" in usage_error(invoke("accuracy", "--check", "fast"))
 
 
 def test_accuracy_cupy_without_gpu(invoke, no_gpu):

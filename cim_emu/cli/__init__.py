@@ -9,7 +9,7 @@ command tree; a new engine (e.g. ReRAM) adds its group there.
 import click
 
 from .._version import __version__
-from . import accuracy, ambit, info
+from . import accuracy, ambit, bench, info
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,13 +17,14 @@ from . import accuracy, ambit, info
 def cli() -> None:
     """cim-emu: a bit-exact functional emulator of compute-in-memory hardware.
 
-    Emulates Ambit-style bulk bitwise logic in DRAM, bit for bit, on numpy or CuPy, with the
-    commands, latency and energy the modelled hardware would spend.
+    Emulates Ambit-style bulk bitwise logic in DRAM and ReRAM analog crossbars, bit for bit,
+    on numpy or CuPy, with the latency and energy the modelled hardware would spend.
     """
 
 
 cli.add_command(info.info)  # cim-emu info
 cli.add_command(accuracy.accuracy)  # cim-emu accuracy
+cli.add_command(bench.bench)  # cim-emu bench
 cli.add_command(ambit.ambit)  # cim-emu ambit
 ambit.ambit.add_command(ambit.run)  # cim-emu ambit run PROGRAM_FILE
 ambit.ambit.add_command(ambit.ops)  # cim-emu ambit ops

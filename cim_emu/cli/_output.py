@@ -27,7 +27,7 @@ import dataclasses
 import json
 import numbers
 import sys
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
 
 import click
 
@@ -128,6 +128,16 @@ def write_csv(path: str, records: Sequence[Mapping[str, Any]]) -> None:
         writer = csv.DictWriter(stream, fieldnames=keys, restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
+
+
+def progress(items: Sequence, label: str, show: bool) -> ContextManager[Iterable]:
+    """``items`` behind a progress bar on standard error when ``show`` (a context manager).
+
+    Standard error keeps standard output parseable (``--json -``); quick runs show no bar.
+    """
+    if not show:
+        return contextlib.nullcontext(items)
+    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True)
 
 
 def json_option(command: Callable) -> Callable:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 import click
 
 from ._options import backend_option, open_backend, seed_option
-from ._output import Column, csv_option, format_table, json_option, report
+from ._output import Column, csv_option, format_table, json_option, progress, report
+from ._plot import plot_accuracy, plot_option
 
 #: Row lengths a full run adds to the awkward ones of the Ambit library check
 #: (:data:`cim_emu.ambit.accuracy.AWKWARD_ROW_BITS`): one bit more than the paper's 8 banks of
@@ -23,12 +22,19 @@ FAULT_PROBABILITIES = (0.0029, 0.2619)
 FAULT_ROW_BITS_QUICK = 2**16
 FAULT_ROW_BITS_FULL = 2**24
 
+#: ADC resolutions of the digits model on crossbars, quick and full (None: the lossless default).
+DIGITS_ADC_BITS_QUICK = (4, 6, 8, None)
+DIGITS_ADC_BITS_FULL = (3, 4, 5, 6, 7, 8, None)
+
+#: Device models (names in cim_emu.reram.accuracy.DEVICES) of the quick runs of the ReRAM sweeps.
+QUICK_DEVICES = ("ideal", "wan2022")
+
 
 class Section(NamedTuple):
     """One group of checks: its heading, the table printed for it, and its check records.
 
-    A section is made by a function ``(quick, seed, backend) -> Section`` listed in
-    :data:`SECTIONS`. Every record has ``check`` (the section's name) and ``passed``; the records go to
+    A section is made by a function ``(quick, seed, backend) -> Section`` listed under its name
+    in :data:`SECTIONS`. Every record has ``check`` (the section's name) and ``passed``; the records go to
     --json and --csv, the table (which may summarise them) to the terminal.
     """
 
@@ -36,13 +42,8 @@ class Section(NamedTuple):
     heading: str
     table: str
     records: list
-
-
-def _steps(items: Sequence, label: str, show: bool) -> Any:
-    """``items``, behind a progress bar on standard error when ``show``."""
-    if not show:
-        return contextlib.nullcontext(items)
-    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True)
+    skipped: Optional[str] = None
+    """Why the section did not run (``None`` when it ran); its table then says so."""
 
 
 def _records(name: str, checks: Iterable[Any]) -> list:
@@ -54,7 +55,7 @@ def _ambit_library(quick: bool, seed: int, backend: str) -> Section:
 
     row_bits = ambit_accuracy.AWKWARD_ROW_BITS + (() if quick else LIBRARY_LONG_ROW_BITS)
     checks = []
-    with _steps(row_bits, "ambit library", show=not quick) as lengths:
+    with progress(row_bits, "ambit library", show=not quick) as lengths:
         for n_bits in lengths:
             checks += ambit_accuracy.check_library(row_bits=(n_bits,), seed=seed, backend=backend)
     by_op: dict = {}
@@ -89,7 +90,7 @@ def _ambit_fault_rates(quick: bool, seed: int, backend: str) -> Section:
 
     cases = [(p, executor) for p in FAULT_PROBABILITIES for executor in EXECUTORS]
     row_bits = FAULT_ROW_BITS_QUICK if quick else FAULT_ROW_BITS_FULL
-    with _steps(cases, "ambit fault rate", show=not quick) as steps:
+    with progress(cases, "ambit fault rate", show=not quick) as steps:
         checks = [ambit_accuracy.check_fault_rate(p, row_bits=row_bits, seed=seed, backend=backend,
                                                   executor=executor) for p, executor in steps]
     heading = "Ambit TRA fault model: measured flip rate of maj against the configured p"
@@ -122,7 +123,7 @@ def _reram_exact(quick: bool, seed: int, backend: str) -> Section:
 def _reram_adc_sweep(quick: bool, seed: int, backend: str) -> Section:
     from ..reram import accuracy as reram_accuracy  # noqa: PLC0415
 
-    devices = ("ideal", "wan2022") if quick else tuple(reram_accuracy.DEVICES)
+    devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
     checks = reram_accuracy.check_adc_sweep(devices=devices, seed=seed, backend=backend, quick=quick)
     heading = ("ReRAM crossbars (8-bit x and W, 2-bit cells, 1-bit DAC) across ADC bits and device models; "
                "ideal devices must stay within the ADC error bound")
@@ -130,21 +131,60 @@ def _reram_adc_sweep(quick: bool, seed: int, backend: str) -> Section:
                    _records("reram-adc-sweep", checks))
 
 
-#: The groups of checks, in the order they run and print.
-SECTIONS: tuple[Callable[[bool, int, str], Section], ...] = (
-    _ambit_library,
-    _ambit_fault_rates,
-    _reram_exact,
-    _reram_adc_sweep,
-)
+DIGITS_COLUMNS = [
+    Column("model", "model"),
+    Column("devices", "devices"),
+    Column("adc_bits", "ADC bits"),
+    Column("adc_lossless", "lossless"),
+    Column("accuracy", "accuracy", ".4f"),
+    Column("accuracy_drop", "drop", "+.4f"),
+    Column("max_logit_difference", "max |logit - digital|", ".4g"),
+    Column("bound", "bound"),
+    Column("passed", "passed"),
+]
+
+
+def _reram_digits(quick: bool, seed: int, backend: str) -> Section:
+    from ..reram import accuracy as reram_accuracy  # noqa: PLC0415
+    from ..reram import digits  # noqa: PLC0415
+
+    name = "reram-digits"
+    heading = ("Digits MLP 64-32-10 (scikit-learn's 8x8 digits, test set) in float, 8-bit digital and on "
+               "crossbars (8-bit inputs and weights, 2-bit cells, 1-bit DAC) across ADC bits and device models")
+    try:
+        study = digits.DigitsStudy(seed, backend)
+    except digits.DatasetUnavailableError as exc:
+        return Section(name, heading, f"skipped: {exc}", [], skipped=str(exc))
+    devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
+    adc_bits = DIGITS_ADC_BITS_QUICK if quick else DIGITS_ADC_BITS_FULL
+    configurations = [(device, bits) for device in devices for bits in adc_bits]
+    with progress(configurations, "reram digits", show=not quick) as steps:
+        results = study.references() + [study.analog(device, reram_accuracy.DEVICES[device], bits)
+                                        for device, bits in steps]
+    return Section(name, heading, format_table([r.as_dict() for r in results], DIGITS_COLUMNS),
+                   _records(name, results))
+
+
+#: The groups of checks by name, in the order they run and print.
+SECTIONS: dict[str, Callable[[bool, int, str], Section]] = {
+    "ambit-library": _ambit_library,
+    "ambit-fault-rate": _ambit_fault_rates,
+    "reram-exact": _reram_exact,
+    "reram-adc-sweep": _reram_adc_sweep,
+    "reram-digits": _reram_digits,
+}
+
+#: The sections --plot draws.
+PLOTTED_SECTIONS = ("reram-adc-sweep", "reram-digits")
 
 
 def _verdict(sections: Sequence[Section]) -> tuple[bool, str]:
-    """Whether every check passed, and a one-line verdict naming the failures."""
-    counts = [(s.name, sum(not r["passed"] for r in s.records), len(s.records)) for s in sections]
+    """Whether every check passed, and a one-line verdict naming the failures and skipped sections."""
+    counts = [(s.name, sum(not r["passed"] for r in s.records), len(s.records)) for s in sections if not s.skipped]
     failed = sum(f for _, f, _ in counts)
     total = sum(n for _, _, n in counts)
-    parts = ", ".join(f"{name} {n - f}/{n}" for name, f, n in counts)
+    parts = ", ".join([*(f"{name} {n - f}/{n}" for name, f, n in counts),
+                       *(f"{s.name} skipped" for s in sections if s.skipped)])
     if failed:
         return False, f"FAIL: {failed} of {total} checks failed ({parts} passed)"
     return True, f"PASS: all {total} checks passed ({parts})"
@@ -152,13 +192,17 @@ def _verdict(sections: Sequence[Section]) -> tuple[bool, str]:
 
 @click.command()
 @click.option("--quick", is_flag=True,
-              help="Short rows only (about a second); a full run adds long rows and shows progress.")
+              help="Short rows and fewer configurations (seconds); a full run adds long rows, more ADC "
+                   "resolutions and device models, and shows progress.")
+@click.option("--check", "checks", type=click.Choice(list(SECTIONS)), multiple=True,
+              help="Run only this group of checks (repeat for several). Default: all of them.")
 @backend_option
 @seed_option
 @json_option
 @csv_option
-def accuracy(quick: bool, backend: Optional[str], seed: int, json_path: Optional[str],
-             csv_path: Optional[str]) -> None:
+@plot_option("the ReRAM product's SNR and the digits model's accuracy against ADC bits, per device model")
+def accuracy(quick: bool, checks: Sequence[str], backend: Optional[str], seed: int, json_path: Optional[str],
+             csv_path: Optional[str], plot_path: Optional[str]) -> None:
     """Check the emulator against exact references.
 
     Exit status 1 when a check fails.
@@ -173,17 +217,31 @@ def accuracy(quick: bool, backend: Optional[str], seed: int, json_path: Optional
     (4, 6, 8 bits) and device models the largest error, relative error and SNR are reported,
     and with ideal devices the largest error must stay within the ADC's error bound.
 
+    Digits (needs scikit-learn, the 'data' extra; skipped with a note without it): a 64-32-10
+    MLP trained in numpy on scikit-learn's 8x8 digits, its test accuracy in float, 8-bit
+    digital (exact integer products) and on crossbars across ADC bits and device models.
+    Bounds: the float model reaches a floor; digital stays close to float; lossless ideal
+    crossbars give the digital logits exactly; ideal crossbars with an 8-bit ADC stay within a
+    stated drop of float (cim_emu.reram.digits sets them; each record's "bound" states its own).
+
     Prints a table per group of checks and a one-line verdict. JSON (--json) and CSV (--csv)
     hold one record per check, with "check" naming its group and "passed"; the JSON document
-    adds "passed" for the whole run.
+    adds "passed" for the whole run and "skipped" (section name -> reason, empty when every
+    section ran). cim_emu/cli/README.md lists every record's fields.
     """
+    names = [name for name in SECTIONS if name in checks] if checks else list(SECTIONS)
+    if plot_path and not set(names) & set(PLOTTED_SECTIONS):
+        raise click.UsageError(f"--plot draws the {' and '.join(PLOTTED_SECTIONS)} checks, and --check "
+                               f"leaves neither to run")
     chosen = open_backend(backend).name
-    sections = [make_section(quick, seed, chosen) for make_section in SECTIONS]
+    sections = [SECTIONS[name](quick, seed, chosen) for name in names]
     passed, verdict = _verdict(sections)
     text = "\n\n".join([*(f"{s.heading} (backend {chosen}, seed {seed})\n{s.table}" for s in sections),
                         verdict])
     records = [record for section in sections for record in section.records]
     report(text, records, json_path=json_path, csv_path=csv_path, backend=chosen, seed=seed,
-           passed=passed)
+           passed=passed, skipped={s.name: s.skipped for s in sections if s.skipped})
+    if plot_path:
+        plot_accuracy(records, plot_path)
     if not passed:
         click.get_current_context().exit(1)

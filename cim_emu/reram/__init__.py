@@ -6,7 +6,10 @@
 * :mod:`~cim_emu.reram.adc` — the column ADC;
 * :mod:`~cim_emu.reram.crossbar` — programmed crossbars and the integer pipeline;
 * :mod:`~cim_emu.reram.quantize` — the float API and a layer-like object;
-* :mod:`~cim_emu.reram.cost` — crossbars, conversions, cycles, latency and energy (ISAAC).
+* :mod:`~cim_emu.reram.cost` — crossbars, conversions, cycles, latency and energy (ISAAC);
+* :mod:`~cim_emu.reram.accuracy` — products against the exact integer product (``cim-emu accuracy``);
+* :mod:`~cim_emu.reram.digits` — a small MLP on scikit-learn's digits: float, 8-bit digital and on
+  crossbars.
 """
 
 from .config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping

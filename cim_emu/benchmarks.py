@@ -1,0 +1,259 @@
+"""Emulator throughput against the backend's native operation, timed in the same run, beside
+what the modelled hardware would take (``cim-emu bench``).
+
+Absolute times vary between machines; the ratio to a native baseline measured in the same run
+does not vary much, so every measurement carries both.
+
+:func:`ambit_throughput`
+    The fast Ambit executor runs the paper's AND or XOR program on two random rows of
+    ``row_bytes`` bytes (``scratch="drop"``: only the destination row is materialised, as
+    numpy materialises only its result), against the backend's ``bitwise_and`` /
+    ``bitwise_xor`` on the same rows, as one call that allocates its result and as one call
+    into a preallocated array (the memory-traffic floor: read two rows, write one). Beside
+    it: the Ambit cost model's latency, energy and throughput for that row length.
+:func:`reram_throughput`
+    A crossbar product of 8-bit unsigned inputs (``batch x k``) and signed 8-bit weights
+    (``k x n``), 2-bit cells, 1-bit DACs, 128-row crossbars, against a float32 ``matmul`` of
+    the same shape. ``"lossy"`` (a :data:`LOSSY_ADC_BITS`-bit ADC) runs the full pipeline,
+    whose inherent work is input chunks x weight slices x polarities binary products (8 x 4
+    x 2 = 64); ``"lossless"`` (the default lossless ADC, ideal devices) takes one exact
+    integer product. Beside it: the ReRAM cost model's latency, energy and MAC/s (ISAAC).
+
+Each time is the shortest of ``repeats`` runs after one warm-up run; on CuPy each run ends
+with a stream synchronise. Every measurement also checks its result: Ambit against numpy's
+bits, lossless ReRAM against the exact integer product, lossy ReRAM within the ADC's error
+bound (``correct``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from typing import Any, Callable, Optional
+
+import numpy
+
+from . import backend as backends
+from .ambit import AmbitCostModel, Subarray, program_for
+from .reram import AdcConfig, CrossbarArray, ReramConfig, ReramCostModel
+
+#: The Ambit operations measured, with the native baseline of each.
+AMBIT_OPS = {"and": "bitwise_and", "xor": "bitwise_xor"}
+
+#: The ReRAM cases measured.
+RERAM_PATHS = ("lossy", "lossless")
+
+#: ADC resolution of the lossy ReRAM case (below the 9 bits that are lossless).
+LOSSY_ADC_BITS = 6
+
+#: Runs timed per measurement (the shortest counts), after one warm-up run.
+DEFAULT_REPEATS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Throughput:
+    """One emulator measurement, its native baseline and the modelled hardware.
+
+    ``work`` counts what one run produces, in ``unit``: bytes of result (Ambit) or
+    multiply-accumulates (ReRAM); rates are ``work`` per second.
+    """
+
+    engine: str
+    """``"ambit"`` or ``"reram"``."""
+
+    case: str
+    """The Ambit operation (``"and"``, ``"xor"``) or the ReRAM path (``"lossy"``, ``"lossless"``)."""
+
+    size: str
+    """The size in words, e.g. ``"16 MiB rows"`` or ``"256x1024x1024"`` (batch x k x n)."""
+
+    work: int
+    unit: str
+    """``"B"`` (bytes of result) or ``"MAC"``."""
+
+    emulator_s: float
+    """Shortest time of one emulator run (seconds)."""
+
+    baseline: str
+    """The native operation compared with, e.g. ``"numpy.bitwise_and"``."""
+
+    baseline_s: float
+    """Shortest time of one baseline run (seconds)."""
+
+    correct: bool
+    """Whether the emulator's result checked out (see the module docstring)."""
+
+    modelled_latency_ns: float
+    """Latency of the same work on the modelled hardware (ns)."""
+
+    modelled_energy_nj: float
+    """Energy of the same work on the modelled hardware (nJ)."""
+
+    details: dict = dataclasses.field(default_factory=dict)
+    """Engine-specific figures (see :func:`ambit_throughput`, :func:`reram_throughput`)."""
+
+    @property
+    def ratio_to_baseline(self) -> float:
+        """Emulator time / baseline time (1: as fast as the native operation)."""
+        return self.emulator_s / self.baseline_s
+
+    @property
+    def emulator_per_s(self) -> float:
+        return self.work / self.emulator_s
+
+    @property
+    def baseline_per_s(self) -> float:
+        return self.work / self.baseline_s
+
+    @property
+    def modelled_per_s(self) -> float:
+        """Work per second on the modelled hardware."""
+        return self.work / (self.modelled_latency_ns * 1e-9)
+
+    @property
+    def modelled_energy_pj_per_unit(self) -> float:
+        """Modelled energy per byte (Ambit) or per MAC (ReRAM), in pJ."""
+        return self.modelled_energy_nj * 1e3 / self.work
+
+    def as_dict(self) -> dict:
+        """A flat record: the fields (``details`` merged in) and the derived rates."""
+        record = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                  if field.name != "details"}
+        record.update(ratio_to_baseline=self.ratio_to_baseline, emulator_per_s=self.emulator_per_s,
+                      baseline_per_s=self.baseline_per_s, modelled_per_s=self.modelled_per_s,
+                      modelled_energy_pj_per_unit=self.modelled_energy_pj_per_unit, **self.details)
+        return record
+
+
+def _synchronizer(xp: Any) -> Callable[[], None]:
+    """What ends a timed run: a stream synchronise on CuPy (launches are asynchronous), nothing on numpy."""
+    if xp is numpy:
+        return lambda: None
+    return lambda: xp.cuda.get_current_stream().synchronize()
+
+
+def best_time(function: Callable[[], Any], repeats: int = DEFAULT_REPEATS,
+              synchronize: Callable[[], None] = lambda: None) -> float:
+    """The shortest wall-clock time of ``function()`` over ``repeats`` runs after a warm-up (s)."""
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
+    function()
+    synchronize()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _check_positive(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: Optional[str] = None,
+                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[AmbitCostModel] = None) -> Throughput:
+    """The fast executor's ``op`` on rows of ``row_bytes`` bytes against the native bitwise call.
+
+    ``row_bytes`` must be a multiple of 8 (whole 64-bit words). ``details``: ``row_bytes``,
+    ``baseline_in_place_s`` (the native call writing into a preallocated array),
+    ``ratio_to_baseline_in_place``, and ``modelled_peak_per_s`` (every bank busy: Ambit Figure 9).
+    """
+    if op not in AMBIT_OPS:
+        raise ValueError(f"op must be one of {', '.join(AMBIT_OPS)}; got {op!r}")
+    _check_positive(row_bytes=row_bytes)
+    if row_bytes % 8:
+        raise ValueError(f"row_bytes must be a multiple of 8 (whole 64-bit words); got {row_bytes}")
+    chosen = backends.get_backend(backend)
+    xp, synchronize = chosen.xp, _synchronizer(chosen.xp)
+    rng = numpy.random.default_rng(seed)
+    a, b = (chosen.asarray(rng.integers(0, 2**64, row_bytes // 8, dtype=numpy.uint64)) for _ in range(2))
+    subarray = Subarray(8 * row_bytes, data_rows=3, cost_model=cost_model, backend=chosen.name)
+    subarray.write_words(0, a)
+    subarray.write_words(1, b)
+    program = program_for(op, ["D0", "D1"], "D2")
+    native = getattr(xp, AMBIT_OPS[op])
+    out = xp.empty_like(a)
+
+    emulator = best_time(lambda: subarray.run(program, scratch="drop"), repeats, synchronize)
+    single_call = best_time(lambda: native(a, b), repeats, synchronize)
+    in_place = best_time(lambda: native(a, b, out=out), repeats, synchronize)
+    cost = subarray.cost_model.program_cost(program, subarray.row_bits)
+    return Throughput(
+        engine="ambit", case=op, size=f"{_format_bytes(row_bytes)} rows", work=row_bytes, unit="B",
+        emulator_s=emulator, baseline=f"{chosen.name}.{AMBIT_OPS[op]}", baseline_s=single_call,
+        correct=bool(xp.array_equal(subarray.read_words("D2"), native(a, b))),
+        modelled_latency_ns=cost.latency_ns, modelled_energy_nj=cost.energy_nj,
+        details={"row_bytes": row_bytes, "baseline_in_place_s": in_place,
+                 "ratio_to_baseline_in_place": emulator / in_place,
+                 "modelled_peak_per_s": subarray.cost_model.peak_throughput_bytes_per_s(program)},
+    )
+
+
+def _format_bytes(n_bytes: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= size and n_bytes % size == 0:
+            return f"{n_bytes // size} {unit}"
+    return f"{n_bytes} B"
+
+
+def reram_config(path: str) -> ReramConfig:
+    """The configuration of a ReRAM case: ``"lossy"`` or ``"lossless"`` (see the module docstring)."""
+    if path not in RERAM_PATHS:
+        raise ValueError(f"path must be one of {', '.join(RERAM_PATHS)}; got {path!r}")
+    return ReramConfig(adc=AdcConfig(bits=LOSSY_ADC_BITS)) if path == "lossy" else ReramConfig()
+
+
+def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, backend: Optional[str] = None,
+                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[ReramCostModel] = None) -> Throughput:
+    """A ``batch x k`` by ``k x n`` crossbar product on ``path`` against float32 ``matmul``.
+
+    ``details``: ``batch``, ``k``, ``n``, ``adc_bits``, ``inherent_products`` (binary products
+    of the full shape the pipeline cannot avoid: 1 when lossless), ``ratio_to_inherent``
+    (emulator time / (inherent products x baseline time)), ``crossbars`` and
+    ``conversions`` (ADC conversions) of the modelled hardware.
+    """
+    config = reram_config(path)
+    _check_positive(batch=batch, k=k, n=n)
+    chosen = backends.get_backend(backend)
+    xp, synchronize = chosen.xp, _synchronizer(chosen.xp)
+    rng = numpy.random.default_rng(seed)
+    weights = rng.integers(-config.mapping.max_weight, config.mapping.max_weight + 1, (k, n))
+    x = rng.integers(config.inputs.min_input, config.inputs.max_input + 1, (batch, k))
+    crossbars = CrossbarArray(chosen.asarray(weights), config, seed=seed, backend=chosen.name)
+    x_device = chosen.asarray(x)
+    x_float, w_float = (chosen.asarray(a.astype(numpy.float32)) for a in (x, weights))
+
+    emulator = best_time(lambda: crossbars.matmul(x_device), repeats, synchronize)
+    matmul = best_time(lambda: xp.matmul(x_float, w_float), repeats, synchronize)
+    exact = x.astype(numpy.float64) @ weights.astype(numpy.float64)  # integers below 2**53: exact
+    error = numpy.abs(backends.NUMPY_BACKEND.asarray(crossbars.matmul(x_device)) - exact).max()
+    inherent = 1 if config.adc_lossless else (config.inputs.chunks * config.mapping.slices
+                                              * config.mapping.polarities)
+    cost = (cost_model or ReramCostModel()).product_cost(crossbars, batch)
+    return Throughput(
+        engine="reram", case=path, size=f"{batch}x{k}x{n}", work=cost.macs, unit="MAC",
+        emulator_s=emulator, baseline=f"{chosen.name}.matmul float32", baseline_s=matmul,
+        correct=bool(error <= crossbars.adc_error_bound()),
+        modelled_latency_ns=cost.latency_ns, modelled_energy_nj=cost.total_energy_pj * 1e-3,
+        details={"batch": batch, "k": k, "n": n, "adc_bits": config.adc_bits, "inherent_products": inherent,
+                 "ratio_to_inherent": emulator / (inherent * matmul), "crossbars": cost.crossbars,
+                 "conversions": cost.conversions},
+    )
+
+
+def machine_info(backend: Optional[str] = None) -> dict:
+    """What the figures were measured on: CPU, core count, numpy version, and the GPU if any."""
+    chosen = backends.get_backend(backend)
+    device = None
+    if chosen.name == "cupy":
+        name = chosen.xp.cuda.runtime.getDeviceProperties(chosen.xp.cuda.Device().id)["name"]
+        device = name.decode() if isinstance(name, bytes) else str(name)
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
+            "backend": chosen.name, "device": device}
