@@ -20,6 +20,7 @@ chunk, so the counter-based draws — and hence the bits — do not depend on th
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import os
 from types import ModuleType
 from typing import Any, NamedTuple, Optional, Sequence
@@ -87,8 +88,8 @@ class _Evaluator:
         self.row_bits, self.xp, self.faults, self.tra_base = row_bits, xp, faults, tra_base
         self.slots = [xp.empty(chunk_words, dtype=numpy.uint64) for _ in range(n_slots)]
         self.temp = xp.empty(chunk_words, dtype=numpy.uint64)
-        self.constants = {bit: xp.full(chunk_words, numpy.uint64(2**64 - 1) if bit else 0, dtype=numpy.uint64)
-                          for bit in (0, 1)}
+        self.chunk_words = chunk_words
+        self.constants: dict = {}  # made on first use: only fault-mode programs read constants
 
     def _value(self, values: dict, node_id: int, w0: int, w1: int) -> Any:
         found = values.get(node_id)
@@ -98,6 +99,9 @@ class _Evaluator:
         if node.op == "row":
             found = self.inputs[node.param][w0:w1]
         else:
+            if node.param not in self.constants:
+                fill = numpy.uint64(2**64 - 1) if node.param else numpy.uint64(0)
+                self.constants[node.param] = self.xp.full(self.chunk_words, fill, dtype=numpy.uint64)
             found = self.constants[node.param][: w1 - w0]
         values[node_id] = found
         return found
@@ -173,19 +177,25 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
             for _ in range(n_threads)
         ]
         if n_threads == 1:
-            for w0, w1 in bounds:
-                evaluators[0].run_chunk(w0, w1)
+            _run_share(evaluators[0], bounds)
         else:
-            with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
-                futures = [pool.submit(_run_share, ev, bounds[i::n_threads]) for i, ev in enumerate(evaluators)]
-                for future in futures:
-                    future.result()
+            pool = _thread_pool(n_threads)
+            futures = [pool.submit(_run_share, ev, bounds[i::n_threads]) for i, ev in enumerate(evaluators)]
+            for future in futures:
+                future.result()
         for node_id in computed:
             results[node_id][-1] &= tail_mask(row_bits)
     if xp is numpy:
         for buffer in results.values():
             buffer.flags.writeable = False
     return results
+
+
+@functools.lru_cache(maxsize=None)
+def _thread_pool(n_threads: int) -> concurrent.futures.ThreadPoolExecutor:
+    """One long-lived pool per thread count (starting threads per run would cost more than
+    a small program takes)."""
+    return concurrent.futures.ThreadPoolExecutor(n_threads, thread_name_prefix="cim-emu-ambit")
 
 
 def _writable(buffer: Any) -> Any:
