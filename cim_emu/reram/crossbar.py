@@ -30,6 +30,7 @@ the global batch row, tile, chunk, column, polarity and slice (see :meth:`Crossb
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, Iterator, Optional
 
@@ -291,18 +292,26 @@ class CrossbarArray:
             results.append(self._finish(acc, block, xp, digital_corrections))
         return xp.concatenate(results)
 
-    def _exact_product(self, x: Any, xp: Any) -> Any:
-        """``x @ W`` exactly, in float32 blocks of K whose sums stay below 2**24."""
+    @functools.cached_property
+    def _exact_operand(self) -> tuple[int, Any]:
+        """``(block, W as float)`` for the single exact product: K is cut into blocks short
+        enough that no partial sum of ``x @ W`` reaches ``2**24`` (float32; else ``2**53``, float64)."""
         inputs, mapping = self.config.inputs, self.config.mapping
         largest = max(abs(inputs.min_input), inputs.max_input) * mapping.max_weight
-        weights = xp.asarray(self._weights)
-        block = (2**24 - 1) // max(largest, 1)
-        dtype = numpy.float32
+        block, dtype = (2**24 - 1) // max(largest, 1), numpy.float32
         if block < 1:
             block, dtype = (2**53 - 1) // largest, numpy.float64
+        return block, self.backend.xp.asarray(self._weights.astype(dtype))
+
+    def _exact_product(self, x: Any, xp: Any) -> Any:
+        """``x @ W`` exactly: float products over blocks of K, summed in int64."""
+        block, weights = self._exact_operand
+        x = x.astype(weights.dtype)
+        if block >= self.shape[0]:
+            return xp.matmul(x, weights).astype(numpy.int64)
         y = xp.zeros((x.shape[0], self.shape[1]), dtype=numpy.int64)
         for k0 in range(0, self.shape[0], block):
-            y += xp.matmul(x[:, k0:k0 + block].astype(dtype), weights[k0:k0 + block].astype(dtype)).astype(numpy.int64)
+            y += xp.matmul(x[:, k0:k0 + block], weights[k0:k0 + block]).astype(numpy.int64)
         return y
 
     def _input_tiles(self, x: Any, xp: Any) -> Any:
