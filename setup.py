@@ -24,7 +24,7 @@ setup(
     # own) and are installed inside the package as cim_emu.kernels.
     package_dir={"cim_emu.kernels": "kernels"},
     package_data={"cim_emu.kernels": ["*.cu", "*.cuh", "*.h", "README.md"]},
-    install_requires=["numpy>=1.22", "click>=8.0"],
+    install_requires=["numpy>=1.22", "click>=8.0", "threadpoolctl>=3"],
     extras_require={
         "gpu": ["cupy>=12"],
         # scikit-learn ships the digits dataset of `cim-emu accuracy`; matplotlib draws --plot.

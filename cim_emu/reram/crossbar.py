@@ -38,6 +38,7 @@ import numpy
 
 from .. import backend as backends
 from .. import rng
+from ..ambit.fast import _thread_pool, default_threads
 from .adc import Adc
 from .config import ReramConfig
 from .devices import FRACTION_BITS, STREAM_READ, read_sigma_fixed, to_fixed
@@ -47,6 +48,18 @@ from .mapping import cell_levels, check_integer_array, reference_levels
 BLOCK_BYTES = 16 * 2**20
 #: Target rows (batch rows x input chunks) of one block's matrix products.
 MATMUL_ROWS = 1024
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_controller() -> Any:
+    import threadpoolctl  # noqa: PLC0415 - after numpy, so that its BLAS is found
+
+    return threadpoolctl.ThreadpoolController()
+
+
+def _single_threaded_blas() -> Any:
+    """A context in which BLAS uses one thread (threadpoolctl)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _float_dtype(bound: float) -> Any:
@@ -281,14 +294,27 @@ class CrossbarArray:
         per_column = self.n_row_tiles * C * batch_rows * self._operand_columns_per_weight * 4
         column_block = max(1, BLOCK_BYTES // per_column)
         n_columns = self._sigma_columns // (self.config.mapping.polarities * self.config.mapping.slices)
+        on_host = xp is numpy
+        threads = default_threads() if on_host else 1
         results = []
         for b0 in range(0, x.shape[0], batch_rows):
             block = x[b0:b0 + batch_rows]
             tiles = self._input_tiles(block, xp)
             acc = xp.empty((block.shape[0], n_columns), dtype=numpy.int64)
-            for n0 in range(0, n_columns, column_block):
+
+            def accumulate(n0: int, tiles: Any = tiles, acc: Any = acc, first_row: int = row_offset + b0) -> None:
                 n1 = min(n_columns, n0 + column_block)
-                acc[:, n0:n1] = self._accumulate(tiles, n0, n1, row_offset + b0, read_index, xp)
+                acc[:, n0:n1] = self._accumulate(tiles, n0, n1, first_row, read_index, xp)
+
+            starts = range(0, n_columns, column_block)
+            if threads > 1 and len(starts) > 1:
+                # numpy's element-wise passes are single-threaded: spread the column blocks over
+                # host threads, each with a single-threaded BLAS (no oversubscription).
+                with _single_threaded_blas():
+                    list(_thread_pool(threads).map(accumulate, starts))
+            else:
+                for n0 in starts:
+                    accumulate(n0)
             results.append(self._finish(acc, block, xp, digital_corrections))
         return xp.concatenate(results)
 
