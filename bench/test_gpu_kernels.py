@@ -1,0 +1,179 @@
+"""The CUDA kernels of kernels/ against the device's measured limits (skipped without a GPU).
+
+Every benchmark measures its ceiling in the same run and stores the ratio in ``extra_info``;
+device times are medians of CUDA-event timings after a warm-up:
+
+* ``ambit-kernel-{and,xor,maj}`` - the fused program kernel running the Ambit library program
+  with only the destination row materialised, on rows of ``CIM_EMU_BENCH_GPU_MIB`` MiB (default
+  256): ``ratio_to_copy`` = achieved bandwidth (every live input row read once, the result
+  written once, over the kernel time) / the bandwidth of a device-to-device copy (bytes read
+  plus written; issue 5's target: >= 0.85); ``ratio_to_chained_cupy`` = kernel time / the same
+  row computed by chained ``cupy.bitwise_*`` calls.
+* ``reram-epilogue`` - the ADC and shift-and-add kernel on one block of partial sums of issue 5's
+  configuration (8-bit inputs and weights, 2-bit cells, 1-bit DAC, 8-bit ADC, 128-row tiles):
+  ``ratio_to_copy`` = bandwidth reading the partial sums / copy bandwidth, and
+  ``ratio_to_products`` = epilogue time / the batched product that made the sums.
+* ``philox-normal`` - normal draws by table lookup: draws per second, and the write bandwidth
+  over copy bandwidth.
+
+``CIM_EMU_BENCH_QUICK=1`` runs small sizes without targets. Run on a GPU machine with
+``scripts/gpu_check.sh`` (which also runs the GPU tests), or
+``pytest bench/test_gpu_kernels.py --benchmark-json OUT.json``.
+"""
+
+import os
+
+import numpy
+import pytest
+
+pytestmark = pytest.mark.gpu
+cupy = pytest.importorskip("cupy")
+
+from cim_emu import kernels_loader  # noqa: E402
+from cim_emu.ambit import OPERATIONS, program_for  # noqa: E402
+from cim_emu.ambit.compiler import compile_program  # noqa: E402
+from cim_emu.ambit.program_encoding import encode_program  # noqa: E402
+from cim_emu.backend import cupy_available  # noqa: E402
+from cim_emu.reram import CrossbarArray  # noqa: E402
+from cim_emu.reram.config import AdcConfig, ReramConfig  # noqa: E402
+
+if not cupy_available():
+    pytest.skip("no CUDA device answers", allow_module_level=True)
+
+COPY_TARGET = 0.85
+
+
+def device_seconds(function, repeats=20, warmup=3):
+    """Median device time of ``function()`` (CUDA events on the current stream)."""
+    for _ in range(warmup):
+        function()
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    times = []
+    for _ in range(repeats):
+        start.record()
+        function()
+        stop.record()
+        stop.synchronize()
+        times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+    return float(numpy.median(times))
+
+
+def synchronized(function):
+    def run():
+        function()
+        cupy.cuda.get_current_stream().synchronize()
+    return run
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    return kernels_loader.CupyKernels()
+
+
+@pytest.fixture(scope="module")
+def row_mib(quick):
+    return int(os.environ.get("CIM_EMU_BENCH_GPU_MIB", "1" if quick else "256"))
+
+
+@pytest.fixture(scope="module")
+def copy_bandwidth(row_mib):
+    """Bytes per second of a device-to-device copy of 4 rows' worth (read + written)."""
+    nbytes = 4 * row_mib * 2**20
+    source, target = cupy.ones(nbytes // 8, dtype=numpy.uint64), cupy.empty(nbytes // 8, dtype=numpy.uint64)
+    seconds = device_seconds(lambda: target.data.copy_from_device_async(source.data, nbytes))
+    return 2 * nbytes / seconds
+
+
+@pytest.fixture(scope="module")
+def rows(kernels, row_mib):
+    words = row_mib * 2**20 // 8
+    return [kernels_loader.draw_range("uniform", 1, i, 0, 2 * words, kernels=kernels).view(numpy.uint64)
+            for i in range(3)]
+
+
+def chained_cupy(op, a, b, c, out, temp):
+    if op == "and":
+        cupy.bitwise_and(a, b, out=out)
+    elif op == "xor":
+        cupy.bitwise_xor(a, b, out=out)
+    else:
+        cupy.bitwise_and(a, b, out=out)
+        cupy.bitwise_or(a, b, out=temp)
+        cupy.bitwise_and(temp, c, out=temp)
+        cupy.bitwise_or(out, temp, out=out)
+
+
+@pytest.mark.parametrize("op", ["and", "xor", "maj"])
+def test_ambit_kernel_against_copy_and_chained_cupy(benchmark, kernels, rows, row_mib, copy_bandwidth, quick, op):
+    arity = OPERATIONS[op][0]
+    program = program_for(op, [f"D{i}" for i in range(arity)], "D3")
+    compiled = compile_program(program.instructions, 4, False)
+    encoded = encode_program(compiled, {compiled.outputs["D3"]})
+    inputs = [rows[int(row[1:])] for row in encoded.input_rows]
+    out, reference, temp = (cupy.empty_like(rows[0]) for _ in range(3))
+    row_bits = 64 * rows[0].size
+
+    def run():
+        kernels_loader.run_ambit_program(encoded.instructions, encoded.n_slots, inputs, [out], row_bits,
+                                         kernels=kernels)
+
+    benchmark.group = f"ambit-kernel-{op}-{row_mib}MiB"
+    benchmark.pedantic(synchronized(run), rounds=10, warmup_rounds=2)
+    kernel_seconds = device_seconds(run)
+    chained_seconds = device_seconds(lambda: chained_cupy(op, *rows, reference, temp))
+    moved = (len(inputs) + 1) * rows[0].nbytes
+    ratio = moved / kernel_seconds / copy_bandwidth
+    correct = bool((out == reference).all())
+    benchmark.extra_info.update(
+        correct=correct, kernel_seconds=kernel_seconds, bytes_moved=moved, copy_bandwidth=copy_bandwidth,
+        ratio_to_copy=ratio, ratio_to_chained_cupy=kernel_seconds / chained_seconds,
+        n_instructions=len(encoded.instructions))
+    assert correct
+    if not quick:
+        assert ratio >= COPY_TARGET, f"{op}: {ratio:.2f} of the copy bandwidth (target {COPY_TARGET})"
+
+
+def test_reram_epilogue_against_copy_and_products(benchmark, kernels, copy_bandwidth, quick):
+    batch, K, N = (16, 256, 128) if quick else (256, 4096, 1024)
+    config = ReramConfig(adc=AdcConfig(bits=8))
+    rng = numpy.random.default_rng(0)
+    mapping, inputs = config.mapping, config.inputs
+    weights = rng.integers(-mapping.max_weight, mapping.max_weight + 1, (K, N))
+    x = cupy.asarray(rng.integers(0, inputs.max_input + 1, (batch, K)))
+    crossbar = CrossbarArray(weights, config, backend="cupy")
+    tiles = crossbar._input_tiles(x, cupy)
+    products = lambda: cupy.matmul(tiles, crossbar._operand)  # noqa: E731
+    sums = products()
+    acc = cupy.empty((batch, N), dtype=numpy.int64)
+
+    def run():
+        kernels_loader.reram_adc_shift_add(
+            sums, acc, crossbar._adc, tiles=crossbar.n_row_tiles, chunks=inputs.chunks,
+            width=crossbar._operand_columns_per_weight, pack=crossbar._pack, pack_bits=crossbar._pack_bits,
+            polarities=mapping.polarities, slices=mapping.slices, bits_per_cell=mapping.bits_per_cell,
+            dac_bits=inputs.dac_bits, prescaled=crossbar._prescaled, saturates=crossbar._saturates, kernels=kernels)
+
+    benchmark.group = f"reram-epilogue-{batch}x{K}x{N}"
+    benchmark.pedantic(synchronized(run), rounds=10, warmup_rounds=2)
+    epilogue_seconds = device_seconds(run)
+    product_seconds = device_seconds(products, repeats=5)
+    expected = crossbar._accumulate(tiles, 0, N, 0, 0, cupy)
+    correct = bool((acc == expected).all())
+    benchmark.extra_info.update(
+        correct=correct, epilogue_seconds=epilogue_seconds, product_seconds=product_seconds,
+        ratio_to_copy=sums.nbytes / epilogue_seconds / copy_bandwidth,
+        ratio_to_products=epilogue_seconds / product_seconds)
+    assert correct
+
+
+def test_philox_normal_draws(benchmark, kernels, copy_bandwidth, quick):
+    count = 2**20 if quick else 2**27
+
+    def run():
+        kernels_loader.draw_range("normal", 1, 2, 0, count, kernels=kernels)
+
+    benchmark.group = f"philox-normal-{count}"
+    benchmark.pedantic(synchronized(run), rounds=10, warmup_rounds=2)
+    seconds = device_seconds(run)
+    benchmark.extra_info.update(draws_per_second=count / seconds,
+                                ratio_to_copy=8 * count / seconds / copy_bandwidth, correct=True)

@@ -1,0 +1,202 @@
+"""Run cim-emu's CUDA kernels on the CPU: the proof, without a GPU, that they compute the numpy bits.
+
+Each source of ``kernels/`` (its headers inlined by :func:`cim_emu.kernels_loader.kernel_source`,
+the very text NVRTC compiles) is compiled by the host C++ compiler with ``-DCIM_EMU_CPU_SHIM``,
+which turns ``kernels/cuda_shim.h`` into a small CUDA emulation: the grid runs as loops, and a
+kernel that uses ``__syncthreads`` or warp intrinsics runs each block with one host thread per
+CUDA thread and barriers. The shared library is cached in a folder keyed by a hash of the
+source, the compiler and its flags, and loaded with :mod:`ctypes`.
+
+:class:`CpuKernels` is a kernel provider with the call convention of :class:`cupy.RawKernel`,
+so the launch wrappers of :mod:`cim_emu.kernels_loader` run unchanged on numpy arrays. Before
+every launch the arguments are checked against the kernel's C signature (pointer, or a numpy
+scalar of exactly the parameter's type) - the mistakes CuPy would pass silently to the GPU.
+
+The compiler is ``$CXX`` or the first of ``g++``, ``c++``, ``clang++`` on the path;
+:class:`ShimUnavailableError` says when there is none. ``$CIM_EMU_SHIM_CACHE`` chooses the cache
+folder (default: ``cim-emu-shim`` in the temporary directory).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy
+
+from .kernels_loader import kernel_source
+
+__all__ = ["COMPILE_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel", "CpuKernels", "skip_reason"]
+
+COMPILE_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-DCIM_EMU_CPU_SHIM",
+                 "-pthread", "-ffp-contract=off", "-Wall", "-Wno-unknown-pragmas")
+"""Host compiler flags (``-ffp-contract=off``: no fused multiply-add where numpy has none)."""
+
+#: Scalar parameter type codes of cim_shim_signature: numpy type and ctypes type of each.
+_SCALARS = {"b1": (numpy.bool_, ctypes.c_bool), "i4": (numpy.int32, ctypes.c_int32), "u4": (numpy.uint32, ctypes.c_uint32),
+            "i8": (numpy.int64, ctypes.c_int64), "u8": (numpy.uint64, ctypes.c_uint64),
+            "f4": (numpy.float32, ctypes.c_float), "f8": (numpy.float64, ctypes.c_double)}
+
+
+class ShimUnavailableError(RuntimeError):
+    """No C++ compiler to build the CPU shim with."""
+
+
+def compiler() -> str:
+    """The host C++ compiler: ``$CXX``, else ``g++``, ``c++`` or ``clang++`` from the path."""
+    for candidate in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)  # type: ignore[return-value]
+    raise ShimUnavailableError("the CPU shim needs a C++17 compiler: set CXX or install g++")
+
+
+def _cache_dir() -> Path:
+    folder = Path(os.environ.get("CIM_EMU_SHIM_CACHE") or Path(tempfile.gettempdir()) / "cim-emu-shim")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _build(source: str, label: str) -> Path:
+    """The shared library of ``source``, compiled unless the cache has it."""
+    cxx = compiler()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    key = hashlib.sha256("\0".join((source, cxx, version, *COMPILE_FLAGS)).encode()).hexdigest()[:20]
+    folder = _cache_dir()
+    library = folder / f"{label}-{key}.so"
+    if library.exists():
+        return library
+    scratch = Path(tempfile.mkdtemp(dir=folder))
+    try:
+        (scratch / "source.cpp").write_text(source, encoding="utf-8")
+        built = scratch / library.name
+        result = subprocess.run([cxx, *COMPILE_FLAGS, "-x", "c++", str(scratch / "source.cpp"), "-o", str(built)],
+                                capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"compiling {label} for the CPU shim failed:\n{result.stderr}")
+        os.replace(built, library)  # atomic: concurrent builders leave one complete library
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return library
+
+
+@functools.lru_cache(maxsize=None)
+def build(source: str, label: str = "kernels") -> ctypes.CDLL:
+    """The CPU build of a kernel source (headers already inlined), loaded (compiled on first use)."""
+    library = ctypes.CDLL(str(_build(source, label)))
+    library.cim_shim_launch.restype = ctypes.c_int
+    library.cim_shim_launch.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
+                                        ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p)]
+    library.cim_shim_signature.restype = ctypes.c_char_p
+    library.cim_shim_signature.argtypes = [ctypes.c_char_p]
+    library.cim_shim_last_error.restype = ctypes.c_char_p
+    library.cim_shim_kernel_names.restype = ctypes.c_char_p
+    return library
+
+
+def load(filename: str) -> ctypes.CDLL:
+    """The CPU build of ``kernels/<filename>``."""
+    return build(kernel_source(filename), Path(filename).stem)
+
+
+def _dim3(dims: Sequence[int]) -> Any:
+    dims = tuple(int(d) for d in dims) + (1,) * (3 - len(dims))
+    return (ctypes.c_uint * 3)(*dims)
+
+
+class ShimKernel:
+    """One kernel of a CPU build, called like :class:`cupy.RawKernel`."""
+
+    def __init__(self, library: ctypes.CDLL, name: str) -> None:
+        signature = library.cim_shim_signature(name.encode())
+        if signature is None:
+            raise KeyError(f"no kernel {name!r} in this source (see its CIM_KERNEL_INSTANCE lines)")
+        self.library, self.name = library, name
+        self.signature = tuple(signature.decode().split(",")) if signature else ()
+
+    def _argument(self, position: int, code: str, value: Any) -> Any:
+        where = f"{self.name} argument {position} ({code!r})"
+        if code.startswith("p"):
+            if value is None:
+                return ctypes.c_void_p(None)
+            if not isinstance(value, numpy.ndarray):
+                raise TypeError(f"{where}: a pointer parameter takes a numpy array or None; got {type(value).__name__}")
+            pointee = code[1:]
+            if pointee == "p":  # a table of addresses
+                fits = value.dtype == numpy.uint64
+            elif pointee.startswith("s"):  # an array of structs, as raw rows of int32 fields
+                fits = value.nbytes % int(pointee[1:]) == 0
+            else:
+                fits = value.dtype.type is _SCALARS[pointee][0]
+            if not fits:
+                raise TypeError(f"{where}: the array's dtype {value.dtype} does not fit the parameter")
+            return ctypes.c_void_p(value.ctypes.data)
+        numpy_type, c_type = _SCALARS[code]
+        if type(value) is not numpy_type:
+            raise TypeError(f"{where}: takes a numpy.{numpy_type.__name__}; got {value!r} ({type(value).__name__})")
+        return c_type(value.item())
+
+    def __call__(self, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], *, shared_mem: int = 0) -> None:
+        if len(args) != len(self.signature):
+            raise TypeError(f"{self.name} takes {len(self.signature)} arguments; got {len(args)}")
+        holders = [self._argument(i, code, value) for i, (code, value) in enumerate(zip(self.signature, args))]
+        pointers = (ctypes.c_void_p * max(1, len(holders)))(*(ctypes.addressof(h) for h in holders))
+        status = self.library.cim_shim_launch(self.name.encode(), _dim3(grid), _dim3(block), shared_mem, pointers)
+        if status:
+            raise RuntimeError(f"{self.name}: {self.library.cim_shim_last_error().decode()}")
+
+
+class CpuKernels:
+    """The kernel provider of the CPU shim: numpy arrays, the kernels compiled for the host.
+
+    ``multiprocessors`` only sizes default grids (kept small, so that the grid-stride loops
+    run several rounds in the tests); ``shared_bytes_limit`` mimics a Hopper GPU's opt-in limit.
+    """
+
+    name = "cpu-shim"
+    xp = numpy
+    shared_bytes_limit = 227 * 1024
+
+    def __init__(self, multiprocessors: int = 2) -> None:
+        self.multiprocessors = multiprocessors
+
+    @staticmethod
+    def function(filename: str, name: str) -> ShimKernel:
+        return ShimKernel(load(filename), name)
+
+    @staticmethod
+    def address(array: numpy.ndarray) -> int:
+        return int(array.ctypes.data)
+
+    @staticmethod
+    def allow_shared_bytes(function: Any, nbytes: int) -> None:
+        """Nothing to opt in to on the CPU."""
+
+    @staticmethod
+    def resident(make: Callable[[], numpy.ndarray]) -> numpy.ndarray:
+        return make()
+
+    @staticmethod
+    def constant(array: numpy.ndarray) -> numpy.ndarray:
+        return array
+
+    @staticmethod
+    def kernel_names(filename: str) -> tuple[str, ...]:
+        """The kernels a source registers (its ``CIM_KERNEL_INSTANCE`` lines)."""
+        names = load(filename).cim_shim_kernel_names().decode()
+        return tuple(names.split("\n")) if names else ()
+
+
+def skip_reason() -> Optional[str]:
+    """Why the CPU shim cannot run here, or ``None`` when it can (for test skips)."""
+    try:
+        compiler()
+    except ShimUnavailableError as error:
+        return str(error)
+    return None

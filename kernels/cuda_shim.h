@@ -1,0 +1,418 @@
+// The portability layer of cim-emu's kernels: the same .cu source compiles as CUDA (nvcc,
+// NVRTC through cupy.RawModule) and as plain C++17 for the CPU (g++ with -DCIM_EMU_CPU_SHIM),
+// so that CI, which has no GPU, runs every kernel against the numpy backend.
+//
+// Both sides get the fixed-width types cim_u32, cim_u64, cim_i64 (NVRTC has no <cstdint>) and
+// two macros:
+//   CIM_DYNAMIC_SHARED(type, name)      declares `type* name` on the block's dynamic shared
+//                                       memory;
+//   CIM_KERNEL_INSTANCE(mode, kernel)   explicitly instantiates a kernel template - a name
+//                                       expression such as `ambit_program<2>`, the very string
+//                                       CuPy's get_function takes - so that nvcc compiles its
+//                                       body in CI (an uninstantiated template is only parsed),
+//                                       and on the CPU registers it under that name for
+//                                       cim_shim_launch below, to run in `mode`.
+//
+// On the CPU, kernels run as CUDA defines them:
+//   * `sequential` mode runs the grid as loops: block after block, and in a block thread after
+//     thread. Right for kernels whose threads do not talk to each other (no __syncthreads, no
+//     warp intrinsics); calling either in this mode aborts with a message.
+//   * `threaded` mode runs block after block, each with one host thread per CUDA thread, a
+//     barrier for __syncthreads and one per warp for the warp intrinsics (__shfl*_sync,
+//     __ballot_sync, __any_sync, __all_sync, __syncwarp), which exchange values through the
+//     warp's slots between two warp barriers. Static __shared__ arrays become function statics,
+//     shared by the block's threads; blocks run one at a time, so that is exact.
+// Dynamic shared memory is filled with 0xA5 before each block, so reading what no thread
+// wrote shows up as wrong results instead of lucky zeros.
+//
+// Entry points for ctypes, one set per shared library (each .cu is compiled into its own):
+//   int cim_shim_launch(const char* name, const unsigned grid[3], const unsigned block[3],
+//                       unsigned long long shared_bytes, void** args)
+// with args as cuLaunchKernel takes them: args[i] points at the value of parameter i. It
+// returns 0, or non-zero with a message in cim_shim_last_error(). cim_shim_signature(name)
+// gives the parameter types, one code a parameter ("i4" int, "u8" unsigned long long, "f8"
+// double, "pf4" pointer to float, "pp" pointer to pointers, ...), so the Python side checks
+// every argument's type - and every array's element type - before a launch: a mismatch that
+// would be silent on the GPU is an error in CI. cim_shim_kernel_names() lists the kernels.
+#ifndef CIM_EMU_CUDA_SHIM_H
+#define CIM_EMU_CUDA_SHIM_H
+
+typedef unsigned int cim_u32;
+typedef unsigned long long cim_u64;
+typedef long long cim_i64;
+
+#ifndef CIM_EMU_CPU_SHIM
+// ------------------------------------------------------------------------- CUDA (nvcc, NVRTC)
+
+#define CIM_DYNAMIC_SHARED(type, name)                                                        \
+  extern __shared__ __align__(16) unsigned char cim_dynamic_shared_bytes[];                   \
+  type* name = reinterpret_cast<type*>(cim_dynamic_shared_bytes)
+#define CIM_KERNEL_INSTANCE(mode, ...) template __global__ decltype(__VA_ARGS__) __VA_ARGS__
+
+#else
+// ------------------------------------------------------------------------- CPU (g++)
+
+#include <math.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+static_assert(sizeof(cim_u32) == 4 && sizeof(cim_u64) == 8 && sizeof(cim_i64) == 8,
+              "cim_u32/cim_u64/cim_i64 must be 32/64/64 bits wide");
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __restrict__ __restrict
+#define __shared__ static
+
+struct uint3 {
+  unsigned x, y, z;
+};
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+struct alignas(16) ulonglong2 {
+  unsigned long long x, y;
+};
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+inline ulonglong2 make_ulonglong2(unsigned long long x, unsigned long long y) { return {x, y}; }
+
+inline thread_local uint3 threadIdx;
+inline thread_local uint3 blockIdx;
+inline thread_local dim3 blockDim;
+inline thread_local dim3 gridDim;
+
+// Cache-hinted and read-only loads and stores are plain memory accesses on the CPU.
+template <class T>
+inline T __ldg(const T* p) { return *p; }
+template <class T>
+inline T __ldcs(const T* p) { return *p; }
+template <class T>
+inline void __stcs(T* p, T v) { *p = v; }
+inline unsigned __umulhi(unsigned a, unsigned b) {
+  return static_cast<unsigned>((static_cast<unsigned long long>(a) * b) >> 32);
+}
+template <class T>
+inline T atomicAdd(T* address, T value) { return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST); }
+
+namespace cim_shim {
+
+// A reusable barrier (std::barrier is C++20).
+class Barrier {
+ public:
+  explicit Barrier(unsigned count) : count_(count) {}
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const unsigned long long generation = generation_;
+    if (++arrived_ == count_) {
+      arrived_ = 0;
+      ++generation_;
+      released_.notify_all();
+    } else {
+      released_.wait(lock, [&] { return generation != generation_; });
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable released_;
+  unsigned count_;
+  unsigned arrived_ = 0;
+  unsigned long long generation_ = 0;
+};
+
+// One warp of a threaded block: its barrier and the slots its lanes exchange values through.
+struct Warp {
+  explicit Warp(unsigned lanes) : lanes(lanes), barrier(lanes) {}
+  unsigned lanes;
+  Barrier barrier;
+  unsigned long long slots[32] = {};
+};
+
+// What the threads of one threaded block share.
+struct Block {
+  explicit Block(unsigned threads) : barrier(threads) {
+    for (unsigned first = 0; first < threads; first += 32) {
+      warps.emplace_back(new Warp(threads - first < 32 ? threads - first : 32));
+    }
+  }
+  ~Block() {
+    for (Warp* warp : warps) delete warp;
+  }
+  Barrier barrier;
+  std::vector<Warp*> warps;
+};
+
+inline thread_local unsigned char* dynamic_shared = nullptr;
+inline thread_local Block* block = nullptr;  // null in sequential mode
+
+inline unsigned linear_thread() {
+  return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+}
+
+[[noreturn]] inline void fail_sequential(const char* what) {
+  std::fprintf(stderr,
+               "cim_shim: %s called by a kernel registered in sequential mode; register it with "
+               "CIM_KERNEL_INSTANCE(threaded, ...)\n",
+               what);
+  std::abort();
+}
+
+inline Warp& my_warp(const char* what) {
+  if (block == nullptr) fail_sequential(what);
+  return *block->warps[linear_thread() / 32];
+}
+
+// Every lane publishes `value`; returns the value of lane `source` (a lane of this warp).
+template <class T>
+inline T exchange(T value, unsigned source, const char* what) {
+  static_assert(sizeof(T) <= sizeof(unsigned long long), "warp exchange of a value over 8 bytes");
+  Warp& warp = my_warp(what);
+  const unsigned lane = linear_thread() % 32;
+  std::memcpy(&warp.slots[lane], &value, sizeof(T));
+  warp.barrier.arrive_and_wait();
+  T result;
+  std::memcpy(&result, &warp.slots[source < warp.lanes ? source : lane], sizeof(T));
+  warp.barrier.arrive_and_wait();  // nobody overwrites a slot before every lane has read
+  return result;
+}
+
+inline unsigned lane_id() { return linear_thread() % 32; }
+
+}  // namespace cim_shim
+
+inline void __syncthreads() {
+  if (cim_shim::block == nullptr) cim_shim::fail_sequential("__syncthreads");
+  cim_shim::block->barrier.arrive_and_wait();
+}
+inline void __syncwarp(unsigned = 0xffffffffu) { cim_shim::my_warp("__syncwarp").barrier.arrive_and_wait(); }
+template <class T>
+inline T __shfl_sync(unsigned, T value, int source, int width = 32) {
+  const unsigned lane = cim_shim::lane_id();
+  const unsigned segment = lane & ~static_cast<unsigned>(width - 1);
+  return cim_shim::exchange(value, segment + (static_cast<unsigned>(source) % width), "__shfl_sync");
+}
+template <class T>
+inline T __shfl_xor_sync(unsigned, T value, int lane_mask, int width = 32) {
+  const unsigned lane = cim_shim::lane_id();
+  const unsigned source = lane ^ static_cast<unsigned>(lane_mask);
+  const bool inside = (source & ~static_cast<unsigned>(width - 1)) == (lane & ~static_cast<unsigned>(width - 1));
+  return cim_shim::exchange(value, inside ? source : lane, "__shfl_xor_sync");
+}
+template <class T>
+inline T __shfl_down_sync(unsigned, T value, unsigned delta, int width = 32) {
+  const unsigned lane = cim_shim::lane_id();
+  const unsigned in_segment = (lane % width) + delta;
+  return cim_shim::exchange(value, in_segment < static_cast<unsigned>(width) ? lane + delta : lane,
+                            "__shfl_down_sync");
+}
+template <class T>
+inline T __shfl_up_sync(unsigned, T value, unsigned delta, int width = 32) {
+  const unsigned lane = cim_shim::lane_id();
+  return cim_shim::exchange(value, (lane % width) >= delta ? lane - delta : lane, "__shfl_up_sync");
+}
+inline unsigned __ballot_sync(unsigned, int predicate) {
+  cim_shim::Warp& warp = cim_shim::my_warp("__ballot_sync");
+  unsigned bits = 0;
+  for (unsigned source = 0; source < warp.lanes; ++source) {
+    bits |= (cim_shim::exchange(predicate != 0, source, "__ballot_sync") ? 1u : 0u) << source;
+  }
+  return bits;
+}
+inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
+inline int __all_sync(unsigned mask, int predicate) {
+  return __ballot_sync(mask, !predicate) == 0;
+}
+
+#define CIM_DYNAMIC_SHARED(type, name) type* name = reinterpret_cast<type*>(cim_shim::dynamic_shared)
+
+namespace cim_shim {
+
+enum class Mode { sequential, threaded };
+
+// Type code of a kernel parameter: "i", "u" or "f" and the size in bytes ("b1" for bool); for a
+// pointer "p" and the code of what it points to ("pp" for a pointer to pointers, "ps32" for a
+// pointer to a 32-byte struct).
+template <class P>
+std::string type_code() {
+  if constexpr (std::is_pointer<P>::value) {
+    typedef std::remove_cv_t<std::remove_pointer_t<P>> Pointee;
+    if constexpr (std::is_pointer<Pointee>::value) {
+      return "pp";
+    } else if constexpr (std::is_class<Pointee>::value) {
+      return "ps" + std::to_string(sizeof(Pointee));
+    } else {
+      return "p" + type_code<Pointee>();
+    }
+  } else if constexpr (std::is_same<P, bool>::value) {
+    return "b1";
+  } else {
+    const char kind = std::is_floating_point<P>::value ? 'f' : (std::is_signed<P>::value ? 'i' : 'u');
+    return kind + std::to_string(sizeof(P));
+  }
+}
+
+struct Kernel {
+  std::string name;  // as written in CIM_KERNEL_INSTANCE
+  Mode mode;
+  std::string signature;
+  void (*run)(void* kernel, void** args);
+  void* kernel;
+};
+
+inline std::map<std::string, Kernel>& registry() {
+  static std::map<std::string, Kernel> kernels;
+  return kernels;
+}
+inline std::string& last_error() {
+  static std::string message;
+  return message;
+}
+inline std::string without_spaces(const char* text) {
+  std::string out;
+  for (; *text; ++text) {
+    if (*text != ' ' && *text != '\t' && *text != '\n') out += *text;
+  }
+  return out;
+}
+
+template <class... P, std::size_t... I>
+void call_packed(void (*kernel)(P...), void** args, std::index_sequence<I...>) {
+  kernel(*static_cast<std::remove_cv_t<P>*>(args[I])...);
+}
+
+template <class... P>
+struct Registration {
+  Registration(const char* name, Mode mode, void (*kernel)(P...)) {
+    std::string signature;
+    for (const std::string& code : {std::string(), type_code<P>()...}) {
+      if (code.empty()) continue;
+      signature += (signature.empty() ? "" : ",") + code;
+    }
+    registry()[without_spaces(name)] = Kernel{
+        name, mode, signature,
+        [](void* erased, void** args) {
+          call_packed(reinterpret_cast<void (*)(P...)>(erased), args, std::index_sequence_for<P...>{});
+        },
+        reinterpret_cast<void*>(kernel)};
+  }
+};
+
+inline void run_block(const Kernel& kernel, void** args, std::vector<unsigned char>& shared) {
+  const unsigned threads = blockDim.x * blockDim.y * blockDim.z;
+  std::memset(shared.data(), 0xA5, shared.size());
+  const uint3 this_block = blockIdx;
+  auto run_thread = [&](unsigned linear, Block* shared_block) {
+    blockIdx = this_block;
+    threadIdx = {linear % blockDim.x, (linear / blockDim.x) % blockDim.y, linear / (blockDim.x * blockDim.y)};
+    dynamic_shared = shared.data();
+    block = shared_block;
+    kernel.run(kernel.kernel, args);
+  };
+  if (kernel.mode == Mode::sequential) {
+    for (unsigned linear = 0; linear < threads; ++linear) run_thread(linear, nullptr);
+    return;
+  }
+  Block shared_block(threads);
+  const dim3 grid = gridDim, block_dim = blockDim;
+  std::vector<std::thread> pool;
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  for (unsigned linear = 0; linear < threads; ++linear) {
+    pool.emplace_back([&, linear] {
+      gridDim = grid;
+      blockDim = block_dim;
+      try {
+        run_thread(linear, &shared_block);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        failure = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace cim_shim
+
+#define CIM_SHIM_CONCAT_(a, b) a##b
+#define CIM_SHIM_CONCAT(a, b) CIM_SHIM_CONCAT_(a, b)
+#define CIM_KERNEL_INSTANCE(mode, ...)                                                        \
+  template decltype(__VA_ARGS__) __VA_ARGS__;                                                 \
+  static const cim_shim::Registration CIM_SHIM_CONCAT(cim_shim_registration_, __COUNTER__)(  \
+      #__VA_ARGS__, cim_shim::Mode::mode, &__VA_ARGS__)
+
+extern "C" {
+
+__attribute__((visibility("default"), used)) const char* cim_shim_last_error() {
+  return cim_shim::last_error().c_str();
+}
+
+// The registered kernels' names, one a line.
+__attribute__((visibility("default"), used)) const char* cim_shim_kernel_names() {
+  static std::string names;
+  names.clear();
+  for (const auto& entry : cim_shim::registry()) names += (names.empty() ? "" : "\n") + entry.second.name;
+  return names.c_str();
+}
+
+// Comma-separated parameter type codes of a registered kernel, or null when unknown.
+__attribute__((visibility("default"), used)) const char* cim_shim_signature(const char* name) {
+  auto found = cim_shim::registry().find(cim_shim::without_spaces(name));
+  return found == cim_shim::registry().end() ? nullptr : found->second.signature.c_str();
+}
+
+__attribute__((visibility("default"), used)) int cim_shim_launch(const char* name, const unsigned* grid,
+                                                                const unsigned* block_dim,
+                                                                unsigned long long shared_bytes, void** args) {
+  auto found = cim_shim::registry().find(cim_shim::without_spaces(name));
+  if (found == cim_shim::registry().end()) {
+    cim_shim::last_error() = std::string("no kernel registered as ") + name;
+    return 1;
+  }
+  const unsigned long long threads = 1ull * block_dim[0] * block_dim[1] * block_dim[2];
+  if (threads == 0 || threads > 1024 || grid[0] == 0 || grid[1] == 0 || grid[2] == 0) {
+    cim_shim::last_error() = "invalid launch configuration (as CUDA: 1..1024 threads a block, non-empty grid)";
+    return 2;
+  }
+  try {
+    std::vector<unsigned char> shared(shared_bytes);
+    gridDim = dim3(grid[0], grid[1], grid[2]);
+    blockDim = dim3(block_dim[0], block_dim[1], block_dim[2]);
+    for (unsigned z = 0; z < grid[2]; ++z) {
+      for (unsigned y = 0; y < grid[1]; ++y) {
+        for (unsigned x = 0; x < grid[0]; ++x) {
+          blockIdx = {x, y, z};
+          cim_shim::run_block(found->second, args, shared);
+        }
+      }
+    }
+  } catch (const std::exception& error) {
+    cim_shim::last_error() = error.what();
+    return 3;
+  }
+  return 0;
+}
+
+}  // extern "C"
+
+#endif  // CIM_EMU_CPU_SHIM
+#endif  // CIM_EMU_CUDA_SHIM_H

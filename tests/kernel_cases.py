@@ -1,0 +1,156 @@
+"""Cases and references shared by the kernel tests (CPU shim and GPU): the kernels' results next
+to what the numpy backend computes for the same work.
+
+Arrays go to the provider's kind (numpy for the CPU shim, CuPy for the GPU) on the way in and
+come back as numpy for the comparison.
+"""
+
+import numpy
+from hypothesis import strategies as st
+
+from cim_emu.ambit import AAP, AP, AmbitCommandError, Program, Subarray, TraFaultModel
+from cim_emu.ambit.addresses import DESIGNATED_ROWS
+from cim_emu.ambit.compiler import compile_program
+from cim_emu.ambit.program_encoding import run_program_kernel
+from cim_emu import kernels_loader
+from cim_emu.bits import constant_row, random_row
+from cim_emu.reram import CrossbarArray
+from cim_emu.reram.config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping
+from cim_emu.reram.devices import DeviceModel
+
+DATA_ROWS = 4
+FAULTS = TraFaultModel(flip_probability=0.2, weak_column_fraction=0.3, weak_column_flip_probability=0.5, seed=9)
+POISON = numpy.uint64(0xA5A5A5A5A5A5A5A5)
+
+
+def to_host(array):
+    return array.get() if hasattr(array, "get") else numpy.asarray(array)
+
+
+def random_subarray(n_bits, seed, faults=None):
+    """A numpy-backed subarray whose every row holds random bits."""
+    subarray = Subarray(n_bits, DATA_ROWS, faults=faults, backend="numpy")
+    for stream, row in enumerate(subarray.state()):
+        subarray.write_words(row, random_row(seed, stream, n_bits))
+    return subarray
+
+
+def kernel_final_state(subarray, program, scratch, kernels, **launch):
+    """The state ``subarray.run(program, scratch=scratch)`` leaves, computed by the fused kernel
+    on ``kernels``' device (the subarray itself is not changed)."""
+    xp = kernels.xp
+    state = subarray.state()
+    compiled = compile_program(program.instructions, subarray.data_rows, subarray.faults.enabled)
+    kept = {row: node for row, node in compiled.outputs.items() if not (scratch == "drop" and row in DESIGNATED_ROWS)}
+    computed = {node for node in kept.values() if compiled.nodes[node].op not in ("row", "const")}
+    outputs = {node: xp.full(subarray.n_words, POISON, dtype=numpy.uint64) for node in computed}
+    if computed:
+        run_program_kernel(compiled, computed, {row: xp.asarray(state[row]) for row in compiled.reads}, outputs,
+                           subarray.row_bits, faults=subarray.faults, tra_base=subarray.tra_count,
+                           kernels=kernels, **launch)
+    final = dict(state)
+    for row in compiled.outputs:
+        node = kept.get(row)
+        if node is None:
+            final[row] = None
+        elif node in outputs:
+            final[row] = to_host(outputs[node])
+        elif compiled.nodes[node].op == "row":
+            final[row] = state[compiled.nodes[node].param]
+        else:
+            final[row] = constant_row(compiled.nodes[node].param, subarray.row_bits)
+    return final
+
+
+def assert_same_state(got, expected):
+    assert got.keys() == expected.keys()
+    for row in expected:
+        if expected[row] is None:
+            assert got[row] is None, row
+        else:
+            numpy.testing.assert_array_equal(got[row], expected[row], err_msg=row)
+
+
+def kernel_runs_like_fast_executor(subarray, program, scratch, kernels, **launch):
+    """Assert that the kernel leaves the state the fast executor leaves (which then runs on
+    ``subarray``); False, checking nothing, when the program is illegal."""
+    try:
+        got = kernel_final_state(subarray, program, scratch, kernels, **launch)
+    except AmbitCommandError:
+        return False
+    subarray.run(program, scratch=scratch)
+    assert_same_state(got, subarray.state())
+    return True
+
+
+SENSEABLE = [f"D{i}" for i in range(DATA_ROWS)] + [f"B{i}" for i in (*range(8), 12, 13, 14, 15)] + ["C0", "C1"]
+WRITABLE = [f"D{i}" for i in range(DATA_ROWS)] + [f"B{i}" for i in range(16)]
+COMMANDS = st.one_of(st.tuples(st.sampled_from(SENSEABLE), st.sampled_from(WRITABLE)),
+                     st.tuples(st.sampled_from(SENSEABLE)))
+"""Random AAP/AP commands, mostly legal (only the DCC rule can still be broken)."""
+
+
+def program_of(command_tuples):
+    return Program.of(*(AAP(*c) if len(c) == 2 else AP(*c) for c in command_tuples))
+
+
+RERAM_CONFIGS = {
+    "lossless-packed": ReramConfig(crossbar=CrossbarGeometry(16, 16)),
+    "lossy-packed": ReramConfig(crossbar=CrossbarGeometry(16, 16), adc=AdcConfig(bits=4)),
+    "clipped": ReramConfig(crossbar=CrossbarGeometry(16, 16), adc=AdcConfig(bits=5, full_scale=20)),
+    "signed-adc": ReramConfig(crossbar=CrossbarGeometry(16, 16), mapping=WeightMapping(differential_readout="subtract"),
+                              adc=AdcConfig(bits=6), inputs=InputEncoding(6, 2, signed=True)),
+    "offset-reference": ReramConfig(crossbar=CrossbarGeometry(16, 8),
+                                    mapping=WeightMapping(8, 2, "offset", offset_correction="reference_column")),
+    "prime": ReramConfig.prime(crossbar=CrossbarGeometry(32, 32)),
+    "float64-prescaled": ReramConfig(crossbar=CrossbarGeometry(1024, 64), mapping=WeightMapping(8, 4),
+                                     inputs=InputEncoding(8, 4), adc=AdcConfig(bits=8)),
+    "read-noise": ReramConfig(crossbar=CrossbarGeometry(16, 16), adc=AdcConfig(bits=6),
+                              devices=DeviceModel.generic_reram()),
+    "signed-float64-codes": ReramConfig(crossbar=CrossbarGeometry(16, 16),
+                                        mapping=WeightMapping(differential_readout="subtract"), adc=AdcConfig(bits=17)),
+    "signed-read-noise": ReramConfig(crossbar=CrossbarGeometry(16, 16),
+                                     mapping=WeightMapping(differential_readout="subtract"), adc=AdcConfig(bits=7),
+                                     devices=DeviceModel.generic_reram(read_noise=0.05)),
+}
+"""ReRAM configurations covering every path of the epilogue: packed cells (pack > 1), lossy and
+clipping ADCs, the signed ADC, reference columns, prescaled float32 and float64 sums, float64
+codes of float32 sums, read noise."""
+
+
+def crossbar_for(config, np_rng, K=None, N=37):
+    """A crossbar of random full-range weights, ``K`` rows (default: two tiles and a bit)."""
+    mapping = config.mapping
+    weights = np_rng.integers(-mapping.max_weight, mapping.max_weight + 1, (K or 2 * config.crossbar.rows + 3, N))
+    weights[0, 0] = mapping.max_weight  # every cell level is reached
+    return CrossbarArray(weights, config, seed=int(np_rng.integers(2**63)), backend="numpy")
+
+
+def epilogue_against_numpy(config, np_rng, kernels, *, batch=5, K=None, N=37, n0=5, grid=None):
+    """Run the epilogue kernel on one column block of a crossbar's partial sums (built with numpy,
+    moved to ``kernels``' device) into a wider, poisoned accumulator; returns ``(got, expected,
+    untouched)``: the kernel's block, ``CrossbarArray._accumulate``'s, and whether the columns
+    outside the block kept their poison."""
+    mapping, inputs = config.mapping, config.inputs
+    crossbar = crossbar_for(config, np_rng, K, N)
+    x = np_rng.integers(inputs.min_input, inputs.max_input + 1, (batch, crossbar.shape[0]))
+    tiles = crossbar._input_tiles(x, numpy)
+    columns = crossbar._sigma_columns // (mapping.polarities * mapping.slices)
+    width = crossbar._operand_columns_per_weight
+    read_index, first_row, n1 = 3, 11, columns
+    sums = numpy.matmul(tiles, crossbar._operand[:, :, n0 * width:n1 * width])
+    noise = None
+    if crossbar._sigma_squared is not None:
+        noise = numpy.ascontiguousarray(crossbar._read_noise(tiles, n0, n1, first_row, read_index, numpy))
+    xp = kernels.xp
+    acc = xp.full((batch, columns + 2), -1, dtype=numpy.int64)
+    kernels_loader.reram_adc_shift_add(
+        xp.asarray(sums), acc[:, n0:n1], crossbar._adc, tiles=crossbar.n_row_tiles, chunks=inputs.chunks,
+        width=width, pack=crossbar._pack, pack_bits=crossbar._pack_bits, polarities=mapping.polarities,
+        slices=mapping.slices, bits_per_cell=mapping.bits_per_cell, dac_bits=inputs.dac_bits,
+        prescaled=crossbar._prescaled, saturates=crossbar._saturates,
+        noise=None if noise is None else xp.asarray(noise), kernels=kernels, grid=grid)
+    acc = to_host(acc)
+    expected = crossbar._accumulate(tiles, n0, n1, first_row, read_index, numpy)
+    untouched = bool((acc[:, :n0] == -1).all() and (acc[:, n1:] == -1).all())
+    return acc[:, n0:n1], expected, untouched

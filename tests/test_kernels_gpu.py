@@ -1,0 +1,118 @@
+"""The CUDA kernels on a GPU (NVRTC through CuPy) against the numpy backend, bit for bit.
+
+The same cases as tests/test_kernels_shim.py at GPU sizes, launched through the same wrappers;
+skipped cleanly where CuPy or a CUDA device is missing (run them with scripts/gpu_check.sh).
+"""
+
+import numpy
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.gpu
+cupy = pytest.importorskip("cupy")
+
+from cim_emu import kernels_loader, rng  # noqa: E402
+from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for  # noqa: E402
+from cim_emu.ambit.compiler import compile_program  # noqa: E402
+from cim_emu.ambit.program_encoding import run_program_kernel  # noqa: E402
+from cim_emu.backend import cupy_available  # noqa: E402
+from kernel_cases import (  # noqa: E402
+    COMMANDS, FAULTS, RERAM_CONFIGS, epilogue_against_numpy, kernel_runs_like_fast_executor, program_of,
+    random_subarray,
+)
+
+if not cupy_available():
+    pytest.skip("no CUDA device answers", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    return kernels_loader.CupyKernels()
+
+
+@pytest.mark.parametrize("kind", ["uniform", "bernoulli", "normal"])
+@pytest.mark.parametrize("start", [0, 3, 2**40 + 1, 2**64 - 3_000_001])
+def test_draw_range_equals_rng(kernels, kind, start):
+    count = 3_000_001
+    p = 0.3
+    got = kernels_loader.draw_range(kind, 7, 2**63 + 5, start, count, threshold=rng.bernoulli_threshold(p),
+                                    kernels=kernels)
+    assert isinstance(got, cupy.ndarray)
+    expected = {"uniform": lambda: rng.uniform_uint32(7, 2**63 + 5, start, count),
+                "bernoulli": lambda: rng.bernoulli(7, 2**63 + 5, start, count, p),
+                "normal": lambda: rng.normal(7, 2**63 + 5, start, count)}[kind]()
+    numpy.testing.assert_array_equal(got.get(), expected)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "bernoulli", "normal"])
+def test_draw_at_equals_rng(kernels, kind, np_rng):
+    index = np_rng.integers(0, 2**64, 1_000_003, dtype=numpy.uint64)
+    got = kernels_loader.draw_at(kind, 11, 12, cupy.asarray(index), threshold=rng.bernoulli_threshold(0.7),
+                                 kernels=kernels)
+    expected = {"uniform": lambda: rng.random_uint32(11, 12, index),
+                "bernoulli": lambda: rng.bernoulli_at(11, 12, index, 0.7),
+                "normal": lambda: rng.normal_at(11, 12, index)}[kind]()
+    numpy.testing.assert_array_equal(got.get(), expected)
+
+
+@pytest.mark.parametrize("op", sorted(OPERATIONS))
+@pytest.mark.parametrize("faults", [None, FAULTS, TraFaultModel.ambit_spice(20, seed=5)], ids=["ideal", "faults", "spice"])
+@pytest.mark.parametrize("scratch", ["keep", "drop"])
+def test_library_programs_equal_the_fast_executor(kernels, op, faults, scratch):
+    program = program_for(op, [f"D{i}" for i in range(OPERATIONS[op][0])], "D3")
+    for n_bits, lanes in ((64 * 20_011 - 17, None), (64 * 20_011, 1), (129, None)):
+        assert kernel_runs_like_fast_executor(random_subarray(n_bits, n_bits, faults), program, scratch, kernels,
+                                              lanes=lanes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(commands=st.lists(COMMANDS, min_size=1, max_size=24), n_bits=st.integers(1, 300_000),
+       seed=st.integers(0, 2**64 - 1), faulty=st.booleans(), disagree=st.booleans(),
+       scratch=st.sampled_from(["keep", "drop"]), block=st.sampled_from([None, 32, 128]))
+def test_random_programs_equal_the_fast_executor(kernels, commands, n_bits, seed, faulty, disagree, scratch, block):
+    faults = TraFaultModel(flip_probability=0.1, only_when_inputs_disagree=disagree, weak_column_fraction=0.05,
+                           seed=seed) if faulty else None
+    subarray = random_subarray(n_bits, seed, faults)
+    assume(kernel_runs_like_fast_executor(subarray, program_of(commands), scratch, kernels, block=block))
+
+
+def test_rows_past_2_to_the_32_bits_draw_their_faults_at_64_bit_indices(kernels):
+    """A MAJ with faults on rows of 2**33 + 77 bits: the last words (bit indices above 2**33)
+    against the fault model evaluated by numpy on those words alone."""
+    row_bits = 2**33 + 77
+    words = -(-row_bits // 64)
+    faults = TraFaultModel(flip_probability=0.25, weak_column_fraction=0.5, seed=3)
+    compiled = compile_program(program_for("maj", ["D0", "D1", "D2"], "D3").instructions, 4, True)
+    root = compiled.outputs["D3"]
+    counter = cupy.arange(words, dtype=numpy.uint64)
+    rows = {f"D{i}": (counter + numpy.uint64(i)) * numpy.uint64(0x9E3779B97F4A7C15) for i in range(3)}
+    for row in rows.values():
+        row ^= row >> numpy.uint64(29)
+        row[-1] &= numpy.uint64((1 << (row_bits % 64)) - 1)
+    out = cupy.empty(words, dtype=numpy.uint64)
+    tra_base = 2**40
+    run_program_kernel(compiled, {root}, rows, {root: out}, row_bits, faults=faults, tra_base=tra_base, kernels=kernels)
+    tail = slice(words - 4099, words)
+    a, b, c = (rows[f"D{i}"][tail].get() for i in range(3))
+    expected = (a & b) | (b & c) | (a & c)
+    expected ^= faults.flip_words(tra_base + compiled.nodes[root].param, a, b, c, words - 4099, row_bits)
+    numpy.testing.assert_array_equal(out[tail].get(), expected)
+
+
+@pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
+def test_epilogue_equals_the_numpy_pipeline(kernels, np_rng, name):
+    got, expected, untouched = epilogue_against_numpy(RERAM_CONFIGS[name], np_rng, kernels, batch=300, N=700)
+    numpy.testing.assert_array_equal(got, expected)
+    assert untouched
+
+
+def test_epilogue_at_the_benchmark_configuration(kernels, np_rng):
+    """8-bit inputs and weights, 2-bit cells, 1-bit DAC, 8-bit ADC, 128-row tiles (issue 5's
+    benchmark configuration), on a block of 256 batch rows and 1024 weight columns."""
+    from cim_emu.reram.config import AdcConfig, ReramConfig
+
+    config = ReramConfig(adc=AdcConfig(bits=8))
+    got, expected, untouched = epilogue_against_numpy(config, np_rng, kernels, batch=256, K=1024, N=1024, n0=0)
+    numpy.testing.assert_array_equal(got, expected)
+    assert untouched

@@ -1,0 +1,283 @@
+"""The CUDA kernels of kernels/, run on the CPU through the shim, against the numpy backend, bit for bit.
+
+Every kernel is compiled by the host C++ compiler from the very source NVRTC compiles
+(:mod:`cim_emu.cpu_shim`) and launched through the same wrappers the CuPy backend uses
+(:mod:`cim_emu.kernels_loader`), on small random cases and with small, varied grids so that the
+grid-stride loops go round several times. The last tests compile every source with nvcc for
+sm_80 and sm_90 and check the resource report (no spills, no stack).
+"""
+
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from cim_emu import cpu_shim, kernels_loader, rng
+from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for
+from cim_emu.ambit.compiler import compile_program
+from cim_emu.ambit.program_encoding import encode_program, run_program_kernel
+from cim_emu.reram.adc import Adc
+from kernel_cases import (
+    COMMANDS, DATA_ROWS, FAULTS, RERAM_CONFIGS, crossbar_for, epilogue_against_numpy, kernel_runs_like_fast_executor,
+    program_of, random_subarray,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(cpu_shim.skip_reason() is not None, reason=str(cpu_shim.skip_reason()))
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    return cpu_shim.CpuKernels(multiprocessors=1)
+
+
+def test_each_source_registers_exactly_the_kernels_the_loader_names(kernels):
+    for filename, names in kernels_loader.KERNELS.items():
+        assert sorted(kernels.kernel_names(filename)) == sorted(names)
+
+
+def test_arguments_are_checked_against_the_kernel_signature(kernels):
+    with pytest.raises(TypeError, match="numpy.uint64"):  # a Python int would reach CUDA as int64
+        kernels.function("philox_draws.cu", "philox_range<cim::UniformDraw>")(
+            (1,), (32,), (1, numpy.uint64(0), numpy.uint64(0), numpy.uint64(1), numpy.uint64(0), None,
+                          numpy.empty(1, numpy.uint32)))
+    with pytest.raises(TypeError, match="dtype int32"):  # an int32 output where the kernel writes uint32
+        kernels.function("philox_draws.cu", "philox_range<cim::UniformDraw>")(
+            (1,), (32,), (*(numpy.uint64(0),) * 5, None, numpy.empty(1, numpy.int32)))
+    with pytest.raises(KeyError):
+        kernels.function("philox_draws.cu", "philox_range<cim::Missing>")
+
+
+# -- the counter-based generator ------------------------------------------------------------
+
+SEEDS = st.integers(0, 2**64 - 1)
+DRAWS = st.sampled_from(["uniform", "bernoulli", "normal"])
+PROBABILITIES = st.sampled_from([0.0, 2**-40, 0.01, 0.5, 0.999, 1.0])
+
+
+def numpy_draws(kind, seed, stream, start, count, p):
+    if kind == "uniform":
+        return rng.uniform_uint32(seed, stream, start, count)
+    if kind == "bernoulli":
+        return rng.bernoulli(seed, stream, start, count, p)
+    return rng.normal(seed, stream, start, count)
+
+
+@given(kind=DRAWS, seed=SEEDS, stream=SEEDS, start=st.one_of(st.integers(0, 40), st.integers(0, 2**64 - 1)),
+       count=st.integers(0, 300), p=PROBABILITIES, grid=st.integers(1, 3))
+def test_draw_range_equals_rng(kernels, kind, seed, stream, start, count, p, grid):
+    count = min(count, 2**64 - start)
+    got = kernels_loader.draw_range(kind, seed, stream, start, count, threshold=rng.bernoulli_threshold(p),
+                                    kernels=kernels, grid=grid)
+    expected = numpy_draws(kind, seed, stream, start, count, p)
+    assert got.dtype == expected.dtype
+    numpy.testing.assert_array_equal(got, expected)
+
+
+@given(kind=DRAWS, seed=SEEDS, stream=SEEDS, index=st.lists(st.integers(0, 2**64 - 1), max_size=40),
+       p=PROBABILITIES)
+def test_draw_at_equals_rng(kernels, kind, seed, stream, index, p):
+    index = numpy.array(index, dtype=numpy.uint64)
+    got = kernels_loader.draw_at(kind, seed, stream, index, threshold=rng.bernoulli_threshold(p), kernels=kernels,
+                                 grid=1)
+    at = {"uniform": lambda: rng.random_uint32(seed, stream, index),
+          "bernoulli": lambda: rng.bernoulli_at(seed, stream, index, p),
+          "normal": lambda: rng.normal_at(seed, stream, index)}
+    numpy.testing.assert_array_equal(got, at[kind]())
+
+
+@pytest.mark.parametrize("start", [0, 1, 2, 3, 4, 2**64 - 13])
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 5, 12, 13])
+def test_draws_write_only_their_range(kernels, start, count):
+    """Each element once, and nothing outside ``out[:count]`` (a guard band stays poisoned)."""
+    out = numpy.full(count + 8, 0xA5A5A5A5, dtype=numpy.uint32)
+    kernels.function("philox_draws.cu", "philox_range<cim::UniformDraw>")(
+        (1,), (32,), (numpy.uint64(5), numpy.uint64(6), numpy.uint64(start), numpy.uint64(count), numpy.uint64(0),
+                      None, out))
+    numpy.testing.assert_array_equal(out[:count], rng.uniform_uint32(5, 6, start, count))
+    assert (out[count:] == 0xA5A5A5A5).all()
+
+
+def test_draws_cover_the_normal_tails_and_whole_quads(kernels):
+    """A long aligned range (vector stores) whose normal draws reach both tails of the table."""
+    got = kernels_loader.draw_range("normal", 3, 1, 0, 4 * 2**16, kernels=kernels)
+    expected = rng.normal(3, 1, 0, 4 * 2**16)
+    numpy.testing.assert_array_equal(got, expected)
+    assert got.min() < -3.8 and got.max() > 3.8
+
+
+# -- Ambit: the fused program kernel --------------------------------------------------------
+
+@pytest.mark.parametrize("op", sorted(OPERATIONS))
+@pytest.mark.parametrize("faults", [None, FAULTS, TraFaultModel.ambit_spice(25, seed=4)], ids=["ideal", "faults", "spice"])
+def test_library_programs_equal_the_fast_executor(kernels, op, faults):
+    program = program_for(op, [f"D{i}" for i in range(OPERATIONS[op][0])], "D3")
+    for n_bits, scratch, lanes, grid in ((1, "keep", None, None), (63, "drop", 1, 1), (64, "keep", 2, 2),
+                                         (65, "drop", None, 1), (1000, "keep", 1, 3), (4097, "drop", 2, 1)):
+        assert kernel_runs_like_fast_executor(random_subarray(n_bits, n_bits, faults), program, scratch, kernels,
+                                              lanes=lanes, grid=grid)
+
+
+@given(commands=st.lists(COMMANDS, min_size=1, max_size=16), n_bits=st.sampled_from([1, 64, 65, 200, 1000]),
+       seed=SEEDS, faulty=st.booleans(), disagree=st.booleans(), p=st.sampled_from([0.05, 0.5, 1.0]),
+       scratch=st.sampled_from(["keep", "drop"]), lanes=st.sampled_from([None, 1, 2]),
+       block=st.sampled_from([None, 32, 64]), grid=st.integers(1, 3), tra_base=st.integers(0, 2**40))
+def test_random_programs_equal_the_fast_executor(kernels, commands, n_bits, seed, faulty, disagree, p, scratch,
+                                                 lanes, block, grid, tra_base):
+    faults = TraFaultModel(flip_probability=p, only_when_inputs_disagree=disagree, weak_column_fraction=0.2,
+                           seed=seed) if faulty else None
+    subarray = random_subarray(n_bits, seed, faults)
+    subarray._interpreter.tra_count = tra_base  # as if earlier programs had run
+    assume(kernel_runs_like_fast_executor(subarray, program_of(commands), scratch, kernels, lanes=lanes, block=block,
+                                          grid=grid))
+
+
+def test_an_output_row_may_be_an_input_row(kernels):
+    """In place: every thread loads its words of all inputs before it stores any."""
+    n_bits = 64 * 9 + 5
+    subarray = random_subarray(n_bits, 1)
+    compiled = compile_program(program_for("xor", ["D0", "D1"], "D2").instructions, DATA_ROWS, False)
+    root = compiled.outputs["D2"]
+    a, b = subarray.read_words("D0"), subarray.read_words("D1")
+    expected = a ^ b
+    run_program_kernel(compiled, {root}, {"D0": a, "D1": b}, {root: a}, n_bits, faults=TraFaultModel(), tra_base=0,
+                       kernels=kernels, grid=1)
+    numpy.testing.assert_array_equal(a, expected)
+
+
+def test_encoding_reads_live_rows_once_and_reuses_scratch_slots():
+    compiled = compile_program(program_for("xor", ["D0", "D1"], "D2").instructions, DATA_ROWS, True)
+    roots = {compiled.outputs["D2"]}
+    encoded = encode_program(compiled, roots)
+    assert encoded.input_rows == ("D0", "D1")
+    assert encoded.output_nodes == tuple(roots)
+    columns = dict(zip(("op", "a", "b", "c", "out", "store", "tra"), encoded.instructions.T))
+    is_maj = columns["op"] == 4  # with faults every TRA stays a MAJ keyed by its ordinal
+    assert sorted(columns["tra"][is_maj]) == list(range(compiled.tra_count)) and (columns["tra"][~is_maj] == -1).all()
+    assert encoded.n_slots < 2 + 2 + 1 + len(encoded.instructions)  # scratch slots are recycled
+    assert (columns["out"] >= 2 + len(encoded.input_rows)).all()  # constants and inputs are never written
+    with pytest.raises(ValueError, match="computed nodes"):
+        encode_program(compiled, {compiled.outputs["T0"]} | {next(i for i, n in enumerate(compiled.nodes) if n.op == "row")})
+
+
+def test_launch_shape_follows_alignment_and_live_values(kernels):
+    rows = [numpy.zeros(9, numpy.uint64) for _ in range(3)]
+    assert kernels_loader.ambit_program_launch(5, rows, kernels)[:2] == (2, 256)
+    assert kernels_loader.ambit_program_launch(5, rows + [rows[0][1:]], kernels)[0] == 1  # an 8-byte offset
+    lanes, block, shared = kernels_loader.ambit_program_launch(100, rows, kernels)
+    assert (lanes, block) == (2, 32) and shared == 100 * 16 * 32
+    with pytest.raises(ValueError, match="live"):
+        kernels_loader.ambit_program_launch(10_000, rows, kernels)
+
+
+# -- ReRAM: the ADC and shift-and-add epilogue ------------------------------------------------
+
+def test_reram_cases_cover_every_path_of_the_epilogue(np_rng):
+    crossbars = {name: crossbar_for(config, np_rng) for name, config in RERAM_CONFIGS.items()}
+    assert any(c._pack > 1 for c in crossbars.values())
+    assert any(c._prescaled and c._sum_dtype == numpy.float32 for c in crossbars.values())
+    assert any(c._prescaled and c._sum_dtype == numpy.float64 for c in crossbars.values())
+    assert any(c.config.signed_adc and c._sigma_squared is not None for c in crossbars.values())
+    assert any(not c.config.signed_adc and c._sigma_squared is not None for c in crossbars.values())
+    assert any(c.uses_reference_columns for c in crossbars.values())
+    assert any(c._saturates and c.config.devices.ideal for c in crossbars.values())
+    assert any(c._sum_dtype == numpy.float32 and c._adc.dtype == numpy.float64 for c in crossbars.values())
+
+
+@pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
+@pytest.mark.parametrize("grid", [None, (1, 2)], ids=["default-grid", "tiny-grid"])
+def test_epilogue_equals_the_numpy_pipeline(kernels, np_rng, name, grid):
+    got, expected, untouched = epilogue_against_numpy(RERAM_CONFIGS[name], np_rng, kernels, grid=grid)
+    numpy.testing.assert_array_equal(got, expected)
+    assert untouched
+
+
+#: (levels Q, full scale FS, fraction bits F). With these divisors floor(u * (1 / divisor))
+#: misses the exact floor by one in both directions - (7, 14, 0) below exact negative multiples,
+#: (255, 27383, 0) at u = 13636733 = 249 * 54766 - 1 - which the kernel's correction step fixes.
+ADC_CASES = [(1, 1, 0), (7, 14, 0), (15, 48, 0), (31, 20, 0), (255, 384, 0), (63, 1000, 5), (127, 12345, 0),
+             (255, 3 * 2**10, 16), (2**20 - 1, 3, 0), (255, 27383, 0), (2**20 - 1, 2**31, 0)]
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("mode", ["unsigned", "unsaturated", "prescaled", "signed"])
+def test_adc_transfer_equals_numpy_on_every_partial_sum(kernels, np_rng, dtype, mode):
+    """The epilogue reduced to one conversion per accumulator (one tile, chunk, slice, polarity),
+    across each ADC's range and past it on both sides (clipping, or none), at every multiple of
+    the divisor and its neighbours (the exact floor), in float32 and float64."""
+    exact_below = 2**24 if dtype == numpy.float32 else 2**53
+    saturates = mode != "unsaturated"
+    for levels, full_scale, fraction_bits in ADC_CASES:
+        adc = Adc.build(levels, full_scale, fraction_bits, mode == "signed", dtype)
+        span = min(int(1.25 * full_scale * 2**fraction_bits) + 2, (exact_below - 1 - adc.bias) // adc.scale)
+        if span < full_scale * 2**fraction_bits:
+            continue  # this ADC is not exact in this float type over its range
+        multiples = numpy.arange(-span * adc.scale // adc.divisor - 1, (span * adc.scale + adc.bias) // adc.divisor + 2)
+        if multiples.size > 3000:
+            multiples = np_rng.choice(multiples, 3000, replace=False)
+        near_steps = ((multiples * adc.divisor - adc.bias) // adc.scale)[:, None] + numpy.arange(-1, 2)
+        everywhere = numpy.arange(-span, span + 1) if span < 5000 else np_rng.integers(-span, span + 1, 5000)
+        p = numpy.unique(numpy.concatenate([everywhere, near_steps.reshape(-1)]))
+        p = p[numpy.abs(p) <= span].astype(dtype)
+        sums = p * adc.scale + adc.bias if mode == "prescaled" else p
+        entries = numpy.stack([sums, numpy.zeros_like(sums)], axis=-1) if mode == "signed" else sums[:, None]
+        acc = numpy.empty((p.size, 1), numpy.int64)
+        kernels_loader.reram_adc_shift_add(
+            numpy.ascontiguousarray(entries.reshape(1, p.size, -1)), acc, adc, tiles=1, chunks=1,
+            width=entries.shape[1], pack=1, pack_bits=1, polarities=2 if mode == "signed" else 1, slices=1,
+            bits_per_cell=1, dac_bits=1, prescaled=mode == "prescaled", saturates=saturates, kernels=kernels)
+        expected = adc.convert(sums.copy(), numpy, prescaled=mode == "prescaled", saturates=saturates)
+        numpy.testing.assert_array_equal(acc[:, 0], expected.astype(numpy.int64), err_msg=str(adc))
+
+
+# -- the shim itself ------------------------------------------------------------------------
+
+
+def test_threaded_mode_runs_barriers_shared_memory_and_warp_intrinsics(np_rng):
+    source = kernels_loader.inline_includes((ROOT / "tests" / "cuda" / "shim_selftest.cu").read_text())
+    kernel = cpu_shim.ShimKernel(cpu_shim.build(source, "shim-selftest"), "shim_selftest<64>")
+    blocks, threads, n = 3, 64, 150
+    values = np_rng.integers(-2**40, 2**40, n)
+    padded = numpy.zeros(blocks * threads, numpy.int64)
+    padded[:n] = values
+    block_sums, reversed_ = numpy.zeros(blocks, numpy.int64), numpy.zeros(blocks * threads, numpy.int64)
+    warps = blocks * threads // 32
+    warp_sums, ballots, agreement = numpy.zeros(warps, numpy.int64), numpy.zeros(warps, numpy.uint32), numpy.zeros(warps, numpy.int32)
+    kernel((blocks,), (threads,), (values, numpy.int64(n), block_sums, reversed_, warp_sums, ballots, agreement),
+           shared_mem=8 * threads)
+    numpy.testing.assert_array_equal(block_sums, padded.reshape(blocks, threads).sum(axis=1))
+    numpy.testing.assert_array_equal(reversed_, padded.reshape(blocks, threads)[:, ::-1].reshape(-1))
+    numpy.testing.assert_array_equal(warp_sums, padded.reshape(warps, 32).sum(axis=1))
+    odd = (padded.reshape(warps, 32) & 1).astype(numpy.uint64)
+    numpy.testing.assert_array_equal(ballots, (odd << numpy.arange(32, dtype=numpy.uint64)).sum(axis=1))
+    assert agreement.all()
+
+
+# -- nvcc: every source compiles for sm_80 and sm_90, without spills --------------------------
+
+CUDA_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kernels").glob("*.cu")) + ["tests/cuda/shim_selftest.cu"]
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+def test_every_kernel_compiles_with_nvcc_without_spills():
+    def compile_one(job):
+        source, arch = job
+        command = ["nvcc", "-std=c++17", f"-arch={arch}", "-Ikernels", "-cubin", "-Xptxas", "-v", "-o", "/dev/null",
+                   source]
+        return job, subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+    jobs = [(source, arch) for source in CUDA_SOURCES for arch in ("sm_80", "sm_90")]
+    with ThreadPoolExecutor(4) as pool:
+        for (source, arch), result in pool.map(compile_one, jobs):
+            assert result.returncode == 0, f"{source} {arch}:\n{result.stderr}"
+            report = result.stdout + result.stderr
+            assert "warning" not in report.lower(), f"{source} {arch}:\n{report}"
+            frames = re.findall(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", report)
+            assert frames and all(f == ("0", "0", "0") for f in frames), f"{source} {arch}:\n{report}"
