@@ -287,6 +287,10 @@ def random_uint32(seed: Any, stream: Any, index: Any, *, xp: Any = numpy) -> Any
     seed = _check_int("seed", seed, _U64_LIMIT, "2**64")
     stream = _check_int("stream", stream, _U64_LIMIT, "2**64")
     index = _as_index(index, xp)
+    if xp is not numpy:  # CuPy: the CUDA twin, kernels/philox_draws.cu
+        from . import kernels_loader  # noqa: PLC0415 - imports CuPy only when used
+
+        return kernels_loader.draw_at("uniform", seed, stream, index)
     w0, w1, w2, w3 = _blocks(seed, stream, index >> xp.uint64(2), xp)
     word = index & xp.uint64(3)
     return xp.where(word == 0, w0, xp.where(word == 1, w1, xp.where(word == 2, w2, w3)))
@@ -314,6 +318,10 @@ def uniform_uint32(seed: Any, stream: Any, start: Any, count: Any, *, xp: Any = 
     seed = _check_int("seed", seed, _U64_LIMIT, "2**64")
     stream = _check_int("stream", stream, _U64_LIMIT, "2**64")
     start, count = _check_range(start, count)
+    if xp is not numpy:  # CuPy: the CUDA twin, kernels/philox_draws.cu
+        from . import kernels_loader  # noqa: PLC0415 - imports CuPy only when used
+
+        return kernels_loader.draw_range("uniform", seed, stream, start, count)
     first_block = start >> 2
     n_blocks = ((start + count + 3) >> 2) - first_block
     block = xp.arange(n_blocks, dtype=xp.uint64) + xp.uint64(first_block)

@@ -166,6 +166,15 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
         else:
             computed.add(node_id)
             results[node_id] = _writable(spare.pop()) if spare else xp.empty(words, dtype=numpy.uint64)
+    if computed and xp is not numpy:
+        # On the GPU: the fused kernel of kernels/ambit_program.cu (padding comes out zero).
+        from .program_encoding import run_program_kernel  # noqa: PLC0415 - it imports this module
+
+        try:
+            run_program_kernel(compiled, computed, inputs, results, row_bits, faults=faults, tra_base=tra_base)
+            return results
+        except ValueError:  # more live values than shared memory holds: the array path below
+            pass
     if computed:
         steps, n_slots = _schedule(compiled, computed)
         on_host = xp is numpy

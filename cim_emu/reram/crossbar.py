@@ -366,6 +366,16 @@ class CrossbarArray:
         noise = None
         if self._sigma_squared is not None:
             noise = self._read_noise(tiles, n0, n1, first_row, read_index, xp)
+        if xp is not numpy:  # CuPy: ADC and shift-and-add in kernels/reram_epilogue.cu
+            from .. import kernels_loader  # noqa: PLC0415 - imports CuPy only when used
+
+            acc = xp.empty((b, n1 - n0), dtype=numpy.int64)
+            kernels_loader.reram_adc_shift_add(
+                xp.ascontiguousarray(sums), acc, self._adc, tiles=T, chunks=C, width=width, pack=self._pack,
+                pack_bits=self._pack_bits, polarities=P, slices=S, bits_per_cell=mapping.bits_per_cell,
+                dac_bits=inputs.dac_bits, prescaled=self._prescaled, saturates=self._saturates,
+                noise=None if noise is None else xp.ascontiguousarray(noise))
+            return acc
         code_dtype = self._adc.dtype
         slice_weights = 2.0 ** (numpy.arange(S) * mapping.bits_per_cell)
         signs = numpy.ones(1) if config.signed_adc else numpy.array([1.0, -1.0][:P])
