@@ -57,8 +57,13 @@ def compiler() -> str:
     raise ShimUnavailableError("the CPU shim needs a C++17 compiler: set CXX or install g++")
 
 
+def cache_location() -> Path:
+    """Where compiled shim libraries are kept: ``$CIM_EMU_SHIM_CACHE`` or a temp folder."""
+    return Path(os.environ.get("CIM_EMU_SHIM_CACHE") or Path(tempfile.gettempdir()) / "cim-emu-shim")
+
+
 def _cache_dir() -> Path:
-    folder = Path(os.environ.get("CIM_EMU_SHIM_CACHE") or Path(tempfile.gettempdir()) / "cim-emu-shim")
+    folder = cache_location()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

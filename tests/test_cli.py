@@ -178,6 +178,15 @@ def test_info_text_names_versions_backends_and_threads(invoke):
     assert f"fast executor    {default_threads()} host thread(s)" in result.stdout
 
 
+def test_info_names_the_kernel_caches(invoke, monkeypatch, tmp_path):
+    monkeypatch.setenv("CUPY_CACHE_DIR", str(tmp_path / "cupy"))
+    monkeypatch.setenv("CIM_EMU_SHIM_CACHE", str(tmp_path / "shim"))
+    (record,) = json_document(invoke("info", "--json", "-"))["results"]
+    assert record["kernel_cache_cupy"] == str(tmp_path / "cupy")
+    assert record["kernel_cache_cpu_shim"] == str(tmp_path / "shim")
+    assert f"kernel cache     CuPy {tmp_path / 'cupy'}; CPU shim {tmp_path / 'shim'}" in invoke("info").stdout
+
+
 def test_info_without_cupy_does_not_fail(invoke, no_gpu):
     document = json_document(invoke("info", "--json", "-"))
     (record,) = document["results"]

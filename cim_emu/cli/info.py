@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+from pathlib import Path
 from typing import Optional
 
 import click
@@ -54,12 +56,15 @@ def info(json_path: Optional[str]) -> None:
 
     Lists the versions of cim-emu, Python and numpy; whether CuPy imports and which CUDA
     devices it sees (name and memory); the default backend and what it resolves to; and the
-    host threads of the fast Ambit executor (CIM_EMU_THREADS overrides). Works without CuPy.
+    host threads of the fast Ambit executor (CIM_EMU_THREADS overrides); and where compiled
+    kernels are cached (CuPy's CUPY_CACHE_DIR, the CPU shim's CIM_EMU_SHIM_CACHE). Works
+    without CuPy.
 
     The JSON document (--json) holds one record with these fields.
     """
     import numpy  # noqa: PLC0415
 
+    from .. import cpu_shim  # noqa: PLC0415
     from ..ambit.fast import default_threads  # noqa: PLC0415
 
     default, resolved = _default_backend()
@@ -71,6 +76,8 @@ def info(json_path: Optional[str]) -> None:
         "default_backend": default,
         "default_backend_resolves_to": resolved,
         "fast_executor_threads": default_threads(),
+        "kernel_cache_cupy": os.environ.get("CUPY_CACHE_DIR") or str(Path.home() / ".cupy" / "kernel_cache"),
+        "kernel_cache_cpu_shim": str(cpu_shim.cache_location()),
     }
     devices = [_device_text(d) for d in record["cuda_devices"]] or [f"none: {record['cupy_problem']}"]
     text = format_fields({
@@ -82,5 +89,6 @@ def info(json_path: Optional[str]) -> None:
         "backends": ", ".join(["numpy", *(["cupy"] if record["cupy_problem"] is None else [])]),
         "default backend": f"{default} (computes on {resolved or 'nothing: unavailable'})",
         "fast executor": f"{record['fast_executor_threads']} host thread(s)",
+        "kernel cache": f"CuPy {record['kernel_cache_cupy']}; CPU shim {record['kernel_cache_cpu_shim']}",
     })
     report(text, [record], json_path=json_path, backend=resolved, seed=None)
