@@ -1,0 +1,49 @@
+"""A converted ``CrossbarLinear``'s forward against the plain ``nn.Linear`` it came from, in one run.
+
+Float32 inputs in [0, 1) (batch 256, K = N = 1024; quick: 16 x 256 x 256), weights per output
+channel, ISAAC-like crossbars (8-bit inputs and weights, 2-bit cells, 1-bit DACs, 128 rows):
+
+* lossy (6-bit ADC): the full pipeline, whose inherent work is 8 x 4 x 2 = 64 binary products;
+* lossless (9-bit ADC, ideal devices): one exact integer product.
+
+The layer is programmed before timing (as after ``convert``); each forward quantizes its
+inputs, crosses to numpy by DLPack, runs the crossbars and comes back as a tensor.
+``ratio_to_linear`` = layer time / ``nn.Linear`` time; ``correct``: the output equals
+:class:`~cim_emu.reram.quantize.AnalogLayer`'s bit for bit.
+"""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from cim_emu.reram import AdcConfig, ReramConfig  # noqa: E402
+from cim_emu.reram.quantize import AnalogLayer  # noqa: E402
+from cim_emu.torch import CrossbarLinear  # noqa: E402
+
+
+@pytest.mark.parametrize("path", ["lossy", "lossless"])
+def test_crossbar_linear_against_torch_linear(benchmark, best_time, quick, path):
+    batch, K, N = (16, 256, 256) if quick else (256, 1024, 1024)
+    config = ReramConfig(adc=AdcConfig(bits=6)) if path == "lossy" else ReramConfig()
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(K, N).eval()
+    layer = CrossbarLinear.from_float(linear, config).eval()
+    x = torch.rand((batch, K))
+    layer.analog_layer()  # programmed once, outside the timing
+
+    benchmark.group = f"torch-{path}-{batch}x{K}x{N}"
+    with torch.no_grad():
+        y = benchmark.pedantic(layer, args=(x,), rounds=3 if path == "lossy" else 7, warmup_rounds=1)
+        plain = best_time(lambda: linear(x), 20)
+    emulator = benchmark.stats.stats.min
+    reference = AnalogLayer(linear.weight.detach().numpy().T, config, bias=linear.bias.detach().numpy())
+    correct = bool(torch.equal(y, torch.from_numpy(reference(x.numpy())).to(torch.float32)))
+    benchmark.extra_info.update(
+        correct=correct,
+        shape=[batch, K, N],
+        adc_bits=config.adc_bits,
+        torch_linear_s=plain,
+        ratio_to_linear=emulator / plain,
+        torch_threads=torch.get_num_threads(),
+    )
+    assert correct
