@@ -2,7 +2,8 @@
 
 :class:`CrossbarLinear` and :class:`CrossbarConv2d` are drop-in replacements for
 ``nn.Linear`` and ``nn.Conv2d`` (``groups=1``); :func:`convert` swaps them into a trained
-model, :func:`calibrate` fixes their input scales from data. Each layer's forward is exactly
+model, :func:`calibrate` fixes their input scales (and, with ``adc=``, their ADC full scales)
+from data, :func:`calibrate_adc` their ADC full scales alone. Each layer's forward is exactly
 :class:`cim_emu.reram.quantize.AnalogLayer` (the ReRAM float API) on the layer's
 :class:`~cim_emu.reram.config.ReramConfig`, so the bits are the engine's:
 
@@ -50,9 +51,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 import numpy
 
 from .reram.config import ReramConfig
-from .reram.quantize import AnalogLayer
+from .reram.quantize import AnalogLayer, quantize_inputs
 
-__all__ = ["CrossbarLinear", "CrossbarConv2d", "convert", "calibrate", "crossbar_layers", "to_array", "to_tensor"]
+__all__ = ["CrossbarLinear", "CrossbarConv2d", "convert", "calibrate", "calibrate_adc", "crossbar_layers", "to_array", "to_tensor"]
 
 #: Float dtypes a crossbar layer accepts (the engine quantizes float64; both convert exactly).
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -205,6 +206,28 @@ class _CrossbarMixin:
         self.input_scale = self.analog_layer().calibrate(rows, method, percentile)
         return self.input_scale
 
+    def calibrate_adc(self, rows: Any, method: str = "max", percentile: float = 99.99) -> int:
+        """Set the ADC full scale from sample input rows ``(B, K)`` (a tensor or an array).
+
+        The rows are quantized as the forward quantizes them (with the layer's input scale; a
+        dynamic one takes the rows' maximum), and the full scale becomes the largest ideal
+        partial sum they produce over every conversion (``method="max"``) or that
+        ``percentile`` of them (``"percentile"``): :meth:`CrossbarArray.largest_partial_sum`.
+        Partial sums above it clip to the top code; below it the ADC step shrinks to
+        ``full_scale / Q``. The layer's config becomes ``dataclasses.replace(config,
+        adc=dataclasses.replace(config.adc, full_scale=...))``, so its crossbars are
+        reprogrammed (same seed) on the next forward. Returns the full scale.
+        """
+        if method not in ("max", "percentile"):
+            raise ValueError(f"method must be 'max' or 'percentile'; got {method!r}")
+        if isinstance(rows, torch.Tensor):
+            rows = to_array(rows.to(torch.float64))
+        analog = self.analog_layer()
+        x_q, _ = quantize_inputs(analog.backend.asarray(rows), self.config, self.input_scale, xp=analog.backend.xp)
+        full_scale = analog.crossbars.largest_partial_sum(x_q, percentile=percentile if method == "percentile" else None)
+        self.config = dataclasses.replace(self.config, adc=dataclasses.replace(self.config.adc, full_scale=full_scale))
+        return full_scale
+
 
 class CrossbarLinear(_CrossbarMixin, nn.Linear):
     """``nn.Linear`` whose product ``x @ W.T`` runs on emulated ReRAM crossbars.
@@ -356,19 +379,11 @@ def crossbar_layers(model: nn.Module) -> list:
     return [(name, module) for name, module in model.named_modules() if isinstance(module, _CrossbarMixin)]
 
 
-def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: str = "max",
-              percentile: float = 99.99, forward: Optional[Callable] = None) -> dict:
-    """Fix every crossbar layer's input scale from data; returns ``{name: scale}``.
-
-    ``batches`` is one input tensor or an iterable of them (or of tuples whose first item is
-    the input; ``forward(model, batch)`` overrides how a batch is run). The model runs in
-    float (each crossbar layer applies its float weights) while the rows every layer receives
-    are recorded; then each layer's scale is :meth:`AnalogLayer.calibrate` over all its rows
-    (``max|x|`` or a ``percentile`` of ``|x|``).
-    """
+def _recorded_rows(model: nn.Module, batches: Union[torch.Tensor, Iterable], forward: Optional[Callable]) -> list:
+    """``[(name, layer, rows)]``: the rows every crossbar layer receives while the model runs in float."""
     layers = crossbar_layers(model)
     for _, layer in layers:
-        layer._calibration = _Calibration(method, percentile)
+        layer._calibration = _Calibration("max", 100.0)
     was_training = model.training
     model.eval()
     try:
@@ -383,10 +398,50 @@ def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: 
         for _, layer in layers:
             layer._calibration = None
         model.train(was_training)
-    scales = {}
+    result = []
     for name, layer in layers:
         if not recorded[name].inputs:
             raise ValueError(f"calibrate: layer {name!r} received no input")
-        rows = torch.cat(recorded[name].inputs)
+        result.append((name, layer, torch.cat(recorded[name].inputs)))
+    return result
+
+
+def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: str = "max",
+              percentile: float = 99.99, forward: Optional[Callable] = None, *,
+              adc: Optional[str] = None, adc_percentile: float = 99.99) -> dict:
+    """Fix every crossbar layer's input scale (and, with ``adc``, its ADC full scale) from data;
+    returns ``{name: scale}``.
+
+    ``batches`` is one input tensor or an iterable of them (or of tuples whose first item is
+    the input; ``forward(model, batch)`` overrides how a batch is run). The model runs in
+    float (each crossbar layer applies its float weights) while the rows every layer receives
+    are recorded; then each layer's scale is :meth:`AnalogLayer.calibrate` over all its rows
+    (``max|x|`` or a ``percentile`` of ``|x|``). ``adc="max"`` or ``"percentile"`` then also
+    sets each layer's ADC full scale from the same rows, quantized with the new input scale
+    (:meth:`CrossbarLinear.calibrate_adc`, with ``adc_percentile``); the full scales are
+    readable as ``layer.config.adc.full_scale``.
+    """
+    scales = {}
+    for name, layer, rows in _recorded_rows(model, batches, forward):
         scales[name] = layer.calibrate_inputs(rows, method, percentile)
+        if adc is not None:
+            layer.calibrate_adc(rows, adc, adc_percentile)
     return scales
+
+
+def calibrate_adc(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: str = "max",
+                  percentile: float = 99.99, forward: Optional[Callable] = None) -> dict:
+    """Set every crossbar layer's ADC full scale from data, keeping its input scale; returns
+    ``{name: full_scale}``.
+
+    The rows each layer receives (recorded as in :func:`calibrate`, model in float) are
+    quantized with the layer's input scale (calibrate it first: a dynamic scale takes the
+    rows' maximum) and the full scale becomes the largest ideal partial sum over every
+    conversion (``method="max"``) or the ``percentile`` of them
+    (:meth:`cim_emu.reram.crossbar.CrossbarArray.largest_partial_sum`). A smaller full scale
+    gives a finer ADC step (``full_scale / Q``); partial sums above it clip. Each layer is
+    reprogrammed with ``dataclasses.replace(config, adc=dataclasses.replace(config.adc,
+    full_scale=...))`` and the same seed.
+    """
+    return {name: layer.calibrate_adc(rows, method, percentile)
+            for name, layer, rows in _recorded_rows(model, batches, forward)}

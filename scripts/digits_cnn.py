@@ -11,6 +11,9 @@ hardware-aware fine-tuning (needs torch, scikit-learn and matplotlib: ``pip inst
    emulated forward, fresh device noise every step, multiplicative weight noise) and measure
    it again at that setting.
 
+The reusable core lives in :mod:`cim_emu.torch_digits` (also behind ``cim-emu accuracy``'s
+``torch-digits-cnn`` section); this script keeps the command line and the output.
+
 Writes ``digits_cnn.json`` (every number, the command) and ``digits_cnn.png`` (accuracy
 against ADC bits) to ``--out``, and prints the table and the command that made them.
 """
@@ -24,64 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy
 import torch
-from torch import nn
-from torch.nn import functional as F
 
-from cim_emu.reram import AdcConfig, DeviceModel, ReramConfig
-from cim_emu.torch import calibrate, convert
-
-DEVICES = {"ideal": DeviceModel(), "reram_wan2022": DeviceModel.reram_wan2022()}
-LOSSLESS_BITS = ReramConfig().adc_bits  # 9 with the defaults (partial sums up to 384)
-
-
-def load_digits_tensors(seed: int) -> tuple:
-    """``(x_train, y_train, x_test, y_test)``: images ``(n, 1, 8, 8)`` in [0, 1], 25 % held out."""
-    from sklearn.datasets import load_digits  # noqa: PLC0415 - optional dependency ('cim-emu[data]')
-
-    data = load_digits()
-    x = torch.tensor(data.data / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
-    y = torch.tensor(data.target, dtype=torch.int64)
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    n_test = round(0.25 * len(y))
-    return x[order[n_test:]], y[order[n_test:]], x[order[:n_test]], y[order[:n_test]]
-
-
-def small_cnn() -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
-                         nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
-
-
-def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int,
-          batch: int = 64) -> nn.Module:
-    """Adam on the cross-entropy, shuffled mini-batches (seeded)."""
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(epochs):
-        for indices in torch.randperm(len(y), generator=generator).split(batch):
-            optimizer.zero_grad()
-            F.cross_entropy(model(x[indices]), y[indices]).backward()
-            optimizer.step()
-    return model.eval()
-
-
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float((model.eval()(x).argmax(1) == y).float().mean())
-
-
-def config_for(adc_bits: int, devices: str) -> ReramConfig:
-    return ReramConfig(adc=AdcConfig(bits=adc_bits), devices=DEVICES[devices])
-
-
-def emulated(model: nn.Module, x_train: torch.Tensor, adc_bits: int, devices: str, seed: int) -> nn.Module:
-    """The float model converted to crossbars, input scales calibrated on the training set."""
-    converted = convert(model, config_for(adc_bits, devices), seed=seed)
-    calibrate(converted, x_train)
-    return converted
+from cim_emu.torch_digits import (DEVICES, LOSSLESS_BITS, accuracy, config_for, emulated,  # noqa: F401 - re-exported
+                                  load_digits_tensors, small_cnn, train)
 
 
 def plot(results: dict, path: Path) -> None:

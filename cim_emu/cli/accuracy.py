@@ -165,6 +165,27 @@ def _reram_digits(quick: bool, seed: int, backend: str) -> Section:
                    _records(name, results))
 
 
+#: The digits MLP's columns with the ADC full scale (default or calibrated) in place of "lossless".
+TORCH_DIGITS_COLUMNS = [Column("adc_full_scale", "ADC full scale") if c.key == "adc_lossless" else c
+                        for c in DIGITS_COLUMNS]
+
+
+def _torch_digits_cnn(quick: bool, seed: int, backend: str) -> Section:
+    from .. import torch_digits  # noqa: PLC0415 - imports torch only when run
+    from ..reram.digits import DatasetUnavailableError  # noqa: PLC0415
+
+    name = "torch-digits-cnn"
+    heading = ("Digits CNN (PyTorch, conv-conv-linear, scikit-learn's 8x8 digits, test set) in float, digital and "
+               "converted to crossbars (cim_emu.torch; 8-bit inputs and weights, 2-bit cells, 1-bit DAC) across ADC "
+               "bits, default and calibrated ADC full scale; always on the CPU")
+    try:
+        records = torch_digits.study(quick, seed)
+    except (torch_digits.TorchUnavailableError, DatasetUnavailableError) as exc:
+        return Section(name, heading, f"skipped: {exc}", [], skipped=str(exc))
+    return Section(name, heading, format_table(records, TORCH_DIGITS_COLUMNS),
+                   [{"check": name, **r} for r in records])
+
+
 #: The groups of checks by name, in the order they run and print.
 SECTIONS: dict[str, Callable[[bool, int, str], Section]] = {
     "ambit-library": _ambit_library,
@@ -172,6 +193,7 @@ SECTIONS: dict[str, Callable[[bool, int, str], Section]] = {
     "reram-exact": _reram_exact,
     "reram-adc-sweep": _reram_adc_sweep,
     "reram-digits": _reram_digits,
+    "torch-digits-cnn": _torch_digits_cnn,
 }
 
 #: The sections --plot draws.
@@ -223,6 +245,15 @@ def accuracy(quick: bool, checks: Sequence[str], backend: Optional[str], seed: i
     Bounds: the float model reaches a floor; digital stays close to float; lossless ideal
     crossbars give the digital logits exactly; ideal crossbars with an 8-bit ADC stay within a
     stated drop of float (cim_emu.reram.digits sets them; each record's "bound" states its own).
+
+    Digits CNN (needs PyTorch, the 'torch' extra, and scikit-learn; skipped with a note without
+    them): a small CNN trained with torch, converted by cim_emu.torch, on the CPU whatever
+    --backend says. Bounds: lossless ideal crossbars give the digital (exact integer product)
+    logits exactly; ideal crossbars with an 8-bit ADC stay within a stated drop of float
+    (cim_emu.torch_digits sets them). A 6-bit ADC is also run with its full scale calibrated
+    per layer from the training set. Quick mode trains 3 epochs and runs ideal devices at 6, 8
+    and lossless ADC bits (seconds); a full run trains 15 epochs and adds 5 and 7 bits and the
+    wan2022 device model.
 
     Prints a table per group of checks and a one-line verdict. JSON (--json) and CSV (--csv)
     hold one record per check, with "check" naming its group and "passed"; the JSON document

@@ -239,6 +239,50 @@ class CrossbarArray:
         bound = self.n_row_tiles * polarities * slices * chunks * config.adc_step / 2
         return 2 * bound if self.uses_reference_columns else bound
 
+    def largest_partial_sum(self, x: Any, *, percentile: Optional[float] = None) -> int:
+        """The largest ideal partial sum that integer inputs ``x`` ``(K,)`` or ``(B, K)`` produce,
+        over every conversion (tile, chunk, slice, polarity, column, reference columns included):
+        what an ADC full scale calibrated from data is set to (``AdcConfig(full_scale=...)``).
+
+        The sums come from the ideal cell levels :attr:`levels` and the input chunks exactly as
+        the pipeline forms them (:meth:`_input_tiles`, :meth:`_tile_layout`), in float64 with
+        integer operands far below ``2**53`` (exact); a signed ADC converts ``|p+ - p-|``.
+        Device noise is ignored. ``percentile`` (in (0, 100]) returns instead the smallest
+        integer ``v`` with at least that share of the conversions ``<= v`` (exact, by counting).
+        At least 1 (the smallest valid full scale).
+        """
+        if percentile is not None and not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
+            raise ValueError(f"percentile must be None or in (0, 100]; got {percentile!r}")
+        xp, inputs, mapping = numpy, self.config.inputs, self.config.mapping
+        x = check_integer_array("x", backends.NUMPY_BACKEND.asarray(x), inputs.min_input, inputs.max_input, xp)
+        x = x[None] if x.ndim == 1 else x
+        if x.ndim != 2 or x.shape[1] != self.shape[0]:
+            raise ValueError(f"x must have shape (K,) or (B, K) with K = {self.shape[0]}; got {tuple(x.shape)}")
+        rows, P, S = self.config.crossbar.rows, mapping.polarities, mapping.slices
+        operand = backends.NUMPY_BACKEND.asarray(self._tile_layout(self.levels.astype(numpy.float64), numpy.float64))
+        columns = operand.shape[2]
+        block = max(1, 2**22 // max(1, self.n_row_tiles * inputs.chunks * columns))
+        largest, counts = 0, None
+        for b0 in range(0, x.shape[0], block):
+            tiles = self._input_tiles(x[b0:b0 + block], xp)[:, :, :rows].astype(numpy.float64)
+            sums = numpy.rint(numpy.matmul(tiles, operand)).astype(numpy.int64)  # (T, C*b, N'*P*S)
+            if self.config.signed_adc:
+                sums = sums.reshape(sums.shape[:2] + (-1, P, S))
+                sums = numpy.abs(sums[..., 0, :] - sums[..., 1, :])
+            largest = max(largest, int(sums.max(initial=0)))
+            if percentile is not None:
+                block_counts = numpy.bincount(sums.ravel())
+                if counts is not None and len(counts) >= len(block_counts):
+                    counts[:len(block_counts)] += block_counts
+                else:
+                    if counts is not None:
+                        block_counts[:len(counts)] += counts
+                    counts = block_counts
+        if percentile is not None and counts is not None:
+            cumulative = numpy.cumsum(counts)
+            largest = int(numpy.searchsorted(cumulative, percentile / 100 * cumulative[-1] - 1e-9))
+        return max(1, largest)
+
     # -- reading -------------------------------------------------------------------------------
     __array_ufunc__ = None  # so that ``numpy_array @ crossbars`` defers to __rmatmul__
 

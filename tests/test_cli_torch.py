@@ -1,0 +1,75 @@
+"""``cim-emu accuracy``'s torch-digits-cnn section: a small CNN on scikit-learn's digits, converted
+to crossbars by cim_emu.torch (cim_emu.torch_digits), and its skip without torch."""
+
+import importlib.util
+import sys
+
+import pytest
+from test_cli import invoke, json_document, runner  # noqa: F401 - fixtures and helpers
+
+from cim_emu import torch_digits
+
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None or importlib.util.find_spec("sklearn") is None,
+                                 reason="needs torch (the 'torch' extra) and scikit-learn")
+
+
+def cnn_records(document):
+    return [r for r in document["results"] if r["check"] == "torch-digits-cnn"]
+
+
+@needs_torch
+def test_quick_section_holds_its_bounds(invoke):
+    document = json_document(invoke("accuracy", "--quick", "--check", "torch-digits-cnn", "--json", "-"))
+    assert document["skipped"] == {} and document["passed"] is True
+    records = cnn_records(document)
+    by_model = {r["model"]: r for r in records if r["model"] != "emulated"}
+    assert by_model["float"]["accuracy"] >= torch_digits.FLOAT_ACCURACY_FLOOR
+    emulated = {(r["adc_bits"], r["adc_full_scale"]): r for r in records if r["model"] == "emulated"}
+    assert sorted(emulated) == [(6, "calibrated (max)"), (6, "default"), (8, "default"), (9, "default")]
+    lossless = emulated[9, "default"]
+    assert lossless["max_logit_difference"] == 0.0 and lossless["accuracy"] == by_model["digital"]["accuracy"]
+    assert emulated[8, "default"]["accuracy_drop"] <= torch_digits.ANALOG_ACCURACY_DROP
+    # a 6-bit ADC loses much with the default full scale (384) and little calibrated (measured 0.650 -> 0.962)
+    assert emulated[6, "calibrated (max)"]["accuracy"] >= emulated[6, "default"]["accuracy"] + 0.1
+    assert all(r["passed"] for r in records)
+
+
+@needs_torch
+def test_section_table_in_the_text(invoke):
+    result = invoke("accuracy", "--quick", "--check", "torch-digits-cnn")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("Digits CNN (PyTorch"))
+    assert lines[heading + 1].split()[:4] == ["model", "devices", "ADC", "bits"]
+    assert lines[-1] == "PASS: all 6 checks passed (torch-digits-cnn 6/6)"
+
+
+@needs_torch
+def test_broken_bound_fails(invoke, monkeypatch):
+    monkeypatch.setattr(torch_digits, "ANALOG_ACCURACY_DROP", -1.0)
+    result = invoke("accuracy", "--quick", "--check", "torch-digits-cnn")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "FAIL: 1 of 6 checks failed (torch-digits-cnn 5/6 passed)"
+
+
+@pytest.fixture
+def no_torch(monkeypatch):
+    """Make this process look like a machine without torch."""
+    for name in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "torch", None)
+
+
+def test_skipped_with_a_note_without_torch(invoke, no_torch):
+    result = invoke("accuracy", "--quick", "--check", "torch-digits-cnn")
+    assert result.exit_code == 0, result.output
+    assert "skipped: PyTorch is not installed" in result.stdout and "pip install 'cim-emu[torch]'" in result.stdout
+    assert result.stdout.splitlines()[-1] == "PASS: all 0 checks passed (torch-digits-cnn skipped)"
+    document = json_document(invoke("accuracy", "--quick", "--check", "torch-digits-cnn", "--check", "reram-exact",
+                                    "--json", "-"))
+    assert "PyTorch" in document["skipped"]["torch-digits-cnn"] and cnn_records(document) == []
+
+
+def test_require_torch_without_torch(no_torch):
+    with pytest.raises(torch_digits.TorchUnavailableError, match=r"cim-emu\[torch\]"):
+        torch_digits.require_torch()
