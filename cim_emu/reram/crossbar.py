@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from typing import Any, Iterator, Optional
 
 import numpy
@@ -46,8 +47,10 @@ from .mapping import cell_levels, check_integer_array, reference_levels
 
 #: Target size (bytes) of the partial sums of one block: small enough to stay in cache.
 BLOCK_BYTES = 16 * 2**20
-#: Target rows (batch rows x input chunks) of one block's matrix products.
+#: Target rows (batch rows x input chunks) of one block's matrix products (64 times more on a GPU).
 MATMUL_ROWS = 1024
+#: On a GPU, blocks only bound the memory the partial sums take.
+DEVICE_BLOCK_BYTES = 1024 * 2**20
 
 
 @functools.lru_cache(maxsize=None)
@@ -334,11 +337,14 @@ class CrossbarArray:
         the analog part only). Blocks keep the partial sums in cache and the matrix products
         large (about ``MATMUL_ROWS`` rows each); they never change the bits."""
         C = self.config.inputs.chunks
-        batch_rows = batch_block or max(1, MATMUL_ROWS // C)
-        per_column = self.n_row_tiles * C * batch_rows * self._operand_columns_per_weight * 4
-        column_block = max(1, BLOCK_BYTES // per_column)
-        n_columns = self._sigma_columns // (self.config.mapping.polarities * self.config.mapping.slices)
         on_host = xp is numpy
+        if not on_host and os.environ.get("CUPY_TF32", "0") != "0":
+            raise RuntimeError("CUPY_TF32 makes CuPy's float32 products inexact (10-bit mantissas); "
+                               "unset it: the crossbar pipeline relies on exact float32 integer sums")
+        batch_rows = batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C)
+        per_column = self.n_row_tiles * C * batch_rows * self._operand_columns_per_weight * 4
+        column_block = max(1, (BLOCK_BYTES if on_host else DEVICE_BLOCK_BYTES) // per_column)
+        n_columns = self._sigma_columns // (self.config.mapping.polarities * self.config.mapping.slices)
         threads = default_threads() if on_host else 1
         results = []
         for b0 in range(0, x.shape[0], batch_rows):
