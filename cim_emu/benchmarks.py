@@ -35,6 +35,7 @@ from typing import Any, Callable, Optional
 
 import numpy
 
+from ._checks import positive_int
 from . import backend as backends
 from .ambit import AmbitCostModel, Subarray, program_for
 from .reram import AdcConfig, CrossbarArray, ReramConfig, ReramCostModel
@@ -137,8 +138,7 @@ def _synchronizer(xp: Any) -> Callable[[], None]:
 def best_time(function: Callable[[], Any], repeats: int = DEFAULT_REPEATS,
               synchronize: Callable[[], None] = lambda: None) -> float:
     """The shortest wall-clock time of ``function()`` over ``repeats`` runs after a warm-up (s)."""
-    if not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
+    positive_int("repeats", repeats)
     function()
     synchronize()
     best = float("inf")
@@ -152,8 +152,7 @@ def best_time(function: Callable[[], Any], repeats: int = DEFAULT_REPEATS,
 
 def _check_positive(**sizes: int) -> None:
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        positive_int(name, value)
 
 
 def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: Optional[str] = None,

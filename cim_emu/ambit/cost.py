@@ -30,14 +30,13 @@ import dataclasses
 import math
 from typing import Optional
 
+from .._checks import positive_int, positive_number
 from .program import Program
 
 
 def _check_positive(owner: object, *names: str) -> None:
     for name in names:
-        value = getattr(owner, name)
-        if not (isinstance(value, (int, float)) and value > 0):
-            raise ValueError(f"{name} must be a positive number; got {value!r}")
+        positive_number(name, getattr(owner, name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +106,7 @@ class DramOrganization:
 
     def __post_init__(self) -> None:
         for name in ("row_bytes", "banks", "subarrays_per_bank"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+            positive_int(name, getattr(self, name))
 
     @property
     def parallel_rows(self) -> int:
@@ -176,9 +173,7 @@ class AmbitCostModel:
         return sum(self.command_latency_ns(op) * n for op, n in program.counts().items())
 
     def physical_rows(self, row_bits: int) -> int:
-        if not isinstance(row_bits, int) or row_bits < 1:
-            raise ValueError(f"row_bits must be a positive integer; got {row_bits!r}")
-        return math.ceil(row_bits / (8 * self.organization.row_bytes))
+        return math.ceil(positive_int("row_bits", row_bits) / (8 * self.organization.row_bytes))
 
     def program_cost(self, program: Program, row_bits: int) -> ProgramCost:
         """Commands, latency and energy of ``program`` on a logical row of ``row_bits`` bits."""

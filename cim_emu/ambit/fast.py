@@ -27,6 +27,7 @@ from typing import Any, NamedTuple, Optional, Sequence
 
 import numpy
 
+from .._checks import positive_int
 from ..bits import constant_row, n_words, tail_mask
 from .compiler import CompiledProgram
 from .faults import TraFaultModel
@@ -149,10 +150,10 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
     written into the ``spare`` buffers (rows no longer needed) while they last, then into
     fresh ones.
     """
-    if chunk_words is not None and (not isinstance(chunk_words, int) or chunk_words < 1):
-        raise ValueError(f"chunk_words must be a positive integer; got {chunk_words!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer; got {threads!r}")
+    if chunk_words is not None:
+        positive_int("chunk_words", chunk_words)
+    if threads is not None:
+        positive_int("threads", threads)
     words = n_words(row_bits)
     spare = list(spare)
     results: dict[int, Any] = {}

@@ -43,6 +43,7 @@ from typing import Any
 import numpy
 
 from .. import rng
+from .._checks import int_below, probability
 from ..bits import WORD_BITS, pack_bits
 
 #: Stream domains (top byte of the 64-bit stream id) of the Ambit fault draws.
@@ -52,11 +53,6 @@ STREAM_WEAK_FLIP = 0xA3 << 56
 
 #: Ambit Table 2: TRA failure rate (fraction) by process variation (percent).
 AMBIT_TABLE2_FAILURE = {0: 0.0, 5: 0.0, 10: 0.0029, 15: 0.0601, 20: 0.1636, 25: 0.2619}
-
-
-def _check_probability(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must be a probability in [0, 1]; got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,11 +75,9 @@ class TraFaultModel:
     """Key of every draw, 0 <= seed < 2**64."""
 
     def __post_init__(self) -> None:
-        _check_probability("flip_probability", self.flip_probability)
-        _check_probability("weak_column_fraction", self.weak_column_fraction)
-        _check_probability("weak_column_flip_probability", self.weak_column_flip_probability)
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
-            raise ValueError(f"seed must be an integer in [0, 2**64); got {self.seed!r}")
+        for name in ("flip_probability", "weak_column_fraction", "weak_column_flip_probability"):
+            probability(name, getattr(self, name))
+        int_below("seed", self.seed, 2**64, "2**64")
 
     @property
     def enabled(self) -> bool:

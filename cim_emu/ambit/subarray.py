@@ -27,6 +27,7 @@ from typing import Any, Optional, Union
 
 import numpy
 
+from .._checks import positive_int
 from ..backend import get_backend
 from ..bits import constant_row, n_words, pack_bits, tail_mask, unpack_bits
 from .addresses import AMBIT_DATA_ROWS, DESIGNATED_ROWS, Address, AddressLike
@@ -92,14 +93,10 @@ class Subarray:
     def __init__(self, row_bits: int, data_rows: int = AMBIT_DATA_ROWS, *,
                  faults: Optional[TraFaultModel] = None, cost_model: Optional[AmbitCostModel] = None,
                  backend: Optional[str] = None) -> None:
-        if not isinstance(row_bits, (int, numpy.integer)) or row_bits < 1:
-            raise ValueError(f"row_bits must be a positive integer; got {row_bits!r}")
-        if not isinstance(data_rows, (int, numpy.integer)) or data_rows < 1:
-            raise ValueError(f"data_rows must be a positive integer; got {data_rows!r}")
+        row_bits, data_rows = positive_int("row_bits", row_bits), positive_int("data_rows", data_rows)
         if faults is not None and not isinstance(faults, TraFaultModel):
             raise TypeError(f"faults must be a TraFaultModel; got {type(faults).__name__}")
-        self.row_bits = int(row_bits)
-        self.data_rows = int(data_rows)
+        self.row_bits, self.data_rows = row_bits, data_rows
         self.backend = get_backend(backend)
         self.faults = faults or NO_FAULTS
         self.cost_model = cost_model or AmbitCostModel()

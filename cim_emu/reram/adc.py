@@ -29,8 +29,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import numpy
-
 
 @dataclasses.dataclass(frozen=True)
 class Adc:

@@ -25,13 +25,12 @@ import json
 import math
 from typing import Any, Optional
 
+from .._checks import int_in_range
 from .devices import DeviceModel
 
 
 def _check_int(owner: Any, name: str, low: int, high: int) -> None:
-    value = getattr(owner, name)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
+    int_in_range(name, getattr(owner, name), low, high)
 
 
 def _check_choice(owner: Any, name: str, choices: tuple) -> None:

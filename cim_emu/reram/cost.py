@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .._checks import positive_int, positive_number
 from .crossbar import CrossbarArray
 
 
@@ -58,9 +59,7 @@ class ReramCostModel:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"{field.name} must be a positive number; got {value!r}")
+            positive_number(field.name, getattr(self, field.name))
 
     def adc_energy_at(self, bits: int) -> float:
         """Energy of one conversion at ``bits`` of resolution (pJ)."""
@@ -68,8 +67,7 @@ class ReramCostModel:
 
     def product_cost(self, crossbars: CrossbarArray, batch: int) -> "ReramCost":
         """Cost of ``batch`` input vectors through ``crossbars``."""
-        if not isinstance(batch, int) or batch < 1:
-            raise ValueError(f"batch must be a positive integer; got {batch!r}")
+        positive_int("batch", batch)
         config = crossbars.config
         K, N = crossbars.shape
         columns = N + (crossbars.n_col_tiles if crossbars.uses_reference_columns else 0)

@@ -39,6 +39,7 @@ import numpy
 
 from .. import backend as backends
 from .. import rng
+from .._checks import int_below, positive_int
 from ..ambit.fast import _thread_pool, default_threads
 from .adc import Adc
 from .config import ReramConfig
@@ -99,10 +100,8 @@ class CrossbarArray:
         self.config = config or ReramConfig()
         if not isinstance(self.config, ReramConfig):
             raise TypeError(f"config must be a ReramConfig; got {type(self.config).__name__}")
-        if not isinstance(seed, int) or not 0 <= seed < 2**64:
-            raise ValueError(f"seed must be an integer in [0, 2**64); got {seed!r}")
+        self.seed = int_below("seed", seed, 2**64, "2**64")
         self.backend, _ = backends.resolve(backend, weights)
-        self.seed = seed
         mapping = self.config.mapping
         host_weights = check_integer_array("weights", backends.NUMPY_BACKEND.asarray(weights),
                                            -mapping.max_weight, mapping.max_weight, numpy)
@@ -131,8 +130,8 @@ class CrossbarArray:
 
     def _program(self, read_time: Optional[float]) -> None:
         config, mapping, devices = self.config, self.config.mapping, self.config.devices
-        K, N = self.shape
-        rows, T = config.crossbar.rows, self.n_row_tiles
+        K = self.shape[0]
+        rows = config.crossbar.rows
         levels = cell_levels(self._weights, mapping)  # (P, S, K, N)
         if self.uses_reference_columns:  # one reference column (B in every row) per column tile
             reference = numpy.broadcast_to(reference_levels(K, mapping)[..., :1],
@@ -315,14 +314,13 @@ class CrossbarArray:
             raise ValueError(f"x must have shape (K,) or (B, K) with K = {self.shape[0]}; got {tuple(x.shape)}")
         if read_index is None:
             read_index = self.reads
-        if not isinstance(read_index, int) or not 0 <= read_index < 2**55:
-            raise ValueError(f"read_index must be an integer in [0, 2**55); got {read_index!r}")
+        read_index = int_below("read_index", read_index, 2**55, "2**55")
         if not isinstance(row_offset, int) or row_offset < 0:
             raise ValueError(f"row_offset must be a non-negative integer; got {row_offset!r}")
         if method not in ("auto", "pipeline"):
             raise ValueError(f"method must be 'auto' or 'pipeline'; got {method!r}")
-        if batch_block is not None and (not isinstance(batch_block, int) or batch_block < 1):
-            raise ValueError(f"batch_block must be a positive integer; got {batch_block!r}")
+        if batch_block is not None:
+            batch_block = positive_int("batch_block", batch_block)
         self.reads += 1
         if self.config.exact and method == "auto" and self.output_scale == 1.0:
             y = self._exact_product(x, xp)

@@ -53,6 +53,7 @@ from typing import Any, Optional
 import numpy
 
 from .. import rng
+from .._checks import nonnegative_number, positive_number, probability
 
 #: Fractional bits of fixed-point conductances (units of 2**-8 of a level step).
 FRACTION_BITS = 8
@@ -64,13 +65,6 @@ STREAM_STUCK = 0xB2 << 56
 STREAM_DRIFT = 0xB3 << 56
 STREAM_READ = 0xB4 << 56
 STREAM_READ_1F = 0xB5 << 56
-
-
-def _check_nonnegative(owner: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(owner, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or math.isnan(value):
-            raise ValueError(f"{name} must be a number >= 0; got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,18 +106,16 @@ class DeviceModel:
     ``"reram_wan2022"``, ``"pcm_joshi2020"``."""
 
     def __post_init__(self) -> None:
-        _check_nonnegative(self, "programming_noise", "programming_noise_proportional", "read_noise",
-                           "read_noise_proportional", "drift_nu_mean", "drift_nu_std")
-        for name in ("stuck_at_low", "stuck_at_high"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise ValueError(f"{name} must be a probability in [0, 1]; got {value!r}")
+        for name in ("programming_noise", "programming_noise_proportional", "read_noise",
+                     "read_noise_proportional", "drift_nu_mean", "drift_nu_std"):
+            nonnegative_number(name, getattr(self, name))
+        probability("stuck_at_low", self.stuck_at_low)
+        probability("stuck_at_high", self.stuck_at_high)
         if self.stuck_at_low + self.stuck_at_high > 1:
             raise ValueError("stuck_at_low + stuck_at_high must not exceed 1")
         if not (isinstance(self.on_off_ratio, (int, float)) and self.on_off_ratio > 1):
             raise ValueError(f"on_off_ratio must be a number > 1 (or inf); got {self.on_off_ratio!r}")
-        if not (isinstance(self.drift_t0, (int, float)) and self.drift_t0 > 0):
-            raise ValueError(f"drift_t0 must be a positive number of seconds; got {self.drift_t0!r}")
+        positive_number("drift_t0", self.drift_t0)
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}; got {self.model!r}")
 

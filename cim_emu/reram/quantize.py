@@ -22,6 +22,7 @@ from typing import Any, Optional, Union
 import numpy
 
 from .. import backend as backends
+from .._checks import positive_number
 from .config import ReramConfig
 from .crossbar import CrossbarArray
 
@@ -64,8 +65,8 @@ def quantize_inputs(x: Any, config: ReramConfig, scale: Optional[float] = None, 
                          "(set inputs.signed=True, or apply the layer after a ReLU)")
     if scale is None:
         scale = _scale(xp.abs(x).max() if x.size else xp.asarray(0.0), levels, xp)
-    elif not (isinstance(scale, (int, float)) and scale > 0):
-        raise ValueError(f"input scale must be a positive number; got {scale!r}")
+    else:
+        positive_number("input scale", scale)
     low = -levels if config.inputs.signed else 0
     return xp.clip(xp.rint(x / scale), low, levels).astype(numpy.int64), scale
 

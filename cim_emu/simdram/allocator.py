@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 
+from .._checks import positive_int
 from ..ambit.addresses import AMBIT_DATA_ROWS
 
 
@@ -24,9 +25,7 @@ class RowAllocator:
     """Hands out the data rows ``D0`` .. ``D(data_rows-1)`` of one subarray."""
 
     def __init__(self, data_rows: int = AMBIT_DATA_ROWS) -> None:
-        if isinstance(data_rows, bool) or not isinstance(data_rows, int) or data_rows < 1:
-            raise ValueError(f"data_rows must be a positive integer; got {data_rows!r}")
-        self.data_rows = data_rows
+        self.data_rows = data_rows = positive_int("data_rows", data_rows)
         self._free = list(range(data_rows))
         self._in_use: set[int] = set()
         self.high_water = 0

@@ -18,9 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional, Sequence
 
-import numpy
-
 from .. import backend as backends
+from .._checks import positive_int
 from ..ambit.addresses import AMBIT_DATA_ROWS
 from ..ambit.cost import AmbitCostModel, ProgramCost
 from ..ambit.faults import TraFaultModel
@@ -123,7 +122,6 @@ def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executo
 def modelled_cost(op: str, bits: int, elements: int, *, signed: bool = False,
                   cost_model: Optional[AmbitCostModel] = None) -> ProgramCost:
     """The modelled cost of ``op`` on ``elements`` elements, without running it."""
-    if isinstance(elements, bool) or not isinstance(elements, (int, numpy.integer)) or elements < 1:
-        raise ValueError(f"elements must be a positive integer; got {elements!r}")
+    positive_int("elements", elements)
     program = build_operation(op, check_bits(bits), bool(signed)).program
     return (cost_model or AmbitCostModel()).program_cost(program, int(elements))

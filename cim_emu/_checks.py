@@ -1,0 +1,59 @@
+"""Argument checks shared by every module: each raises :class:`ValueError` naming the
+parameter and its allowed range, and returns the value in its plain Python type."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, numpy.integer, numpy.floating)) and not isinstance(value, bool)
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def int_in_range(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in ``[low, high]``."""
+    if not _is_int(value) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
+    return int(value)
+
+
+def int_below(name: str, value: Any, limit: int, limit_text: str) -> int:
+    """``value`` as an int in ``[0, limit)`` (``limit_text`` spells the limit, e.g. ``2**64``)."""
+    if not _is_int(value) or not 0 <= value < limit:
+        raise ValueError(f"{name} must be an integer in [0, {limit_text}); got {value!r}")
+    return int(value)
+
+
+def positive_number(name: str, value: Any) -> float:
+    """``value`` as a float > 0 (NaN refused)."""
+    if not _is_real(value) or not value > 0:
+        raise ValueError(f"{name} must be a positive number; got {value!r}")
+    return float(value)
+
+
+def nonnegative_number(name: str, value: Any) -> float:
+    """``value`` as a float >= 0 (NaN refused)."""
+    if not _is_real(value) or not value >= 0 or math.isnan(value):
+        raise ValueError(f"{name} must be a number >= 0; got {value!r}")
+    return float(value)
+
+
+def probability(name: str, value: Any) -> float:
+    """``value`` as a float in ``[0, 1]``."""
+    if not _is_real(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1]; got {value!r}")
+    return float(value)
