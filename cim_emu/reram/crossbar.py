@@ -504,7 +504,8 @@ class CrossbarArray:
         drifted = CrossbarArray(self._weights, self.config, seed=self.seed, backend=self.backend.name,
                                 read_time=float(t_seconds))
         if drift_compensation:
-            fresh = CrossbarArray(self._weights, self.config, seed=self.seed, backend=self.backend.name)
+            fresh = self if self.read_time is None else CrossbarArray(
+                self._weights, self.config, seed=self.seed, backend=self.backend.name)
             alpha = fresh._reference_read(2**55) / drifted._reference_read(2**55 + 1)
             drifted.output_scale = alpha
         return drifted
