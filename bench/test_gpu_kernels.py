@@ -13,6 +13,12 @@ device times are medians of CUDA-event timings after a warm-up:
   configuration (8-bit inputs and weights, 2-bit cells, 1-bit DAC, 8-bit ADC, 128-row tiles):
   ``ratio_to_copy`` = bandwidth reading the partial sums / copy bandwidth, and
   ``ratio_to_products`` = epilogue time / the batched product that made the sums.
+* ``reram-pipeline-{lossy,lossless}`` - a whole ``CrossbarArray`` read on CuPy, issue 5's
+  configuration (8-bit unsigned inputs and signed weights, 2-bit cells, 1-bit DAC, 128-row tiles,
+  batch 4096, K = N = 4096): with an 8-bit ADC (int8 tensor cores, ADC fused),
+  ``ratio_to_products`` = time / (C x S x 2 = 64 float32 cuBLAS products of the same shape,
+  TF32 off: what the float pipeline would multiply), target <= 1.5; lossless (9-bit ADC, one
+  exact product), time / one such product, target <= 1.2.
 * ``philox-normal`` - normal draws by table lookup: draws per second, and the write bandwidth
   over copy bandwidth.
 
@@ -164,6 +170,42 @@ def test_reram_epilogue_against_copy_and_products(benchmark, kernels, copy_bandw
         ratio_to_copy=sums.nbytes / epilogue_seconds / copy_bandwidth,
         ratio_to_products=epilogue_seconds / product_seconds)
     assert correct
+
+
+PIPELINE_TARGETS = {"lossy": 1.5, "lossless": 1.2}
+
+
+@pytest.mark.parametrize("path", ["lossy", "lossless"])
+def test_reram_pipeline_against_cublas_products(benchmark, quick, path):
+    batch, K, N = (256, 512, 512) if quick else (4096, 4096, 4096)
+    config = ReramConfig(adc=AdcConfig(bits=8)) if path == "lossy" else ReramConfig()
+    rng = numpy.random.default_rng(0)
+    weights = rng.integers(-127, 128, (K, N))
+    x = cupy.asarray(rng.integers(0, 256, (batch, K)))
+    crossbars = CrossbarArray(weights, config, backend="cupy")
+    x_float, w_float = x.astype(numpy.float32), cupy.asarray(weights, dtype=numpy.float32)
+    products = config.inputs.chunks * config.mapping.slices * config.mapping.polarities if path == "lossy" else 1
+
+    benchmark.group = f"reram-pipeline-{path}-{batch}x{K}x{N}"
+    y = crossbars.matmul(x)
+    benchmark.pedantic(synchronized(lambda: crossbars.matmul(x)), rounds=3, warmup_rounds=1)
+    pipeline_seconds = device_seconds(lambda: crossbars.matmul(x), repeats=5, warmup=1)
+    product_seconds = device_seconds(lambda: cupy.matmul(x_float, w_float), repeats=10)
+    # x @ W exactly: float64 sums of integers below 2**53
+    reference = (x.astype(numpy.float64) @ cupy.asarray(weights, dtype=numpy.float64)).astype(numpy.int64)
+    if path == "lossless":
+        correct = bool((y == reference).all())
+    else:  # the numpy backend's bits on a slice of the batch, and the ADC's error bound on all of it
+        host = CrossbarArray(weights, config, backend="numpy").matmul(x[:64].get())
+        correct = bool((y[:64].get() == host).all()) and float(cupy.abs(y - reference).max()) <= crossbars.adc_error_bound()
+    ratio = pipeline_seconds / (products * product_seconds)
+    benchmark.extra_info.update(
+        correct=correct, shape=[batch, K, N], adc_bits=config.adc_bits, tensor_cores=crossbars._tensor_cores,
+        pipeline_seconds=pipeline_seconds, cublas_float32_product_seconds=product_seconds,
+        reference_products=products, ratio_to_products=ratio, target_ratio_to_products=PIPELINE_TARGETS[path])
+    assert correct
+    if not quick:
+        assert ratio <= PIPELINE_TARGETS[path], f"{path}: {ratio:.2f}x {products} products, target {PIPELINE_TARGETS[path]}"
 
 
 def test_philox_normal_draws(benchmark, kernels, copy_bandwidth, quick):

@@ -97,6 +97,13 @@ def _import_cupy() -> ModuleType:
     return cupy
 
 
+def device_free_bytes(xp: ModuleType) -> int:
+    """Memory a computation on ``xp``'s current GPU can still take: the device's free bytes plus
+    what CuPy's memory pool holds unused. Meaningful for CuPy only (numpy has no such limit)."""
+    free, _ = xp.cuda.runtime.memGetInfo()
+    return int(free) + int(xp.get_default_memory_pool().free_bytes())
+
+
 @functools.lru_cache(maxsize=None)
 def cupy_available() -> bool:
     """True when CuPy imports and at least one CUDA device answers."""

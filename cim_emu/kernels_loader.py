@@ -14,7 +14,7 @@ Two providers run the same kernels, with the same call convention as
   ``kernels/cuda_shim.h`` and loaded with ctypes, so CI, which has no GPU, runs every kernel.
 
 The launch wrappers below (:func:`draw_range`, :func:`draw_at`, :func:`run_ambit_program`,
-:func:`reram_adc_shift_add`) take a provider and are thin: they choose the launch shape and pass
+:func:`reram_adc_shift_add`, :func:`reram_tile_codes`) take a provider and are thin: they choose the launch shape and pass
 numpy scalars of the exact C parameter types. The CPU shim checks every argument's type against
 the kernel's signature, so a wrong type fails in CI instead of running silently on a GPU.
 
@@ -43,6 +43,8 @@ __all__ = [
     "run_ambit_program",
     "ambit_program_launch",
     "reram_adc_shift_add",
+    "TILE_CODES_DEPTH",
+    "reram_tile_codes",
 ]
 
 KERNEL_PACKAGE = "cim_emu.kernels"
@@ -57,6 +59,8 @@ KERNELS = {
     "ambit_program.cu": tuple(f"ambit_program<{lanes}, {faults}>" for lanes in (1, 2) for faults in ("false", "true")),
     "reram_epilogue.cu": tuple(f"reram_adc_shift_add<{sums}, {codes}>" for sums in ("float", "double")
                                for codes in ("float", "double")),
+    "reram_tile_codes.cu": ("reram_tile_codes<float, true>", "reram_tile_codes<double, true>",
+                            "reram_tile_codes<float, false>"),
 }
 """The kernel instances of each source, as name expressions (CuPy's and the CPU shim's names);
 each is a ``CIM_KERNEL_INSTANCE`` line of its source."""
@@ -368,3 +372,56 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
          numpy.int32(polarities), numpy.int32(slices), numpy.int32(bits_per_cell), numpy.int32(dac_bits),
          code(adc.scale), code(adc.bias), code(adc.divisor), code(1) / code(adc.divisor), code(adc.levels),
          numpy.int32(flags)))
+
+
+#: The depth (bytes of a row of either operand) of kernels/reram_tile_codes.cu is a multiple of this.
+TILE_CODES_DEPTH = 64
+#: Rows and columns of the codes one block of kernels/reram_tile_codes.cu computes; its threads.
+_TILE_CODES_TILE, _TILE_CODES_THREADS = 64, 128
+
+
+def reram_tile_codes(inputs: Any, cells: Any, codes: Any, adc: Any, *, first_column: int = 0,
+                     kernels: Optional[Any] = None, grid: Optional[tuple[int, int]] = None) -> None:
+    """Crossbar partial sums on int8 tensor cores with the ADC fused in (``kernels/reram_tile_codes.cu``):
+    ``codes[m, j] = sum_t ADC(inputs[t, m] . cells[t, first_column + j])``.
+
+    ``inputs`` is int8 ``(T, rows, depth)``, ``cells`` int8 ``(T, cell_columns, depth)`` (rows of
+    cells down the crossbar; ``depth`` a multiple of :data:`TILE_CODES_DEPTH`, zero-padded), both
+    C-contiguous and 16-byte aligned; ``codes`` a C-contiguous int32 ``(rows, columns)`` array
+    with ``first_column + columns <= cell_columns``. ``adc`` is a :class:`~cim_emu.reram.adc.Adc`
+    (its unscaled transfer: the sums are raw), or ``None`` for the raw sums themselves. The caller
+    guarantees the exactness bounds stated in the kernel's header. ``grid`` (column blocks, row
+    blocks) overrides the launch shape (for tests: any grid gives the same bits).
+    """
+    kernels = _provider(kernels)
+    tiles, rows, depth = inputs.shape if inputs.ndim == 3 else (0, 0, 0)
+    columns = codes.shape[1] if codes.ndim == 2 else 0
+    for name, array, dtype in (("inputs", inputs, numpy.int8), ("cells", cells, numpy.int8), ("codes", codes, numpy.int32)):
+        if array.dtype != dtype or not array.flags.c_contiguous or kernels.address(array) % 16:
+            raise ValueError(f"{name} must be a C-contiguous, 16-byte aligned {numpy.dtype(dtype)} array; "
+                             f"got {array.dtype} {array.shape}")
+    if (inputs.ndim != 3 or depth % TILE_CODES_DEPTH or depth == 0 or cells.ndim != 3
+            or cells.shape[0] != tiles or cells.shape[2] != depth):
+        raise ValueError(f"inputs (T, rows, depth) and cells (T, cell_columns, depth) must agree, with depth a "
+                         f"positive multiple of {TILE_CODES_DEPTH}; got {inputs.shape} and {cells.shape}")
+    if codes.shape != (rows, columns) or not 0 <= first_column <= cells.shape[1] - columns:
+        raise ValueError(f"codes must be (rows, columns) = ({rows}, columns) with first_column + columns <= "
+                         f"{cells.shape[1]}; got {codes.shape} from column {first_column}")
+    if adc is None:
+        name, code, flags, parameters = "reram_tile_codes<float, false>", numpy.float32, 0, (1, 0, 2, 0.5, 1)
+    else:
+        if adc.divisor < 2:
+            raise ValueError(f"the ADC divisor must be at least 2; got {adc.divisor}")
+        code = numpy.dtype(adc.dtype).type
+        name = f"reram_tile_codes<{_C_FLOAT[numpy.dtype(code)]}, true>"
+        flags = (_ADC_SIGNED if adc.signed else 0) | _ADC_SATURATES
+        parameters = (adc.scale, adc.bias, adc.divisor, code(1) / code(adc.divisor), adc.levels)
+    if rows == 0 or columns == 0:
+        return
+    if grid is None:
+        grid = (-(-columns // _TILE_CODES_TILE), min(65535, -(-rows // _TILE_CODES_TILE)))
+    kernels.function("reram_tile_codes.cu", name)(
+        grid, (_TILE_CODES_THREADS,),
+        (inputs, cells, codes, numpy.int32(tiles), numpy.int64(rows), numpy.int64(columns),
+         numpy.int64(first_column), numpy.int64(cells.shape[1]), numpy.int32(depth),
+         *(code(value) for value in parameters), numpy.int32(flags)))

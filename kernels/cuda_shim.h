@@ -60,6 +60,7 @@ typedef long long cim_i64;
 #include <exception>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -144,6 +145,8 @@ struct Warp {
   unsigned lanes;
   Barrier barrier;
   unsigned long long slots[32] = {};
+  cim_u32 mma_a[32][4] = {};  // the lanes' fragments of a warp matrix multiply (mma_m16n8k32_s8)
+  cim_u32 mma_b[32][2] = {};
 };
 
 // What the threads of one threaded block share.
@@ -195,6 +198,47 @@ inline T exchange(T value, unsigned source, const char* what) {
 }
 
 inline unsigned lane_id() { return linear_thread() % 32; }
+
+// mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 - D = A B + C over a warp, int8 operands and
+// int32 accumulators - as the PTX ISA specifies its fragments ("Matrix Fragments for
+// mma.m16n8k32"; groupID = lane / 4, threadID_in_group = lane % 4; byte e of a 32-bit register
+// is its element e, bits 8e to 8e + 7):
+//   A, 16 x 32, register r of a lane, byte e: row groupID + 8 (r % 2),
+//                                             column 4 threadID_in_group + e + 16 (r / 2);
+//   B, 32 x 8,  register r of a lane, byte e: row 4 threadID_in_group + e + 16 r, column groupID;
+//   C, D, 16 x 8, element i of a lane:        row groupID + 8 (i / 2), column 2 threadID_in_group + i % 2.
+// The lanes publish their fragments in the warp's scratch; each assembles A and B from all of
+// them and computes its own four elements of D. Written from the ISA's text, independently of
+// the kernels that use the instruction, so that their fragment indexing is checked against it.
+inline void mma_m16n8k32_s8(int d[4], const cim_u32 a[4], const cim_u32 b[2]) {
+  Warp& warp = my_warp("mma.sync");
+  if (warp.lanes != 32) throw std::runtime_error("mma.sync needs a full warp of 32 threads");
+  const unsigned lane = lane_id();
+  std::memcpy(warp.mma_a[lane], a, sizeof warp.mma_a[lane]);
+  std::memcpy(warp.mma_b[lane], b, sizeof warp.mma_b[lane]);
+  warp.barrier.arrive_and_wait();
+  signed char A[16][32], B[32][8];
+  for (unsigned source = 0; source < 32; ++source) {
+    const unsigned group = source / 4, in_group = source % 4;
+    for (unsigned e = 0; e < 4; ++e) {
+      for (unsigned r = 0; r < 4; ++r) {
+        A[group + 8 * (r % 2)][4 * in_group + e + 16 * (r / 2)] =
+            static_cast<signed char>((warp.mma_a[source][r] >> (8 * e)) & 0xffu);
+      }
+      for (unsigned r = 0; r < 2; ++r) {
+        B[4 * in_group + e + 16 * r][group] = static_cast<signed char>((warp.mma_b[source][r] >> (8 * e)) & 0xffu);
+      }
+    }
+  }
+  warp.barrier.arrive_and_wait();  // nobody publishes the next fragments before every lane has read
+  const unsigned group = lane / 4, in_group = lane % 4;
+  for (unsigned i = 0; i < 4; ++i) {
+    const unsigned row = group + 8 * (i / 2), column = 2 * in_group + i % 2;
+    int total = 0;
+    for (unsigned k = 0; k < 32; ++k) total += static_cast<int>(A[row][k]) * static_cast<int>(B[k][column]);
+    d[i] += total;
+  }
+}
 
 }  // namespace cim_shim
 

@@ -5,6 +5,8 @@ Arrays go to the provider's kind (numpy for the CPU shim, CuPy for the GPU) on t
 come back as numpy for the comparison.
 """
 
+import contextlib
+
 import numpy
 from hypothesis import strategies as st
 
@@ -16,6 +18,7 @@ from cim_emu import kernels_loader
 from cim_emu.bits import constant_row, random_row
 from cim_emu.reram import CrossbarArray
 from cim_emu.reram.config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping
+from cim_emu.reram import crossbar as crossbar_module
 from cim_emu.reram.devices import DeviceModel
 
 DATA_ROWS = 4
@@ -154,3 +157,52 @@ def epilogue_against_numpy(config, np_rng, kernels, *, batch=5, K=None, N=37, n0
     expected = crossbar._accumulate(tiles, n0, n1, first_row, read_index, numpy)
     untouched = bool((acc[:, :n0] == -1).all() and (acc[:, n1:] == -1).all())
     return acc[:, n0:n1], expected, untouched
+
+
+@contextlib.contextmanager
+def crossbars_through(kernels):
+    """Within the context, crossbars on the arrays of ``kernels.xp`` run the GPU dispatch of
+    :mod:`cim_emu.reram.crossbar` through ``kernels`` - for numpy, the CPU shim takes the place
+    of CuPy's kernels (on a GPU, CuPy's are the ones it uses anyway)."""
+    original = crossbar_module._kernel_provider
+    crossbar_module._kernel_provider = lambda xp: kernels if xp is kernels.xp else original(xp)
+    try:
+        yield
+    finally:
+        crossbar_module._kernel_provider = original
+
+
+def pipeline_against_numpy(config, np_rng, kernels, *, batch=7, K=None, N=37, method="pipeline"):
+    """One read of a crossbar of random weights through the kernels (``crossbars_through``) and
+    through the numpy pipeline; returns ``(got, expected, tensor_cores)``, the last saying whether
+    the crossbar qualifies for the tensor-core kernel."""
+    reference = crossbar_for(config, np_rng, K, N)
+    backend = "numpy" if kernels.xp is numpy else "cupy"
+    crossbars = CrossbarArray(reference._weights, config, seed=reference.seed, backend=backend)
+    x = np_rng.integers(config.inputs.min_input, config.inputs.max_input + 1, (batch, reference.shape[0]))
+    expected = reference.matmul(x, read_index=3, row_offset=5, method=method)
+    with crossbars_through(kernels):
+        got = crossbars.matmul(kernels.xp.asarray(x), read_index=3, row_offset=5, method=method)
+    return to_host(got), expected, crossbars._tensor_cores
+
+
+def tile_codes_against_numpy(kernels, np_rng, *, tiles, rows, columns, depth, first_column=0, extra_columns=0,
+                             adc=None, grid=None):
+    """The tensor-core kernel on random int8 operands (full range without an ADC; chunk- and
+    level-sized with one) against numpy: ``(got, expected)``."""
+    cell_columns = first_column + columns + extra_columns
+    if adc is None:
+        inputs = np_rng.integers(-128, 128, (tiles, rows, depth), dtype=numpy.int8)
+        cells = np_rng.integers(-128, 128, (tiles, cell_columns, depth), dtype=numpy.int8)
+    else:
+        inputs = np_rng.integers(0, 4, (tiles, rows, depth), dtype=numpy.int8)
+        cells = np_rng.integers(-3 if adc.signed else 0, 4, (tiles, cell_columns, depth), dtype=numpy.int8)
+    xp = kernels.xp
+    codes = xp.full((rows, columns), -7, dtype=numpy.int32)
+    kernels_loader.reram_tile_codes(xp.asarray(inputs), xp.asarray(cells), codes, adc, first_column=first_column,
+                                    kernels=kernels, grid=grid)
+    sums = numpy.einsum("tmk,tnk->tmn", inputs.astype(numpy.int64),
+                        cells[:, first_column:first_column + columns].astype(numpy.int64))
+    if adc is not None:
+        sums = adc.convert(sums.astype(adc.dtype), numpy, prescaled=False, saturates=True).astype(numpy.int64)
+    return to_host(codes), sums.sum(axis=0)

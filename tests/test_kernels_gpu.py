@@ -18,8 +18,8 @@ from cim_emu.ambit.compiler import compile_program  # noqa: E402
 from cim_emu.ambit.program_encoding import run_program_kernel  # noqa: E402
 from cim_emu.backend import cupy_available  # noqa: E402
 from kernel_cases import (  # noqa: E402
-    COMMANDS, FAULTS, RERAM_CONFIGS, epilogue_against_numpy, kernel_runs_like_fast_executor, program_of,
-    random_subarray,
+    COMMANDS, FAULTS, RERAM_CONFIGS, epilogue_against_numpy, kernel_runs_like_fast_executor, pipeline_against_numpy,
+    program_of, random_subarray, tile_codes_against_numpy,
 )
 
 if not cupy_available():
@@ -116,3 +116,56 @@ def test_epilogue_at_the_benchmark_configuration(kernels, np_rng):
     got, expected, untouched = epilogue_against_numpy(config, np_rng, kernels, batch=256, K=1024, N=1024, n0=0)
     numpy.testing.assert_array_equal(got, expected)
     assert untouched
+
+
+@pytest.mark.parametrize("tiles, rows, columns, depth, first_column", [
+    (1, 16, 8, 64, 0), (3, 1000, 777, 128, 9), (8, 4100, 300, 128, 64), (1, 5, 3, 4096, 1)])
+def test_tensor_core_kernel_sums_equal_integer_matmul(kernels, np_rng, tiles, rows, columns, depth, first_column):
+    got, expected = tile_codes_against_numpy(kernels, np_rng, tiles=tiles, rows=rows, columns=columns, depth=depth,
+                                             first_column=first_column, extra_columns=3)
+    numpy.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
+def test_pipeline_on_the_gpu_equals_numpy(kernels, np_rng, name):
+    """CrossbarArray on CuPy (tensor cores where it qualifies, else cuBLAS and the epilogue)."""
+    got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, kernels, batch=300, N=700)
+    numpy.testing.assert_array_equal(got, expected)
+    assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
+
+
+@pytest.mark.parametrize("bits, signed", [(8, True), (8, False), (9, True)])
+def test_exact_product_on_the_gpu_equals_integer_matmul(kernels, np_rng, bits, signed):
+    from cim_emu.reram.config import InputEncoding, ReramConfig
+
+    config = ReramConfig(inputs=InputEncoding(bits, 1, signed=signed))
+    got, expected, _ = pipeline_against_numpy(config, np_rng, kernels, batch=513, K=3000, N=1000, method="auto")
+    numpy.testing.assert_array_equal(got, expected)
+
+
+def test_pipeline_at_the_benchmark_configuration(kernels, np_rng):
+    """Issue 5's benchmark configuration (8-bit ADC) at batch 256, K = N = 1024, through tensor cores."""
+    from cim_emu.reram.config import AdcConfig, ReramConfig
+
+    got, expected, tensor_cores = pipeline_against_numpy(ReramConfig(adc=AdcConfig(bits=8)), np_rng, kernels,
+                                                         batch=256, K=1024, N=1024)
+    numpy.testing.assert_array_equal(got, expected)
+    assert tensor_cores
+
+
+@pytest.mark.parametrize("name", ["lossy-packed", "read-noise"])
+def test_host_inputs_past_the_memory_budget_stream_through_the_gpu(monkeypatch, np_rng, name):
+    """Host inputs that do not fit the (here shrunk) memory budget pass in blocks of rows, with
+    the bits of one pass; the result comes back to the host."""
+    from cim_emu import backend as backends
+    from cim_emu.reram import CrossbarArray
+
+    config = RERAM_CONFIGS[name]
+    reference = CrossbarArray(np_rng.integers(-127, 128, (40, 30)), config, seed=4, backend="numpy")
+    crossbars = CrossbarArray(reference._weights, config, seed=4, backend="cupy")
+    x = np_rng.integers(0, 256, (333, 40))
+    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 4 * 50 * 8 * (40 + 2 * 30))
+    assert crossbars._rows_per_device_pass(x, backends.get_backend("cupy")) < 333
+    got = crossbars.matmul(x, read_index=2)
+    assert isinstance(got, numpy.ndarray)
+    numpy.testing.assert_array_equal(got, reference.matmul(x, read_index=2))

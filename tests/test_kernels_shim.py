@@ -23,9 +23,10 @@ from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for
 from cim_emu.ambit.compiler import compile_program
 from cim_emu.ambit.program_encoding import encode_program, run_program_kernel
 from cim_emu.reram.adc import Adc
+from cim_emu.reram.config import InputEncoding, ReramConfig
 from kernel_cases import (
-    COMMANDS, DATA_ROWS, FAULTS, RERAM_CONFIGS, crossbar_for, epilogue_against_numpy, kernel_runs_like_fast_executor,
-    program_of, random_subarray,
+    COMMANDS, DATA_ROWS, FAULTS, RERAM_CONFIGS, crossbar_for, crossbars_through, epilogue_against_numpy,
+    kernel_runs_like_fast_executor, pipeline_against_numpy, program_of, random_subarray, tile_codes_against_numpy,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,6 +236,68 @@ def test_adc_transfer_equals_numpy_on_every_partial_sum(kernels, np_rng, dtype, 
             bits_per_cell=1, dac_bits=1, prescaled=mode == "prescaled", saturates=saturates, kernels=kernels)
         expected = adc.convert(sums.copy(), numpy, prescaled=mode == "prescaled", saturates=saturates)
         numpy.testing.assert_array_equal(acc[:, 0], expected.astype(numpy.int64), err_msg=str(adc))
+
+
+# -- ReRAM: int8 tensor cores with the ADC fused in ---------------------------------------------
+
+@pytest.mark.parametrize("tiles, rows, columns, depth, first_column, grid", [
+    (1, 16, 8, 64, 0, None),  # one mma tile's worth
+    (3, 70, 130, 128, 9, None),  # partial blocks in both directions, a column window
+    (2, 129, 65, 192, 3, (1, 1)),  # one block striding over the whole grid
+    (1, 1, 1, 64, 63, None),
+], ids=["one-tile", "partial-blocks", "grid-stride", "single"])
+def test_tensor_core_kernel_sums_equal_integer_matmul(kernels, np_rng, tiles, rows, columns, depth, first_column,
+                                                      grid):
+    """Full-range int8 operands: every element of the mma fragments (the ISA's layout, emulated
+    in cuda_shim.h) lands where the kernel's indexing says, across blocks and tiles."""
+    got, expected = tile_codes_against_numpy(kernels, np_rng, tiles=tiles, rows=rows, columns=columns, depth=depth,
+                                             first_column=first_column, extra_columns=5, grid=grid)
+    numpy.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("adc", [Adc.build(15, 48, 0, False, numpy.float32), Adc.build(7, 100, 0, True, numpy.float64),
+                                 Adc.build(255, 2000, 0, False, numpy.float64)], ids=["lossy", "signed", "clipping"])
+def test_tensor_core_kernel_converts_each_tile_with_the_adc(kernels, np_rng, adc):
+    got, expected = tile_codes_against_numpy(kernels, np_rng, tiles=3, rows=40, columns=24, depth=128, adc=adc)
+    numpy.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
+def test_pipeline_through_the_kernels_equals_numpy(kernels, np_rng, name):
+    """The whole GPU dispatch of CrossbarArray (tensor cores where the crossbar qualifies, else
+    float products and the epilogue kernel), run on the CPU shim, against the numpy pipeline."""
+    got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, kernels)
+    numpy.testing.assert_array_equal(got, expected)
+    assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
+
+
+@pytest.mark.parametrize("bits, signed, tensor_cores", [(8, True, True), (8, False, True), (9, True, False)])
+def test_exact_product_through_the_kernels_equals_integer_matmul(kernels, np_rng, bits, signed, tensor_cores):
+    """The lossless noiseless crossbar's single product: one int8 tensor-core product for 8-bit
+    inputs (unsigned ones shifted by 128 and corrected), float products otherwise; all equal x @ W."""
+    config = ReramConfig(inputs=InputEncoding(bits, 1, signed=signed))
+    assert config.exact
+    got, expected, _ = pipeline_against_numpy(config, np_rng, kernels, batch=9, K=200, N=70, method="auto")
+    numpy.testing.assert_array_equal(got, expected)
+    calls = []
+    original = kernels_loader.reram_tile_codes
+    kernels_loader.reram_tile_codes = lambda *args, **kw: calls.append(1) or original(*args, **kw)
+    try:
+        pipeline_against_numpy(config, np_rng, kernels, batch=2, K=70, N=5, method="auto")
+    finally:
+        kernels_loader.reram_tile_codes = original
+    assert len(calls) == (1 if tensor_cores else 0)
+
+
+def test_tensor_core_kernel_rejects_operands_it_cannot_read(kernels):
+    inputs, cells = numpy.zeros((1, 4, 64), numpy.int8), numpy.zeros((1, 6, 64), numpy.int8)
+    codes = numpy.zeros((4, 6), numpy.int32)
+    with pytest.raises(ValueError, match="inputs must be"):
+        kernels_loader.reram_tile_codes(inputs.astype(numpy.int16), cells, codes, None, kernels=kernels)
+    with pytest.raises(ValueError, match="multiple of 64"):
+        kernels_loader.reram_tile_codes(inputs[..., :48].copy(), cells[..., :48].copy(), codes, None, kernels=kernels)
+    with pytest.raises(ValueError, match="first_column"):
+        kernels_loader.reram_tile_codes(inputs, cells, codes, None, first_column=1, kernels=kernels)
 
 
 # -- the shim itself ------------------------------------------------------------------------

@@ -23,6 +23,13 @@ A configuration whose ADC is lossless and whose devices are ideal takes a single
 product instead (same bits): ``x @ W`` in float32 over blocks of ``K`` short enough that no
 partial sum reaches ``2**24``, summed in int64.
 
+On a GPU (CuPy) the ADC and shift-and-add run in ``kernels/reram_epilogue.cu``; with ideal
+devices and chunks and cell levels that fit in int8, steps 2 to 4 instead run on int8 tensor
+cores with the ADC fused in (``kernels/reram_tile_codes.cu``: exact int32 sums, no partial sum
+ever written to memory), and the single exact product of a lossless crossbar with 8-bit signed
+inputs takes the same kernel. A batch of host (numpy) inputs larger than the GPU's free memory
+allows is streamed through it in blocks of rows. The bits are the numpy backend's in every case.
+
 Batch blocks, chunking and the backend never change the bits: every random draw is keyed by
 the global batch row, tile, chunk, column, polarity and slice (see :meth:`CrossbarArray.matmul`).
 """
@@ -52,6 +59,23 @@ BLOCK_BYTES = 16 * 2**20
 MATMUL_ROWS = 1024
 #: On a GPU, blocks only bound the memory the partial sums take.
 DEVICE_BLOCK_BYTES = 1024 * 2**20
+#: Share of the GPU's free memory one pass of host inputs may take (inputs, outputs, partial sums).
+DEVICE_MEMORY_SHARE = 0.25
+
+
+def _kernel_provider(xp: Any) -> Any:
+    """The provider of the CUDA kernels for arrays of ``xp``: CuPy's kernels on a GPU, ``None``
+    for numpy (the numpy pipeline). The tests put the CPU shim here, to run the GPU dispatch -
+    every kernel and the Python around it - on numpy arrays."""
+    if xp is numpy:
+        return None
+    from .. import kernels_loader  # noqa: PLC0415 - imports CuPy only when used
+
+    return kernels_loader.CupyKernels()
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
 
 
 @functools.lru_cache(maxsize=None)
@@ -306,7 +330,8 @@ class CrossbarArray:
         chosen, on_gpu = backends.resolve(self.backend.name, x)
         xp = chosen.xp
         inputs = self.config.inputs
-        x = check_integer_array("x", chosen.asarray(x), inputs.min_input, inputs.max_input, xp)
+        x = check_integer_array("x", x if on_gpu else numpy.asarray(x), inputs.min_input, inputs.max_input,
+                                xp if on_gpu else numpy)
         vector = x.ndim == 1
         if vector:
             x = x[None]
@@ -322,12 +347,34 @@ class CrossbarArray:
         if batch_block is not None:
             batch_block = positive_int("batch_block", batch_block)
         self.reads += 1
-        if self.config.exact and method == "auto" and self.output_scale == 1.0:
-            y = self._exact_product(x, xp)
+        pass_rows = self._rows_per_device_pass(x, chosen) if not on_gpu else None
+        if pass_rows is not None and pass_rows < x.shape[0]:
+            # Host inputs larger than the GPU's free memory allows: one block of rows at a time,
+            # each keyed by its global rows (row_offset), so the bits are those of one pass.
+            y = numpy.concatenate([
+                chosen.to_kind_of(self._read(xp.asarray(x[r0:r0 + pass_rows]), read_index, row_offset + r0,
+                                             batch_block, method, xp), False)
+                for r0 in range(0, x.shape[0], pass_rows)])
         else:
-            y = self._product(x, read_index, row_offset, batch_block, xp)
-        y = y[0] if vector else y
-        return chosen.to_kind_of(y, on_gpu)
+            y = chosen.to_kind_of(self._read(xp.asarray(x), read_index, row_offset, batch_block, method, xp), on_gpu)
+        return y[0] if vector else y
+
+    def _read(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], method: str,
+              xp: Any) -> Any:
+        if self.config.exact and method == "auto" and self.output_scale == 1.0:
+            return self._exact_product(x, xp)
+        return self._product(x, read_index, row_offset, batch_block, xp)
+
+    def _rows_per_device_pass(self, x: Any, chosen: Any) -> Optional[int]:
+        """Batch rows of host inputs ``x`` per pass through the GPU, or ``None`` when all fit in
+        :data:`DEVICE_MEMORY_SHARE` of its free memory (or the backend is numpy): each row takes
+        its inputs (int64) and twice its outputs (int64 or float64: the result and the digital
+        corrections); the partial sums are bounded apart, by the blocks of :meth:`_product`."""
+        if chosen.xp is numpy:
+            return None
+        budget = DEVICE_MEMORY_SHARE * backends.device_free_bytes(chosen.xp)
+        per_row = 8 * (self.shape[0] + 2 * self.n_col_tiles * self.config.crossbar.cols)
+        return max(1, int(budget // per_row)) if per_row * x.shape[0] > budget else None
 
     def _product(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], xp: Any,
                  digital_corrections: bool = True) -> Any:
@@ -335,24 +382,32 @@ class CrossbarArray:
         the analog part only). Blocks keep the partial sums in cache and the matrix products
         large (about ``MATMUL_ROWS`` rows each); they never change the bits."""
         C = self.config.inputs.chunks
+        kernels = _kernel_provider(xp)
         on_host = xp is numpy
-        if not on_host and os.environ.get("CUPY_TF32", "0") != "0":
+        tensor_cores = kernels is not None and self._tensor_cores
+        if not on_host and not tensor_cores and os.environ.get("CUPY_TF32", "0") != "0":
             raise RuntimeError("CUPY_TF32 makes CuPy's float32 products inexact (10-bit mantissas); "
                                "unset it: the crossbar pipeline relies on exact float32 integer sums")
         batch_rows = batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C)
-        per_column = self.n_row_tiles * C * batch_rows * self._operand_columns_per_weight * 4
+        if tensor_cores:  # int32 codes and their int64 weighting, per converted cell
+            per_column = C * batch_rows * self._tensor_core_cells.shape[1] // self.levels.shape[3] * (4 + 2 * 8)
+        else:  # the partial sums of every tile
+            per_column = self.n_row_tiles * C * batch_rows * self._operand_columns_per_weight * 4
         column_block = max(1, (BLOCK_BYTES if on_host else DEVICE_BLOCK_BYTES) // per_column)
         n_columns = self._sigma_columns // (self.config.mapping.polarities * self.config.mapping.slices)
-        threads = default_threads() if on_host else 1
+        threads = default_threads() if kernels is None else 1
         results = []
         for b0 in range(0, x.shape[0], batch_rows):
             block = x[b0:b0 + batch_rows]
-            tiles = self._input_tiles(block, xp)
+            tiles = self._input_tiles(block, xp, depth=self._tensor_core_depth if tensor_cores else None)
             acc = xp.empty((block.shape[0], n_columns), dtype=numpy.int64)
 
             def accumulate(n0: int, tiles: Any = tiles, acc: Any = acc, first_row: int = row_offset + b0) -> None:
                 n1 = min(n_columns, n0 + column_block)
-                acc[:, n0:n1] = self._accumulate(tiles, n0, n1, first_row, read_index, xp)
+                if tensor_cores:
+                    acc[:, n0:n1] = self._tensor_core_accumulate(tiles, n0, n1, kernels, xp)
+                else:
+                    acc[:, n0:n1] = self._accumulate(tiles, n0, n1, first_row, read_index, xp, kernels)
 
             starts = range(0, n_columns, column_block)
             if threads > 1 and len(starts) > 1:
@@ -378,7 +433,28 @@ class CrossbarArray:
         return block, self.backend.xp.asarray(self._weights.astype(dtype))
 
     def _exact_product(self, x: Any, xp: Any) -> Any:
-        """``x @ W`` exactly: float products over blocks of K, summed in int64."""
+        """``x @ W`` exactly: float products over blocks of K, summed in int64 - or, on a GPU, one
+        int8 tensor-core product with exact int32 sums (``kernels/reram_tile_codes.cu`` without
+        its ADC) when the inputs span at most 256 values and ``|W| <= 127``: with
+        ``shift = min_input + 128``, ``x @ W = (x - shift) @ W + shift * colsum(W)``, where
+        ``x - shift`` lies in int8's range and ``|(x - shift) @ W| <= K * 128 * 127 < 2**31``
+        (checked), so every sum is an exact int32 and the correction an exact int64."""
+        kernels = _kernel_provider(xp)
+        inputs, mapping = self.config.inputs, self.config.mapping
+        if (kernels is not None and inputs.max_input - inputs.min_input <= 255 and mapping.max_weight <= 127
+                and self.shape[0] * 128 * 127 < 2**31):
+            from .. import kernels_loader  # noqa: PLC0415
+
+            shift = inputs.min_input + 128
+            weights_t = self._exact_tensor_core_weights
+            shifted = xp.zeros((1, x.shape[0], weights_t.shape[2]), dtype=numpy.int8)
+            shifted[0, :, :self.shape[0]] = x - shift
+            y = xp.empty((x.shape[0], self.shape[1]), dtype=numpy.int32)
+            kernels_loader.reram_tile_codes(shifted, weights_t, y, None, kernels=kernels)
+            y = y.astype(numpy.int64)
+            if shift:
+                y += xp.asarray(shift * self._column_sums)
+            return y
         block, weights = self._exact_operand
         x = x.astype(weights.dtype)
         if block >= self.shape[0]:
@@ -388,22 +464,89 @@ class CrossbarArray:
             y += xp.matmul(x[:, k0:k0 + block], weights[k0:k0 + block]).astype(numpy.int64)
         return y
 
-    def _input_tiles(self, x: Any, xp: Any) -> Any:
-        """Input chunks ``(T, C*b, rows [+ 1])``: ``x_c[k]`` of tile ``t``, chunk ``c``, row ``b``."""
+    def _input_tiles(self, x: Any, xp: Any, depth: Optional[int] = None) -> Any:
+        """Input chunks ``(T, C*b, rows [+ 1])``: ``x_c[k]`` of tile ``t``, chunk ``c``, row ``b``,
+        as the float operand of :meth:`_accumulate` - or, with ``depth``, as int8 zero-padded to
+        ``depth`` rows, the operand of :meth:`_tensor_core_accumulate`."""
         config, inputs = self.config, self.config.inputs
         rows, T, C = config.crossbar.rows, self.n_row_tiles, inputs.chunks
         b, K = x.shape
         shifts = xp.arange(C, dtype=numpy.int64) * inputs.dac_bits
         chunks = ((x + inputs.input_offset)[None] >> shifts[:, None, None]) & inputs.max_chunk  # (C, b, K)
-        tile_rows = self._operand.shape[1]
-        tiles = xp.zeros((T, C, b, tile_rows), dtype=self._sum_dtype)
+        tile_rows = self._operand.shape[1] if depth is None else depth
+        tiles = xp.zeros((T, C, b, tile_rows), dtype=self._sum_dtype if depth is None else numpy.int8)
         tiles[:, :, :, :rows] = xp.pad(chunks, ((0, 0), (0, 0), (0, T * rows - K))).reshape(
             C, b, T, rows).transpose(2, 0, 1, 3)
-        if tile_rows > rows:
+        if depth is None and tile_rows > rows:
             tiles[:, :, :, rows] = 1  # meets the bias row
         return tiles.reshape(T, C * b, tile_rows)
 
-    def _accumulate(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, xp: Any) -> Any:
+    # -- int8 tensor cores (kernels/reram_tile_codes.cu) ------------------------------------------
+    @functools.cached_property
+    def _tensor_cores(self) -> bool:
+        """Whether steps 2 to 4 can run on int8 tensor cores: ideal devices (integer cells),
+        input chunks and cell levels within int8 (so are differences of two levels, for a
+        signed ADC), partial sums below ``2**24`` (exact in the ADC's float type too), code sums
+        over the tiles below ``2**31``."""
+        config = self.config
+        return (config.devices.ideal and config.inputs.max_chunk <= 127 and config.mapping.max_level <= 127
+                and config.crossbar.rows * config.inputs.max_chunk * config.mapping.max_level < 2**24
+                and self.n_row_tiles * (config.adc_levels + 1) < 2**31)
+
+    @property
+    def _tensor_core_depth(self) -> int:
+        from .. import kernels_loader  # noqa: PLC0415
+
+        return _round_up(self.config.crossbar.rows, kernels_loader.TILE_CODES_DEPTH)
+
+    @functools.cached_property
+    def _tensor_core_cells(self) -> Any:
+        """``(T, N' * cells, depth)`` int8 on the backend: for weight column ``n`` and each of its
+        ``cells`` converted cells (``p * S + s``; for a signed ADC the ``S`` differences
+        ``W+ - W-``), the levels down the tile's crossbar rows, zero-padded to the depth."""
+        levels = self.levels.astype(numpy.int16)  # (P, S, K, N')
+        if self.config.signed_adc:
+            levels = (levels[0] - levels[1])[None]
+        P, S, K, N = levels.shape
+        rows, T = self.config.crossbar.rows, self.n_row_tiles
+        padded = numpy.zeros((P, S, T * rows, N), dtype=numpy.int8)
+        padded[:, :, :K] = levels
+        cells = numpy.zeros((T, N, P * S, self._tensor_core_depth), dtype=numpy.int8)
+        cells[..., :rows] = padded.reshape(P, S, T, rows, N).transpose(2, 4, 0, 1, 3).reshape(T, N, P * S, rows)
+        return self.backend.xp.asarray(cells.reshape(T, N * P * S, -1))
+
+    @functools.cached_property
+    def _exact_tensor_core_weights(self) -> Any:
+        """``W`` transposed, int8 ``(1, N, depth)``, zero-padded: the operand of the single exact product."""
+        from .. import kernels_loader  # noqa: PLC0415
+
+        K, N = self.shape
+        weights = numpy.zeros((1, N, _round_up(K, kernels_loader.TILE_CODES_DEPTH)), dtype=numpy.int8)
+        weights[0, :, :K] = self._weights.T
+        return self.backend.xp.asarray(weights)
+
+    def _tensor_core_accumulate(self, tiles: Any, n0: int, n1: int, kernels: Any, xp: Any) -> Any:
+        """Shift-and-added codes ``acc`` ``(b, n1 - n0)`` of weight columns ``n0 .. n1 - 1``
+        from the int8 input tiles ``(T, C*b, depth)``: the codes of every (chunk, cell) from the
+        tensor-core kernel, then ``sum_c 2**(c dac) sum_cell sign * 2**(s bpc) * code`` in int64
+        (exact: the accumulator bound is checked at construction)."""
+        from .. import kernels_loader  # noqa: PLC0415
+
+        config, mapping = self.config, self.config.mapping
+        C, b = config.inputs.chunks, tiles.shape[1] // config.inputs.chunks
+        cells = self._tensor_core_cells.shape[1] // self.levels.shape[3]
+        codes = xp.empty((C * b, (n1 - n0) * cells), dtype=numpy.int32)
+        kernels_loader.reram_tile_codes(tiles, self._tensor_core_cells, codes, self._adc,
+                                        first_column=n0 * cells, kernels=kernels)
+        signs = [1] if config.signed_adc else [1, -1][:mapping.polarities]
+        weights = numpy.array([sign * 2 ** (s * mapping.bits_per_cell) for sign in signs for s in range(mapping.slices)],
+                              dtype=numpy.int64)
+        per_chunk = (codes.reshape(C, b, n1 - n0, cells).astype(numpy.int64) * xp.asarray(weights)).sum(axis=-1)
+        shifts = xp.asarray(2 ** (numpy.arange(C, dtype=numpy.int64) * config.inputs.dac_bits))
+        return (per_chunk * shifts[:, None, None]).sum(axis=0)
+
+    def _accumulate(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, xp: Any,
+                    kernels: Any = None) -> Any:
         """Shift-and-added codes ``acc`` ``(b, n1 - n0)`` of weight columns ``n0 .. n1 - 1``."""
         config, inputs, mapping = self.config, self.config.inputs, self.config.mapping
         T, C = self.n_row_tiles, inputs.chunks
@@ -414,7 +557,7 @@ class CrossbarArray:
         noise = None
         if self._sigma_squared is not None:
             noise = self._read_noise(tiles, n0, n1, first_row, read_index, xp)
-        if xp is not numpy:  # CuPy: ADC and shift-and-add in kernels/reram_epilogue.cu
+        if kernels is not None:  # ADC and shift-and-add in kernels/reram_epilogue.cu
             from .. import kernels_loader  # noqa: PLC0415 - imports CuPy only when used
 
             acc = xp.empty((b, n1 - n0), dtype=numpy.int64)
@@ -422,7 +565,7 @@ class CrossbarArray:
                 xp.ascontiguousarray(sums), acc, self._adc, tiles=T, chunks=C, width=width, pack=self._pack,
                 pack_bits=self._pack_bits, polarities=P, slices=S, bits_per_cell=mapping.bits_per_cell,
                 dac_bits=inputs.dac_bits, prescaled=self._prescaled, saturates=self._saturates,
-                noise=None if noise is None else xp.ascontiguousarray(noise))
+                noise=None if noise is None else xp.ascontiguousarray(noise), kernels=kernels)
             return acc
         code_dtype = self._adc.dtype
         slice_weights = 2.0 ** (numpy.arange(S) * mapping.bits_per_cell)
