@@ -14,9 +14,10 @@ Two providers run the same kernels, with the same call convention as
   ``kernels/cuda_shim.h`` and loaded with ctypes, so CI, which has no GPU, runs every kernel.
 
 The launch wrappers below (:func:`draw_range`, :func:`draw_at`, :func:`run_ambit_program`,
-:func:`reram_adc_shift_add`, :func:`reram_tile_codes`) take a provider and are thin: they choose the launch shape and pass
-numpy scalars of the exact C parameter types. The CPU shim checks every argument's type against
-the kernel's signature, so a wrong type fails in CI instead of running silently on a GPU.
+:func:`reram_adc_shift_add`, :func:`reram_tile_codes`) take a provider and are thin: they choose
+the launch shape and pass numpy scalars of the exact C parameter types. The CPU shim checks
+every argument's type against the kernel's signature, so a wrong type fails in CI instead of
+running silently on a GPU.
 
 Importing this module never imports CuPy; only using :class:`CupyKernels` does.
 """
@@ -294,7 +295,8 @@ def ambit_program_launch(n_slots: int, rows: Sequence[Any], kernels: Any, *, lan
 
 
 def run_ambit_program(instructions: Any, n_slots: int, inputs: Sequence[Any], outputs: Sequence[Any],
-                      row_bits: int, *, seed: int = 0, tra_base: int = 0, flip_threshold: int = 0,
+                      row_bits: int, *, word_offset: int = 0, seed: int = 0, tra_base: int = 0,
+                      flip_threshold: int = 0,
                       weak_threshold: int = 0, weak_flip_threshold: int = 0,
                       only_when_inputs_disagree: bool = False, kernels: Optional[Any] = None,
                       lanes: Optional[int] = None, block: Optional[int] = None,
@@ -304,16 +306,24 @@ def run_ambit_program(instructions: Any, n_slots: int, inputs: Sequence[Any], ou
     ``instructions`` is the ``(n, 8)`` int32 instruction array (on the host; a device copy is
     kept per distinct program, as is the table of row addresses), ``inputs`` the rows it reads
     (in its input order) and ``outputs`` the rows it writes (in its output order), each a
-    uint64 array of ``ceil(row_bits / 64)`` words of the provider's kind. Thresholds are
+    uint64 array of the provider's kind holding words ``word_offset`` .. of rows of ``row_bits``
+    bits: all ``ceil(row_bits / 64)`` words by default, or any slice of them (the same for every
+    row; faults and padding follow the global word index). Thresholds are
     :func:`~cim_emu.rng.bernoulli_threshold` values (0 = that draw is off).
     """
     kernels = _provider(kernels)
     rows = list(inputs) + list(outputs)
-    n_words = -(-row_bits // 64)
+    row_words = -(-row_bits // 64)
+    if not isinstance(word_offset, int) or not 0 <= word_offset < row_words:
+        raise ValueError(f"word_offset must be an integer in [0, {row_words}); got {word_offset!r}")
+    n_words = rows[0].shape[0] if rows and rows[0].ndim == 1 else row_words - word_offset
+    if not 0 < n_words <= row_words - word_offset:
+        raise ValueError(f"rows must hold 1 to {row_words - word_offset} words from word {word_offset} of "
+                         f"{row_bits}-bit rows; got {n_words}")
     for row in rows:
         if row.dtype != numpy.uint64 or row.shape != (n_words,) or not row.flags.c_contiguous:
-            raise ValueError(f"rows must be contiguous uint64 arrays of {n_words} words for {row_bits}-bit rows; "
-                             f"got {row.dtype} {row.shape}")
+            raise ValueError(f"rows must be contiguous uint64 arrays of {n_words} words (one slice of {row_bits}-bit "
+                             f"rows); got {row.dtype} {row.shape}")
     lanes, threads, shared_bytes = ambit_program_launch(n_slots, rows, kernels, lanes=lanes, block=block)
     table = kernels.constant(numpy.array([kernels.address(row) for row in rows], dtype=numpy.uint64))
     program = kernels.constant(numpy.ascontiguousarray(instructions, dtype=numpy.int32))
@@ -322,7 +332,8 @@ def run_ambit_program(instructions: Any, n_slots: int, inputs: Sequence[Any], ou
     kernels.allow_shared_bytes(function, shared_bytes)
     function((_grid(kernels, -(-n_words // lanes), grid),), (threads,),
              (program, numpy.int32(program.shape[0]), table, numpy.int32(len(inputs)), table[len(inputs):],
-              numpy.uint64(row_bits), numpy.uint64(seed), numpy.uint64(tra_base), numpy.uint64(flip_threshold),
+              numpy.uint64(row_bits), numpy.uint64(word_offset), numpy.uint64(n_words), numpy.uint64(seed),
+              numpy.uint64(tra_base), numpy.uint64(flip_threshold),
               numpy.uint64(weak_threshold), numpy.uint64(weak_flip_threshold),
               numpy.int32(bool(only_when_inputs_disagree))),
              shared_mem=shared_bytes)
@@ -396,7 +407,8 @@ def reram_tile_codes(inputs: Any, cells: Any, codes: Any, adc: Any, *, first_col
     kernels = _provider(kernels)
     tiles, rows, depth = inputs.shape if inputs.ndim == 3 else (0, 0, 0)
     columns = codes.shape[1] if codes.ndim == 2 else 0
-    for name, array, dtype in (("inputs", inputs, numpy.int8), ("cells", cells, numpy.int8), ("codes", codes, numpy.int32)):
+    operands = (("inputs", inputs, numpy.int8), ("cells", cells, numpy.int8), ("codes", codes, numpy.int32))
+    for name, array, dtype in operands:
         if array.dtype != dtype or not array.flags.c_contiguous or kernels.address(array) % 16:
             raise ValueError(f"{name} must be a C-contiguous, 16-byte aligned {numpy.dtype(dtype)} array; "
                              f"got {array.dtype} {array.shape}")

@@ -10,7 +10,9 @@
 //      reading its operand slots and writing its result slot;
 //   3. stores an instruction's result straight into its output row when the instruction
 //      computes one (each distinct result row once), clearing the row's padding bits.
-// A grid-stride loop with 64-bit indices covers any row length with any grid.
+// A grid-stride loop with 64-bit indices covers any row length with any grid. The rows given may
+// be a slice - words word_offset .. word_offset + n_words - 1 of rows of row_bits bits, for work
+// larger than the GPU's memory - and the fault draws and the padding follow the global words.
 //
 // Value slots. A program given as data indexes its values at run time, and a register array
 // indexed at run time is demoted to local memory; the slots therefore live in shared memory
@@ -168,7 +170,8 @@ template <int kLanes, bool kFaults>
 __global__ void __launch_bounds__(256)
     ambit_program(const cim::AmbitInstruction* __restrict__ program, int n_instructions,
                   const cim_u64* const* __restrict__ inputs, int n_inputs, cim_u64* const* __restrict__ outputs,
-                  cim_u64 row_bits, cim_u64 seed, cim_u64 tra_base, cim_u64 flip_threshold,
+                  cim_u64 row_bits, cim_u64 word_offset, cim_u64 n_words, cim_u64 seed, cim_u64 tra_base,
+                  cim_u64 flip_threshold,
                   cim_u64 weak_threshold, cim_u64 weak_flip_threshold, int only_when_inputs_disagree) {
   typedef cim::Words<kLanes> Value;
   CIM_DYNAMIC_SHARED(Value, slot_memory);
@@ -180,7 +183,6 @@ __global__ void __launch_bounds__(256)
   const cim::TraFaults faults{seed, tra_base, flip_threshold, weak_threshold, weak_flip_threshold,
                               only_when_inputs_disagree != 0};
   const bool inject = kFaults && faults.enabled();  // kFaults = false compiles the draws away
-  const cim_u64 n_words = row_bits / 64 + (row_bits % 64 != 0);
   const cim_u64 n_items = (n_words + kLanes - 1) / kLanes;
   const cim_u64 item_stride = static_cast<cim_u64>(gridDim.x) * blockDim.x;
 
@@ -194,8 +196,8 @@ __global__ void __launch_bounds__(256)
     Value in_row, weak;  // the words' row bits (the stored padding is zero) and weak columns
 #pragma unroll
     for (int l = 0; l < kLanes; ++l) {
-      in_row.lane[l] = cim::row_bits_of_word(first_word + l, row_bits);
-      weak.lane[l] = inject ? faults.weak_columns(first_word + l) & in_row.lane[l] : 0;
+      in_row.lane[l] = cim::row_bits_of_word(word_offset + first_word + l, row_bits);
+      weak.lane[l] = inject ? faults.weak_columns(word_offset + first_word + l) & in_row.lane[l] : 0;
     }
 
     for (int pc = 0; pc < n_instructions; ++pc) {
@@ -222,8 +224,8 @@ __global__ void __launch_bounds__(256)
           if (inject && instruction.tra >= 0) {
 #pragma unroll
             for (int l = 0; l < kLanes; ++l) {
-              result.lane[l] ^= faults.flips(instruction.tra, first_word + l, a.lane[l], b.lane[l], c.lane[l],
-                                             row_bits, weak.lane[l]);
+              result.lane[l] ^= faults.flips(instruction.tra, word_offset + first_word + l, a.lane[l], b.lane[l],
+                                             c.lane[l], row_bits, weak.lane[l]);
             }
           }
         }

@@ -20,8 +20,10 @@
 //   * `threaded` mode runs block after block, each with one host thread per CUDA thread, a
 //     barrier for __syncthreads and one per warp for the warp intrinsics (__shfl*_sync,
 //     __ballot_sync, __any_sync, __all_sync, __syncwarp), which exchange values through the
-//     warp's slots between two warp barriers. Static __shared__ arrays become function statics,
-//     shared by the block's threads; blocks run one at a time, so that is exact.
+//     warp's slots between two warp barriers; the int8 tensor-core instruction of mma_s8.cuh
+//     is emulated the same way (cim_shim::mma_m16n8k32_s8). Static __shared__ arrays become
+//     function statics, shared by the block's threads; blocks run one at a time, so that is
+//     exact.
 // Dynamic shared memory is filled with 0xA5 before each block, so reading what no thread
 // wrote shows up as wrong results instead of lucky zeros.
 //

@@ -165,3 +165,36 @@ def test_repeated_runs_reuse_buffers_without_changing_results():
     assert not numpy.array_equal(snapshot, words)  # earlier copies are untouched by later runs
     subarray.run(Program.of(AAP("D2", "D0")))
     numpy.testing.assert_array_equal(subarray.read_words("D0"), words)
+
+
+@pytest.mark.parametrize("op", sorted(OPERATIONS))
+@pytest.mark.parametrize("pass_words", [1, 3, 40])
+def test_passes_over_slices_give_the_bits_of_one_run(np_rng, op, pass_words):
+    """run_in_passes (how host operands larger than a GPU's memory go through it) evaluates a
+    slice of words at a time with the slice's global word offset: the fault draws and the
+    padding follow the global column, so the result equals bulk_op's single run, faults included."""
+    from cim_emu.ambit.bulk import run_in_passes
+
+    arity = OPERATIONS[op][0]
+    n_bits = 64 * 37 - 5
+    faults = TraFaultModel(flip_probability=0.2, weak_column_fraction=0.3, weak_column_flip_probability=0.5,
+                           only_when_inputs_disagree=op == "maj", seed=int(np_rng.integers(2**63)))
+    rows = [random_row(int(np_rng.integers(2**63)), i, n_bits) for i in range(arity)]
+    expected = bulk_op(op, *rows, n_bits=n_bits, faults=faults).value
+    program = program_for(op, [f"D{i}" for i in range(arity)], f"D{arity}")
+    got = run_in_passes(program, rows, n_bits, faults, numpy, pass_words)
+    numpy.testing.assert_array_equal(got, expected)
+
+
+def test_slices_are_checked_against_the_row():
+    from cim_emu.ambit.compiler import compile_program
+    from cim_emu.ambit.fast import evaluate
+    from cim_emu.ambit.faults import NO_FAULTS
+
+    compiled = compile_program(program_for("and", ["D0", "D1"], "D2").instructions, 3, False)
+    root = compiled.outputs["D2"]
+    rows = {"D0": numpy.ones(2, numpy.uint64), "D1": numpy.ones(2, numpy.uint64)}
+    with pytest.raises(ValueError, match="word_offset must be"):
+        evaluate(compiled, {root}, rows, 128, xp=numpy, faults=NO_FAULTS, tra_base=0, word_offset=2)
+    with pytest.raises(ValueError, match="word_count must be at most 1"):
+        evaluate(compiled, {root}, rows, 128, xp=numpy, faults=NO_FAULTS, tra_base=0, word_offset=1, word_count=2)

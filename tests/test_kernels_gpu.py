@@ -169,3 +169,25 @@ def test_host_inputs_past_the_memory_budget_stream_through_the_gpu(monkeypatch, 
     got = crossbars.matmul(x, read_index=2)
     assert isinstance(got, numpy.ndarray)
     numpy.testing.assert_array_equal(got, reference.matmul(x, read_index=2))
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_host_operands_past_the_memory_budget_pass_through_the_gpu_in_slices(monkeypatch, packed):
+    """bulk_op on the CuPy backend with host operands that do not fit the (here shrunk) budget:
+    slices of 999 words, the bits of one run, faults included; the result comes back to the host."""
+    from cim_emu import backend as backends
+    from cim_emu.ambit import bulk_op
+    from cim_emu.ambit import bulk as bulk_module
+    from cim_emu.bits import random_row, unpack_bits
+
+    n_bits = 64 * 10_000 - 3
+    rows = [random_row(5, i, n_bits) for i in range(3)]
+    if not packed:
+        rows = [unpack_bits(row, n_bits) for row in rows]
+    expected = bulk_op("maj", *rows, n_bits=n_bits if packed else None, faults=FAULTS, backend="numpy").value
+    # 4 rows (three operands and the result) of 999 words fill the budget
+    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: int(4 * 8 * 999 / bulk_module.DEVICE_MEMORY_SHARE))
+    assert bulk_module._words_per_device_pass(backends.get_backend("cupy"), False, 4, n_bits) == 999
+    got = bulk_op("maj", *rows, n_bits=n_bits if packed else None, faults=FAULTS, backend="cupy").value
+    assert isinstance(got, numpy.ndarray)
+    numpy.testing.assert_array_equal(got, expected)

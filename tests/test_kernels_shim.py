@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 from cim_emu import cpu_shim, kernels_loader, rng
 from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for
 from cim_emu.ambit.compiler import compile_program
+from cim_emu.ambit.fast import evaluate
+from cim_emu.bits import random_row
 from cim_emu.ambit.program_encoding import encode_program, run_program_kernel
 from cim_emu.reram.adc import Adc
 from cim_emu.reram.config import InputEncoding, ReramConfig
 from kernel_cases import (
-    COMMANDS, DATA_ROWS, FAULTS, RERAM_CONFIGS, crossbar_for, crossbars_through, epilogue_against_numpy,
+    COMMANDS, DATA_ROWS, FAULTS, POISON, RERAM_CONFIGS, crossbar_for, epilogue_against_numpy,
     kernel_runs_like_fast_executor, pipeline_against_numpy, program_of, random_subarray, tile_codes_against_numpy,
 )
 
@@ -151,6 +153,40 @@ def test_an_output_row_may_be_an_input_row(kernels):
     run_program_kernel(compiled, {root}, {"D0": a, "D1": b}, {root: a}, n_bits, faults=TraFaultModel(), tra_base=0,
                        kernels=kernels, grid=1)
     numpy.testing.assert_array_equal(a, expected)
+
+
+@pytest.mark.parametrize("lanes", [None, 1])
+def test_the_kernel_on_slices_gives_the_bits_of_whole_rows(kernels, np_rng, lanes):
+    """Words word_offset .. of every row (one pass of work larger than a GPU's memory) draw
+    their faults and clear their padding at the global word index."""
+    n_bits, words = 64 * 45 - 7, 45
+    compiled = compile_program(program_for("maj", ["D0", "D1", "D2"], "D3").instructions, 4, True)
+    root = compiled.outputs["D3"]
+    seed = int(np_rng.integers(2**63))
+    rows = {f"D{i}": random_row(seed, i, n_bits) for i in range(3)}
+    whole = numpy.empty(words, numpy.uint64)
+    run_program_kernel(compiled, {root}, rows, {root: whole}, n_bits, faults=FAULTS, tra_base=7, kernels=kernels,
+                       lanes=lanes)
+    expected = evaluate(compiled, {root}, rows, n_bits, xp=numpy, faults=FAULTS, tra_base=7)[root]
+    numpy.testing.assert_array_equal(whole, expected)
+    for w0, w1 in ((0, 10), (10, 11), (11, 44), (44, 45), (3, 45)):
+        part = numpy.full(w1 - w0, POISON)
+        slices = {row: numpy.ascontiguousarray(value[w0:w1]) for row, value in rows.items()}
+        run_program_kernel(compiled, {root}, slices, {root: part}, n_bits, faults=FAULTS, tra_base=7, word_offset=w0,
+                           kernels=kernels, lanes=lanes)
+        numpy.testing.assert_array_equal(part, whole[w0:w1], err_msg=f"words {w0}..{w1}")
+    with pytest.raises(ValueError, match="word_offset"):
+        run_program_kernel(compiled, {root}, rows, {root: whole}, n_bits, faults=FAULTS, tra_base=7, word_offset=45,
+                           kernels=kernels)
+    with pytest.raises(ValueError, match="rows must hold"):
+        run_program_kernel(compiled, {root}, rows, {root: whole}, n_bits, faults=FAULTS, tra_base=7, word_offset=1,
+                           kernels=kernels)
+
+
+def test_encoding_is_made_once_per_program_and_roots():
+    compiled = compile_program(program_for("xor", ["D0", "D1"], "D2").instructions, 3, False)
+    roots = {compiled.outputs["D2"]}
+    assert encode_program(compiled, roots) is encode_program(compiled, set(roots))
 
 
 def test_encoding_reads_live_rows_once_and_reuses_scratch_slots():

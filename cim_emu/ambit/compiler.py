@@ -170,7 +170,8 @@ class CompiledProgram:
     reads: frozenset
     tra_count: int
     schedules: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
-    """Evaluation schedules of the fast executor, by set of roots (filled on first use)."""
+    """Evaluation schedules of the fast executor and their kernel encodings, by set of roots
+    (filled on first use)."""
 
     def live_nodes(self, roots: list[int]) -> list[int]:
         """Ids of the nodes needed to compute ``roots``, in evaluation order."""

@@ -14,7 +14,9 @@ input's buffer (RowClone modelled as sharing; buffers are immutable once stored)
 
 Chunks are spread over ``threads`` host threads (numpy releases the GIL in its loops). On
 CuPy the whole row is one chunk. Faults are injected per chunk with the word offset of the
-chunk, so the counter-based draws — and hence the bits — do not depend on the chunking.
+chunk, so the counter-based draws — and hence the bits — do not depend on the chunking. For the
+same reason a row can be evaluated a slice at a time (``word_offset``, ``word_count``): work
+larger than the GPU's memory passes through it in slices, with the bits of one pass.
 """
 
 from __future__ import annotations
@@ -84,9 +86,10 @@ class _Evaluator:
 
     def __init__(self, compiled: CompiledProgram, steps: list[_Step], n_slots: int, inputs: dict,
                  outputs: dict, row_bits: int, xp: ModuleType, faults: TraFaultModel, tra_base: int,
-                 chunk_words: int) -> None:
+                 chunk_words: int, word_offset: int) -> None:
         self.compiled, self.steps, self.inputs, self.outputs = compiled, steps, inputs, outputs
         self.row_bits, self.xp, self.faults, self.tra_base = row_bits, xp, faults, tra_base
+        self.word_offset = word_offset
         self.slots = [xp.empty(chunk_words, dtype=numpy.uint64) for _ in range(n_slots)]
         self.temp = xp.empty(chunk_words, dtype=numpy.uint64)
         self.chunk_words = chunk_words
@@ -128,7 +131,8 @@ class _Evaluator:
                 xp.bitwise_and(out, temp, out=out)
                 xp.bitwise_xor(out, c, out=out)
                 if step.param is not None and self.faults.enabled:
-                    out ^= self.faults.flip_words(self.tra_base + step.param, a, b, c, w0, self.row_bits, xp)
+                    out ^= self.faults.flip_words(self.tra_base + step.param, a, b, c, self.word_offset + w0,
+                                                  self.row_bits, xp)
             values[step.node] = out
 
 
@@ -141,20 +145,29 @@ def default_threads() -> int:
 
 
 def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits: int, *, xp: ModuleType,
-             faults: TraFaultModel, tra_base: int, chunk_words: Optional[int] = None,
-             threads: Optional[int] = None, spare: Sequence[Any] = ()) -> dict[int, Any]:
+             faults: TraFaultModel, tra_base: int, word_offset: int = 0, word_count: Optional[int] = None,
+             chunk_words: Optional[int] = None, threads: Optional[int] = None,
+             spare: Sequence[Any] = ()) -> dict[int, Any]:
     """Compute the value of every node in ``roots``; returns node id -> packed row (read-only).
 
-    ``inputs`` maps each row the program reads to its packed words. Roots that are input
-    rows or constants come back as shared buffers, without computation. Computed roots are
-    written into the ``spare`` buffers (rows no longer needed) while they last, then into
-    fresh ones.
+    ``inputs`` maps each row the program reads to its packed words: whole rows of ``row_bits``
+    bits, or the words ``word_offset .. word_offset + word_count - 1`` of each (one slice of
+    the rows; results cover the same words, and faults and padding follow the global word
+    index, so slices give the bits of the whole). Roots that are input rows or constants come
+    back as shared buffers, without computation. Computed roots are written into the
+    ``spare`` buffers (rows no longer needed) while they last, then into fresh ones.
     """
     if chunk_words is not None:
         positive_int("chunk_words", chunk_words)
     if threads is not None:
         positive_int("threads", threads)
-    words = n_words(row_bits)
+    total = n_words(row_bits)
+    if not isinstance(word_offset, int) or not 0 <= word_offset < total:
+        raise ValueError(f"word_offset must be an integer in [0, {total}); got {word_offset!r}")
+    words = total - word_offset if word_count is None else positive_int("word_count", word_count)
+    if word_offset + words > total:
+        raise ValueError(f"word_count must be at most {total - word_offset} from word {word_offset}; got {words}")
+    reaches_end = word_offset + words == total
     spare = list(spare)
     results: dict[int, Any] = {}
     computed = set()
@@ -163,7 +176,7 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
         if node.op == "row":
             results[node_id] = inputs[node.param]
         elif node.op == "const":
-            results[node_id] = constant_row(node.param, row_bits, xp=xp)
+            results[node_id] = _constant_words(node.param, row_bits, word_offset, words, xp)
         else:
             computed.add(node_id)
             results[node_id] = _writable(spare.pop()) if spare else xp.empty(words, dtype=numpy.uint64)
@@ -172,7 +185,8 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
         from .program_encoding import run_program_kernel  # noqa: PLC0415 - it imports this module
 
         try:
-            run_program_kernel(compiled, computed, inputs, results, row_bits, faults=faults, tra_base=tra_base)
+            run_program_kernel(compiled, computed, inputs, results, row_bits, faults=faults, tra_base=tra_base,
+                               word_offset=word_offset)
             return results
         except ValueError:  # more live values than shared memory holds: the array path below
             pass
@@ -183,7 +197,7 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
         bounds = [(w0, min(words, w0 + chunk)) for w0 in range(0, words, chunk)]
         n_threads = min(len(bounds), (threads or default_threads()) if on_host else 1)
         evaluators = [
-            _Evaluator(compiled, steps, n_slots, inputs, results, row_bits, xp, faults, tra_base, chunk)
+            _Evaluator(compiled, steps, n_slots, inputs, results, row_bits, xp, faults, tra_base, chunk, word_offset)
             for _ in range(n_threads)
         ]
         if n_threads == 1:
@@ -193,12 +207,23 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
             futures = [pool.submit(_run_share, ev, bounds[i::n_threads]) for i, ev in enumerate(evaluators)]
             for future in futures:
                 future.result()
-        for node_id in computed:
-            results[node_id][-1] &= tail_mask(row_bits)
+        if reaches_end:
+            for node_id in computed:
+                results[node_id][-1] &= tail_mask(row_bits)
     if xp is numpy:
         for buffer in results.values():
             buffer.flags.writeable = False
     return results
+
+
+def _constant_words(bit: int, row_bits: int, word_offset: int, count: int, xp: ModuleType) -> Any:
+    """Words ``word_offset .. word_offset + count - 1`` of a constant row (padding zero)."""
+    if word_offset == 0 and count == n_words(row_bits):
+        return constant_row(bit, row_bits, xp=xp)
+    words = xp.full(count, numpy.uint64(2**64 - 1) if bit else numpy.uint64(0), dtype=numpy.uint64)
+    if word_offset + count == n_words(row_bits):
+        words[-1] &= tail_mask(row_bits)
+    return words
 
 
 @functools.lru_cache(maxsize=None)

@@ -62,8 +62,16 @@ class EncodedProgram:
 
 def encode_program(compiled: CompiledProgram, roots: Iterable[int]) -> EncodedProgram:
     """Encode the evaluation of the computed nodes ``roots`` (no row or constant leaves: those
-    need no computation and share their buffers, as in :func:`~cim_emu.ambit.fast.evaluate`)."""
-    roots = set(roots)
+    need no computation and share their buffers, as in :func:`~cim_emu.ambit.fast.evaluate`).
+    Encoded once per program and set of roots: the encoding is kept with the compiled program
+    (its instruction array is read-only), so a program run again costs no encoding."""
+    key = ("encoded", frozenset(roots))
+    if key not in compiled.schedules:
+        compiled.schedules[key] = _encode(compiled, set(key[1]))
+    return compiled.schedules[key]
+
+
+def _encode(compiled: CompiledProgram, roots: set[int]) -> EncodedProgram:
     leaves = sorted(r for r in roots if compiled.nodes[r].op in ("row", "const"))
     if leaves:
         raise ValueError(f"roots must be computed nodes; nodes {leaves} are rows or constants")
@@ -112,15 +120,16 @@ def fault_thresholds(faults: TraFaultModel) -> dict[str, Any]:
 
 
 def run_program_kernel(compiled: CompiledProgram, roots: Iterable[int], inputs: dict, outputs: dict,
-                       row_bits: int, *, faults: TraFaultModel, tra_base: int, kernels: Optional[Any] = None,
-                       **launch: Any) -> None:
+                       row_bits: int, *, faults: TraFaultModel, tra_base: int, word_offset: int = 0,
+                       kernels: Optional[Any] = None, **launch: Any) -> None:
     """Compute the nodes ``roots`` into ``outputs[node]`` (packed rows the caller allocated, of
     the provider's array kind; padding bits come out zero) from ``inputs`` (row name -> packed
-    row), with TRA fault keys ``tra_base + ordinal``. ``launch`` passes ``lanes``, ``block`` or
-    ``grid`` through to :func:`cim_emu.kernels_loader.run_ambit_program` (for tests)."""
+    row, or the same slice of every row, from word ``word_offset``), with TRA fault keys
+    ``tra_base + ordinal``. ``launch`` passes ``lanes``, ``block`` or ``grid`` through to
+    :func:`cim_emu.kernels_loader.run_ambit_program` (for tests)."""
     encoded = encode_program(compiled, roots)
     arguments = fault_thresholds(faults) if faults.enabled else {}
     kernels_loader.run_ambit_program(
         encoded.instructions, encoded.n_slots, [inputs[row] for row in encoded.input_rows],
-        [outputs[node] for node in encoded.output_nodes], row_bits, tra_base=tra_base, kernels=kernels,
-        **arguments, **launch)
+        [outputs[node] for node in encoded.output_nodes], row_bits, word_offset=word_offset, tra_base=tra_base,
+        kernels=kernels, **arguments, **launch)

@@ -539,8 +539,8 @@ class CrossbarArray:
         kernels_loader.reram_tile_codes(tiles, self._tensor_core_cells, codes, self._adc,
                                         first_column=n0 * cells, kernels=kernels)
         signs = [1] if config.signed_adc else [1, -1][:mapping.polarities]
-        weights = numpy.array([sign * 2 ** (s * mapping.bits_per_cell) for sign in signs for s in range(mapping.slices)],
-                              dtype=numpy.int64)
+        weights = numpy.array([sign * 2 ** (s * mapping.bits_per_cell)
+                               for sign in signs for s in range(mapping.slices)], dtype=numpy.int64)
         per_chunk = (codes.reshape(C, b, n1 - n0, cells).astype(numpy.int64) * xp.asarray(weights)).sum(axis=-1)
         shifts = xp.asarray(2 ** (numpy.arange(C, dtype=numpy.int64) * config.inputs.dac_bits))
         return (per_chunk * shifts[:, None, None]).sum(axis=0)
