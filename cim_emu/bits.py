@@ -10,7 +10,7 @@ bitorder="little")`` viewed as little-endian ``uint64``, so conversion is one li
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, Optional
 
 import numpy
 
@@ -57,10 +57,15 @@ def random_row(seed: int, stream: int, n_bits: int, xp: ModuleType = numpy) -> A
     return words
 
 
-def constant_row(value: int, n_bits: int, xp: ModuleType = numpy) -> Any:
-    """The words of a row whose ``n_bits`` bits all equal ``value`` (0 or 1)."""
-    words = xp.zeros(n_words(n_bits), dtype=WORD_DTYPE)
+def constant_row(value: int, n_bits: int, xp: ModuleType = numpy, word_offset: int = 0,
+                 count: Optional[int] = None) -> Any:
+    """The words of a row whose ``n_bits`` bits all equal ``value`` (0 or 1): all of them, or
+    ``count`` words from word ``word_offset`` (one slice of the row; padding stays zero)."""
+    total = n_words(n_bits)
+    count = total - word_offset if count is None else count
+    words = xp.zeros(count, dtype=WORD_DTYPE)
     if value:
         words[:] = numpy.uint64(2**64 - 1)
-        words[-1] = tail_mask(n_bits)
+        if word_offset + count == total:
+            words[-1] = tail_mask(n_bits)
     return words

@@ -45,6 +45,7 @@ __all__ = [
     "ambit_program_launch",
     "reram_adc_shift_add",
     "TILE_CODES_DEPTH",
+    "reram_shift_add_codes",
     "reram_tile_codes",
 ]
 
@@ -58,7 +59,7 @@ KERNELS = {
     "philox_draws.cu": tuple(f"philox_{where}<cim::{draw}>" for where in ("range", "at")
                              for draw in ("UniformDraw", "BernoulliDraw", "NormalDraw")),
     "ambit_program.cu": tuple(f"ambit_program<{lanes}, {faults}>" for lanes in (1, 2) for faults in ("false", "true")),
-    "reram_epilogue.cu": tuple(f"reram_adc_shift_add<{sums}, {codes}>" for sums in ("float", "double")
+    "reram_epilogue.cu": tuple(f"reram_adc_shift_add<{sums}, {codes}>" for sums in ("float", "double", "int")
                                for codes in ("float", "double")),
     "reram_tile_codes.cu": ("reram_tile_codes<float, true>", "reram_tile_codes<double, true>",
                             "reram_tile_codes<float, false>"),
@@ -82,6 +83,7 @@ _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[ \t]*$', re.MULTILI
 _DRAWS = {"uniform": ("UniformDraw", numpy.uint32), "bernoulli": ("BernoulliDraw", numpy.bool_),
           "normal": ("NormalDraw", numpy.float64)}
 _C_FLOAT = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
+_C_SUM = {**_C_FLOAT, numpy.dtype(numpy.int32): "int"}
 _ADC_SIGNED, _ADC_PRESCALED, _ADC_SATURATES = 1, 2, 4  # kernels/reram_adc.cuh, AdcFlag
 
 
@@ -349,7 +351,8 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
     """ADC and shift-and-add of one block of partial sums into ``acc`` (see
     ``kernels/reram_epilogue.cu``; the step of ``CrossbarArray._accumulate`` after its product).
 
-    ``sums`` is ``(tiles, chunks * b, columns * width)`` float32/float64, ``acc`` an int64
+    ``sums`` is ``(tiles, chunks * b, columns * width)`` float32/float64 (or int32 integers
+    exact in the ADC's float type: :func:`reram_shift_add_codes`), ``acc`` an int64
     ``(b, columns)`` array whose rows may be strided (a column block of a wider array),
     ``noise`` ``None`` or float64 ``(tiles, chunks * b, columns, polarities * slices)``,
     ``adc`` a :class:`~cim_emu.reram.adc.Adc` (its ``scale``, ``bias``, ``divisor``,
@@ -357,8 +360,8 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
     launch shape (for tests: any grid gives the same bits).
     """
     kernels = _provider(kernels)
-    if sums.ndim != 3 or sums.dtype not in _C_FLOAT or not sums.flags.c_contiguous:
-        raise ValueError(f"sums must be a C-contiguous 3-D float32/float64 array; got {sums.dtype} {sums.shape}")
+    if sums.ndim != 3 or sums.dtype not in _C_SUM or not sums.flags.c_contiguous:
+        raise ValueError(f"sums must be a C-contiguous 3-D float32/float64/int32 array; got {sums.dtype} {sums.shape}")
     batch, columns = acc.shape
     if acc.dtype != numpy.int64 or acc.strides[1] != 8 or sums.shape != (tiles, chunks * batch, columns * width):
         raise ValueError(f"acc must be int64 (b, columns) with unit column stride matching sums {sums.shape}; "
@@ -371,7 +374,7 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
     code = numpy.dtype(adc.dtype).type
     flags = ((_ADC_SIGNED if adc.signed else 0) | (_ADC_PRESCALED if prescaled else 0)
              | (_ADC_SATURATES if saturates else 0))
-    name = f"reram_adc_shift_add<{_C_FLOAT[sums.dtype]}, {_C_FLOAT[numpy.dtype(code)]}>"
+    name = f"reram_adc_shift_add<{_C_SUM[sums.dtype]}, {_C_FLOAT[numpy.dtype(code)]}>"
     if grid is None:  # a block row per batch row (grid-stride past 65535), columns to fill the device
         rows = max(1, min(batch, 65535))
         full = kernels.multiprocessors * BLOCKS_PER_MULTIPROCESSOR
@@ -383,6 +386,28 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
          numpy.int32(polarities), numpy.int32(slices), numpy.int32(bits_per_cell), numpy.int32(dac_bits),
          code(adc.scale), code(adc.bias), code(adc.divisor), code(1) / code(adc.divisor), code(adc.levels),
          numpy.int32(flags)))
+
+
+def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int, slices: int, bits_per_cell: int,
+                          dac_bits: int, code_bound: int, kernels: Optional[Any] = None,
+                          grid: Optional[tuple[int, int]] = None) -> None:
+    """The shift-and-add of codes already converted (:func:`reram_tile_codes`):
+    ``acc[i, n] = sum_c 2**(c * dac_bits) sum_{p, s} sign_p 2**(s * bits_per_cell) codes[c * b + i, n * P * S + p * S + s]``
+    (``sign_p`` = +1, -1 for W+, W-; ``polarities = 1`` for a signed ADC's codes), into int64.
+
+    The epilogue kernel of :func:`reram_adc_shift_add` on int32 ``codes`` (one tile), with the
+    pass-through transfer ``floor((2 v + 0) / 2) = v``, exact for integers while ``2 |v|`` is
+    (``|v| <= code_bound``: float below ``2**23``, else double), unclamped.
+    """
+    from .reram.adc import Adc  # noqa: PLC0415 - the loader stays free of the engines at import
+
+    passthrough = Adc(levels=0, scale=2, bias=0, divisor=2, signed=False,
+                      dtype=numpy.float32 if code_bound < 2**23 else numpy.float64)
+    batch = acc.shape[0]
+    reram_adc_shift_add(codes.reshape(1, chunks * batch, -1), acc, passthrough, tiles=1, chunks=chunks,
+                        width=polarities * slices, pack=1, pack_bits=1, polarities=polarities, slices=slices,
+                        bits_per_cell=bits_per_cell, dac_bits=dac_bits, prescaled=False, saturates=False,
+                        kernels=kernels, grid=grid)
 
 
 #: The depth (bytes of a row of either operand) of kernels/reram_tile_codes.cu is a multiple of this.

@@ -132,3 +132,8 @@ CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<float, float>);
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<float, double>);
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<double, float>);
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<double, double>);
+// Sum = int: codes the tensor-core kernel (reram_tile_codes.cu) already converted and summed over
+// the tiles, passed through the transfer floor((2 v + 0) / 2) = v (exact for integers; no clamp):
+// the shift-and-add alone (kernels_loader.reram_shift_add_codes).
+CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<int, float>);
+CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<int, double>);

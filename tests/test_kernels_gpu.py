@@ -176,8 +176,7 @@ def test_host_operands_past_the_memory_budget_pass_through_the_gpu_in_slices(mon
     """bulk_op on the CuPy backend with host operands that do not fit the (here shrunk) budget:
     slices of 999 words, the bits of one run, faults included; the result comes back to the host."""
     from cim_emu import backend as backends
-    from cim_emu.ambit import bulk_op
-    from cim_emu.ambit import bulk as bulk_module
+    from cim_emu.ambit import bulk_op, streaming
     from cim_emu.bits import random_row, unpack_bits
 
     n_bits = 64 * 10_000 - 3
@@ -186,8 +185,23 @@ def test_host_operands_past_the_memory_budget_pass_through_the_gpu_in_slices(mon
         rows = [unpack_bits(row, n_bits) for row in rows]
     expected = bulk_op("maj", *rows, n_bits=n_bits if packed else None, faults=FAULTS, backend="numpy").value
     # 4 rows (three operands and the result) of 999 words fill the budget
-    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: int(4 * 8 * 999 / bulk_module.DEVICE_MEMORY_SHARE))
-    assert bulk_module._words_per_device_pass(backends.get_backend("cupy"), False, 4, n_bits) == 999
+    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: int(4 * 8 * 999 / streaming.DEVICE_MEMORY_SHARE))
+    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, 4, n_bits) == 999
     got = bulk_op("maj", *rows, n_bits=n_bits if packed else None, faults=FAULTS, backend="cupy").value
     assert isinstance(got, numpy.ndarray)
     numpy.testing.assert_array_equal(got, expected)
+
+
+def test_simdram_host_operands_past_the_memory_budget_pass_through_the_gpu(monkeypatch, np_rng):
+    from cim_emu import backend as backends
+    from cim_emu.ambit import TraFaultModel, streaming
+    from cim_emu.simdram import simdram_op
+
+    a, b = (np_rng.integers(0, 256, 100_003) for _ in range(2))
+    faults = TraFaultModel(flip_probability=0.001, seed=8)
+    expected = simdram_op("mul", a, b, bits=8, faults=faults, backend="numpy").value
+    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 2**20)  # passes of a few hundred words
+    got = simdram_op("mul", a, b, bits=8, faults=faults, backend="cupy").value
+    assert isinstance(got, numpy.ndarray)
+    numpy.testing.assert_array_equal(got, expected)
+    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, 100, 100_003) is not None

@@ -325,6 +325,23 @@ def test_exact_product_through_the_kernels_equals_integer_matmul(kernels, np_rng
     assert len(calls) == (1 if tensor_cores else 0)
 
 
+@pytest.mark.parametrize("polarities, code_bound", [(2, 255), (1, 2**23 - 1), (2, 2**26)],
+                         ids=["float", "float-limit", "double"])
+def test_shift_and_add_of_codes_equals_its_formula(kernels, np_rng, polarities, code_bound):
+    chunks, slices, batch, columns, bpc, dac = 3, 2, 5, 7, 2, 1
+    codes = np_rng.integers(-code_bound, code_bound + 1, (chunks * batch, columns * polarities * slices),
+                            dtype=numpy.int32)
+    acc = numpy.full((batch, columns + 3), -1, numpy.int64)
+    kernels_loader.reram_shift_add_codes(codes, acc[:, 1:1 + columns], chunks=chunks, polarities=polarities,
+                                         slices=slices, bits_per_cell=bpc, dac_bits=dac, code_bound=code_bound,
+                                         kernels=kernels)
+    cell_weights = numpy.array([sign * 2 ** (s * bpc) for sign in [1, -1][:polarities] for s in range(slices)])
+    expected = numpy.einsum("cbnj,j,c->bn", codes.reshape(chunks, batch, columns, -1).astype(numpy.int64),
+                            cell_weights, 2 ** (numpy.arange(chunks) * dac))
+    numpy.testing.assert_array_equal(acc[:, 1:1 + columns], expected)
+    assert (acc[:, 0] == -1).all() and (acc[:, 1 + columns:] == -1).all()
+
+
 def test_tensor_core_kernel_rejects_operands_it_cannot_read(kernels):
     inputs, cells = numpy.zeros((1, 4, 64), numpy.int8), numpy.zeros((1, 6, 64), numpy.int8)
     codes = numpy.zeros((4, 6), numpy.int32)

@@ -179,3 +179,30 @@ def test_large_batch_lossless_pipeline_is_exact(np_rng, mapping):
     x, weights = random_operands(np_rng, config, 1500, 230, 17)
     y = CrossbarArray(weights, config).matmul(x, method="pipeline")
     numpy.testing.assert_array_equal(y, x @ weights)
+
+
+def test_float_products_on_a_gpu_refuse_tf32(monkeypatch):
+    """CUPY_TF32 would round cuBLAS's float32 inputs to 10-bit mantissas: the GPU's float paths
+    refuse it (any array module but numpy stands for CuPy here); numpy ignores it."""
+    from cim_emu.reram import crossbar as crossbar_module
+
+    monkeypatch.setenv("CUPY_TF32", "1")
+    with pytest.raises(RuntimeError, match="CUPY_TF32"):
+        crossbar_module._require_exact_float_products(object())
+    crossbar_module._require_exact_float_products(numpy)
+    monkeypatch.setenv("CUPY_TF32", "0")
+    crossbar_module._require_exact_float_products(object())
+
+
+def test_host_inputs_pass_in_row_blocks_only_past_the_memory_share(monkeypatch):
+    from cim_emu import backend as backends
+    from cim_emu.reram import crossbar as crossbar_module
+
+    crossbars = CrossbarArray(numpy.ones((40, 30), int), ReramConfig(crossbar=CrossbarGeometry(16, 16)))
+    per_row = 8 * (40 + 2 * 2 * 16)  # int64 inputs, and twice the outputs of two 16-column tiles
+    monkeypatch.setattr(backends, "device_free_bytes",
+                        lambda xp: int(100 * per_row / crossbar_module.DEVICE_MEMORY_SHARE))
+    gpu = backends.Backend("cupy", object())  # stands for CuPy: only its free memory is asked
+    assert crossbars._rows_per_device_pass(numpy.zeros((100, 40)), gpu) is None
+    assert crossbars._rows_per_device_pass(numpy.zeros((101, 40)), gpu) == 100
+    assert crossbars._rows_per_device_pass(numpy.zeros((10**6, 40)), backends.NUMPY_BACKEND) is None

@@ -193,3 +193,24 @@ def test_subarray_too_small_raises_a_clear_error():
 def test_bad_input_names_the_parameter(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "greater", "if_else", "bitcount"])
+def test_runs_in_column_slices_give_the_bits_of_one_run(np_rng, op):
+    """run_program with pass_words (how numpy operands larger than a GPU's memory pass through
+    it on the CuPy backend) equals one run over whole rows, faults included."""
+    from cim_emu.ambit import TraFaultModel
+    from cim_emu.simdram.api import run_program
+    from cim_emu.simdram.layout import to_vertical
+    from cim_emu.simdram.operations import get_operation, operand_widths
+
+    faults = TraFaultModel(flip_probability=0.01, weak_column_fraction=0.05, seed=int(np_rng.integers(2**63)))
+    count, bits = 64 * 9 - 5, 8
+    built = build_operation(op, bits)
+    planes = {rows: to_vertical(np_rng.integers(0, 2**width, count), width, False)
+              for width, rows in zip(operand_widths(get_operation(op), bits), built.inputs)}
+    expected, cost = run_program(built.program, planes, built.outputs, count, faults=faults)
+    got, passed_cost = run_program(built.program, planes, built.outputs, count, faults=faults, pass_words=2)
+    assert passed_cost == cost
+    for result, reference in zip(got, expected):
+        numpy.testing.assert_array_equal(result, reference)

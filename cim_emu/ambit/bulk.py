@@ -1,8 +1,7 @@
 """Bulk bitwise operations on bit vectors, computed by Ambit programs, with their cost.
 
-On the CuPy backend, host (numpy) operands too large for :data:`DEVICE_MEMORY_SHARE` of the
-GPU's free memory pass through it a slice of words at a time (:func:`run_in_passes`); the fault
-draws are keyed by the global column, so the bits are those of one pass.
+On the CuPy backend, host (numpy) operands too large for a share of the GPU's free memory pass
+through it a slice of words at a time, with the bits of one pass (:mod:`.streaming`).
 """
 
 from __future__ import annotations
@@ -13,17 +12,13 @@ from typing import Any, Optional
 import numpy
 
 from .. import backend as backends
-from ..bits import n_words, pack_bits, unpack_bits
-from .compiler import compile_program
+from ..bits import pack_bits, unpack_bits
 from .cost import AmbitCostModel, ProgramCost
-from .fast import evaluate
 from .faults import NO_FAULTS, TraFaultModel
 from .library import OPERATIONS, program_for
 from .program import Program
+from .streaming import run_in_passes, words_per_device_pass
 from .subarray import Subarray
-
-#: Share of the GPU's free memory one pass of host operands may take (operand and result slices).
-DEVICE_MEMORY_SHARE = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,10 +81,11 @@ def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optio
         raise TypeError(f"faults must be a TraFaultModel; got {type(faults).__name__}")
     program = program_for(op, [f"D{i}" for i in range(arity)], f"D{arity}")
     cost_model = cost_model or AmbitCostModel()
-    pass_words = _words_per_device_pass(chosen, on_gpu, arity + 1, row_bits) if executor == "fast" else None
+    pass_words = words_per_device_pass(chosen, on_gpu, arity + 1, row_bits) if executor == "fast" else None
     if pass_words is not None:  # host operands larger than the GPU takes at once
-        words = run_in_passes(program, [a if packed else pack_bits(a) for a in arrays], row_bits,
-                              faults or NO_FAULTS, chosen.xp, pass_words)
+        rows = {f"D{i}": a if packed else pack_bits(a) for i, a in enumerate(arrays)}
+        words = run_in_passes(program, rows, [f"D{arity}"], row_bits, data_rows=arity + 1, faults=faults or NO_FAULTS,
+                              xp=chosen.xp, pass_words=pass_words)[f"D{arity}"]
         value = words if packed else unpack_bits(words, row_bits)
         return _result(value, program, cost_model.program_cost(program, row_bits), cost_model, arity, row_bits)
     arrays = [chosen.asarray(a) for a in arrays]
@@ -108,41 +104,3 @@ def _result(value: Any, program: Program, cost: ProgramCost, cost_model: AmbitCo
     energy = cost_model.energy.cpu_nj_per_kib(arity)
     cpu_energy = None if energy is None else energy * row_bits / 8 / 1024
     return BulkResult(value, program, cost, cpu_energy)
-
-
-def _words_per_device_pass(chosen: backends.Backend, on_gpu: bool, n_rows: int, row_bits: int) -> Optional[int]:
-    """Words per pass of host operands through the GPU, or ``None`` when they go in one (or the
-    backend is numpy): ``n_rows`` slices (operands and result) must fit in
-    :data:`DEVICE_MEMORY_SHARE` of its free memory."""
-    if on_gpu or chosen.xp is numpy:
-        return None
-    budget = DEVICE_MEMORY_SHARE * backends.device_free_bytes(chosen.xp)
-    per_word = 8 * n_rows
-    return None if per_word * n_words(row_bits) <= budget else max(1, int(budget // per_word))
-
-
-def run_in_passes(program: Program, operands: list, row_bits: int, faults: TraFaultModel, xp: Any,
-                  pass_words: int) -> numpy.ndarray:
-    """Run ``program`` on a fresh subarray whose rows ``D0`` .. hold the packed host ``operands``
-    and return row ``D<len(operands)>``, ``pass_words`` words at a time on ``xp``'s device: each
-    slice is copied in, evaluated by the fast executor with its global word offset (the fault
-    draws' key), and copied back into the host result. The bits equal one pass's. Rows the
-    program reads besides the operands hold zeros, as in a fresh subarray; the TRA counter
-    starts at 0, as there."""
-    compiled = compile_program(program.instructions, len(operands) + 1, faults.enabled)
-    destination = f"D{len(operands)}"
-    if destination not in compiled.outputs:
-        raise ValueError(f"the program does not write {destination}")
-    root = compiled.outputs[destination]
-    total = n_words(row_bits)
-    rows = {f"D{i}": words for i, words in enumerate(operands)}
-    result = numpy.empty(total, dtype=numpy.uint64)
-    for w0 in range(0, total, pass_words):
-        w1 = min(total, w0 + pass_words)
-        inputs = {row: xp.asarray(rows[row][w0:w1]) if row in rows else xp.zeros(w1 - w0, dtype=numpy.uint64)
-                  for row in compiled.reads}
-        values = evaluate(compiled, {root}, inputs, row_bits, xp=xp, faults=faults, tra_base=0, word_offset=w0,
-                          word_count=w1 - w0)
-        slice_ = values[root]
-        result[w0:w1] = slice_.get() if hasattr(slice_, "get") else slice_
-    return result

@@ -176,7 +176,7 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
         if node.op == "row":
             results[node_id] = inputs[node.param]
         elif node.op == "const":
-            results[node_id] = _constant_words(node.param, row_bits, word_offset, words, xp)
+            results[node_id] = constant_row(node.param, row_bits, xp=xp, word_offset=word_offset, count=words)
         else:
             computed.add(node_id)
             results[node_id] = _writable(spare.pop()) if spare else xp.empty(words, dtype=numpy.uint64)
@@ -214,16 +214,6 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
         for buffer in results.values():
             buffer.flags.writeable = False
     return results
-
-
-def _constant_words(bit: int, row_bits: int, word_offset: int, count: int, xp: ModuleType) -> Any:
-    """Words ``word_offset .. word_offset + count - 1`` of a constant row (padding zero)."""
-    if word_offset == 0 and count == n_words(row_bits):
-        return constant_row(bit, row_bits, xp=xp)
-    words = xp.full(count, numpy.uint64(2**64 - 1) if bit else numpy.uint64(0), dtype=numpy.uint64)
-    if word_offset + count == n_words(row_bits):
-        words[-1] &= tail_mask(row_bits)
-    return words
 
 
 @functools.lru_cache(maxsize=None)

@@ -74,6 +74,14 @@ def _kernel_provider(xp: Any) -> Any:
     return kernels_loader.CupyKernels()
 
 
+def _require_exact_float_products(xp: Any) -> None:
+    """Refuse CuPy float products under ``CUPY_TF32``: cuBLAS would round their inputs to TF32
+    (10-bit mantissas), and the pipeline relies on exact float32 sums of integers."""
+    if xp is not numpy and os.environ.get("CUPY_TF32", "0") != "0":
+        raise RuntimeError("CUPY_TF32 makes CuPy's float32 products inexact (10-bit mantissas); "
+                           "unset it: the crossbar pipeline relies on exact float32 integer sums")
+
+
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
@@ -385,12 +393,11 @@ class CrossbarArray:
         kernels = _kernel_provider(xp)
         on_host = xp is numpy
         tensor_cores = kernels is not None and self._tensor_cores
-        if not on_host and not tensor_cores and os.environ.get("CUPY_TF32", "0") != "0":
-            raise RuntimeError("CUPY_TF32 makes CuPy's float32 products inexact (10-bit mantissas); "
-                               "unset it: the crossbar pipeline relies on exact float32 integer sums")
+        if not tensor_cores:
+            _require_exact_float_products(xp)
         batch_rows = batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C)
-        if tensor_cores:  # int32 codes and their int64 weighting, per converted cell
-            per_column = C * batch_rows * self._tensor_core_cells.shape[1] // self.levels.shape[3] * (4 + 2 * 8)
+        if tensor_cores:  # the int32 codes, per converted cell
+            per_column = C * batch_rows * self._tensor_core_cells.shape[1] // self.levels.shape[3] * 4
         else:  # the partial sums of every tile
             per_column = self.n_row_tiles * C * batch_rows * self._operand_columns_per_weight * 4
         column_block = max(1, (BLOCK_BYTES if on_host else DEVICE_BLOCK_BYTES) // per_column)
@@ -405,7 +412,7 @@ class CrossbarArray:
             def accumulate(n0: int, tiles: Any = tiles, acc: Any = acc, first_row: int = row_offset + b0) -> None:
                 n1 = min(n_columns, n0 + column_block)
                 if tensor_cores:
-                    acc[:, n0:n1] = self._tensor_core_accumulate(tiles, n0, n1, kernels, xp)
+                    self._tensor_core_accumulate(tiles, n0, n1, kernels, xp, out=acc[:, n0:n1])
                 else:
                     acc[:, n0:n1] = self._accumulate(tiles, n0, n1, first_row, read_index, xp, kernels)
 
@@ -455,6 +462,7 @@ class CrossbarArray:
             if shift:
                 y += xp.asarray(shift * self._column_sums)
             return y
+        _require_exact_float_products(xp)
         block, weights = self._exact_operand
         x = x.astype(weights.dtype)
         if block >= self.shape[0]:
@@ -525,10 +533,11 @@ class CrossbarArray:
         weights[0, :, :K] = self._weights.T
         return self.backend.xp.asarray(weights)
 
-    def _tensor_core_accumulate(self, tiles: Any, n0: int, n1: int, kernels: Any, xp: Any) -> Any:
-        """Shift-and-added codes ``acc`` ``(b, n1 - n0)`` of weight columns ``n0 .. n1 - 1``
-        from the int8 input tiles ``(T, C*b, depth)``: the codes of every (chunk, cell) from the
-        tensor-core kernel, then ``sum_c 2**(c dac) sum_cell sign * 2**(s bpc) * code`` in int64
+    def _tensor_core_accumulate(self, tiles: Any, n0: int, n1: int, kernels: Any, xp: Any, out: Any) -> None:
+        """Shift-and-added codes of weight columns ``n0 .. n1 - 1`` into ``out`` (int64
+        ``(b, n1 - n0)``, rows may be strided) from the int8 input tiles ``(T, C*b, depth)``:
+        the codes of every (chunk, cell), summed over the tiles by the tensor-core kernel, then
+        ``sum_c 2**(c dac) sum_cell sign * 2**(s bpc) * code`` in int64 by the epilogue kernel
         (exact: the accumulator bound is checked at construction)."""
         from .. import kernels_loader  # noqa: PLC0415
 
@@ -538,12 +547,10 @@ class CrossbarArray:
         codes = xp.empty((C * b, (n1 - n0) * cells), dtype=numpy.int32)
         kernels_loader.reram_tile_codes(tiles, self._tensor_core_cells, codes, self._adc,
                                         first_column=n0 * cells, kernels=kernels)
-        signs = [1] if config.signed_adc else [1, -1][:mapping.polarities]
-        weights = numpy.array([sign * 2 ** (s * mapping.bits_per_cell)
-                               for sign in signs for s in range(mapping.slices)], dtype=numpy.int64)
-        per_chunk = (codes.reshape(C, b, n1 - n0, cells).astype(numpy.int64) * xp.asarray(weights)).sum(axis=-1)
-        shifts = xp.asarray(2 ** (numpy.arange(C, dtype=numpy.int64) * config.inputs.dac_bits))
-        return (per_chunk * shifts[:, None, None]).sum(axis=0)
+        kernels_loader.reram_shift_add_codes(
+            codes, out, chunks=C, polarities=cells // mapping.slices, slices=mapping.slices,
+            bits_per_cell=mapping.bits_per_cell, dac_bits=config.inputs.dac_bits,
+            code_bound=self.n_row_tiles * config.adc_levels, kernels=kernels)
 
     def _accumulate(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, xp: Any,
                     kernels: Any = None) -> Any:

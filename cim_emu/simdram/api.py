@@ -10,7 +10,9 @@ transpositions are not part of the modelled cost: SIMDRAM keeps data vertical in
 gives transposition to a unit in the memory controller (ASPLOS 2021, Section 4.2).
 
 :func:`run_program` is the part that the applications share: given operands already in
-vertical form and a program, it runs it and returns the requested rows.
+vertical form and a program, it runs it and returns the requested rows. On the CuPy backend,
+numpy operands too large for a share of the GPU's free memory pass through it a slice of columns
+at a time (:mod:`cim_emu.ambit.streaming`), with the same bits.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional, Sequence
 
+import numpy
+
 from .. import backend as backends
 from .._checks import positive_int
-from ..ambit.addresses import AMBIT_DATA_ROWS
+from ..ambit.addresses import AMBIT_DATA_ROWS, DESIGNATED_ROWS
 from ..ambit.cost import AmbitCostModel, ProgramCost
-from ..ambit.faults import TraFaultModel
+from ..ambit.faults import NO_FAULTS, TraFaultModel
 from ..ambit.program import Program
+from ..ambit.streaming import run_in_passes, words_per_device_pass
 from ..ambit.subarray import Subarray
 from .layout import check_bits, from_vertical, to_vertical
 from .operations import build_operation, get_operation, operand_widths
@@ -56,13 +61,21 @@ class SimdramResult:
 
 def run_program(program: Program, planes: dict, outputs: Sequence[Sequence[str]], count: int, *,
                 data_rows: int = AMBIT_DATA_ROWS, executor: str = "fast", backend: Optional[str] = None,
-                faults: Optional[TraFaultModel] = None,
-                cost_model: Optional[AmbitCostModel] = None) -> tuple[list, ProgramCost]:
+                faults: Optional[TraFaultModel] = None, cost_model: Optional[AmbitCostModel] = None,
+                pass_words: Optional[int] = None) -> tuple[list, ProgramCost]:
     """Run ``program`` on a subarray of ``count``-bit rows whose rows ``planes`` gives.
 
     ``planes`` maps a tuple of row names to the bit planes (``(len(rows), n_words)`` uint64) to
     store there. Returns the planes of each tuple of ``outputs`` and the program's cost.
+    With ``pass_words``, host planes pass through the backend's device that many words at a
+    time (:mod:`cim_emu.ambit.streaming`: the same bits) and the planes come back on the host.
     """
+    if pass_words is not None:
+        rows = {row: plane for names, words in planes.items() for row, plane in zip(names, words)}
+        values = run_in_passes(program, rows, [row for names in outputs for row in names], count, data_rows=data_rows,
+                               faults=faults or NO_FAULTS, xp=backends.get_backend(backend).xp, pass_words=pass_words)
+        cost = (cost_model or AmbitCostModel()).program_cost(program, count)
+        return [numpy.stack([values[row] for row in names]) for names in outputs], cost
     subarray = Subarray(count, data_rows, faults=faults, cost_model=cost_model, backend=backend)
     for rows, words in planes.items():
         for row, plane in zip(rows, words):
@@ -93,12 +106,18 @@ def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executo
     if len(operands) != operation.arity:
         raise ValueError(f"{op} takes {operation.arity} operand(s); got {len(operands)}")
     chosen, on_gpu = backends.resolve(backend, *operands)
-    arrays = [chosen.asarray(x) for x in operands]
+    host_operands = not on_gpu and chosen.xp is not numpy  # numpy operands on the CuPy backend
+    arrays = [numpy.asarray(x) if host_operands else chosen.asarray(x) for x in operands]
     lengths = {tuple(a.shape) for a in arrays}
     if len(lengths) != 1 or arrays[0].ndim != 1:
         raise ValueError(f"operands must be 1-D arrays of one length; got shapes {sorted(lengths)}")
     count = int(arrays[0].shape[0])
     built = build_operation(op, bits, bool(signed), data_rows)
+    pass_words = None
+    if host_operands and executor == "fast":  # every row the operation uses, data and designated
+        pass_words = words_per_device_pass(chosen, on_gpu, built.rows_used + len(DESIGNATED_ROWS), count)
+    if host_operands and pass_words is None:
+        arrays = [chosen.asarray(x) for x in arrays]
     widths = operand_widths(operation, bits)
     planes = {}
     for index, (array, width, rows) in enumerate(zip(arrays, widths, built.inputs)):
@@ -108,7 +127,8 @@ def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executo
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"operand {index} of {op}: {exc}") from None
     results, cost = run_program(built.program, planes, built.outputs, count, data_rows=data_rows,
-                                executor=executor, backend=chosen.name, faults=faults, cost_model=cost_model)
+                                executor=executor, backend=chosen.name, faults=faults, cost_model=cost_model,
+                                pass_words=pass_words)
     values = []
     for kind, result in zip(operation.results, results):
         if kind == "bool":
