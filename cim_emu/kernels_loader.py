@@ -391,9 +391,9 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
 def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int, slices: int, bits_per_cell: int,
                           dac_bits: int, code_bound: int, kernels: Optional[Any] = None,
                           grid: Optional[tuple[int, int]] = None) -> None:
-    """The shift-and-add of codes already converted (:func:`reram_tile_codes`):
-    ``acc[i, n] = sum_c 2**(c * dac_bits) sum_{p, s} sign_p 2**(s * bits_per_cell) codes[c * b + i, n * P * S + p * S + s]``
-    (``sign_p`` = +1, -1 for W+, W-; ``polarities = 1`` for a signed ADC's codes), into int64.
+    """The shift-and-add of codes already converted (:func:`reram_tile_codes`), into int64:
+    ``acc[i, n] = sum_c 2**(c dac_bits) sum_{p, s} sign_p 2**(s bits_per_cell) codes[c b + i, n P S + p S + s]``
+    (``sign_p`` = +1, -1 for W+, W-; ``polarities = 1`` for a signed ADC's codes).
 
     The epilogue kernel of :func:`reram_adc_shift_add` on int32 ``codes`` (one tile), with the
     pass-through transfer ``floor((2 v + 0) / 2) = v``, exact for integers while ``2 |v|`` is
@@ -425,7 +425,8 @@ def reram_tile_codes(inputs: Any, cells: Any, codes: Any, adc: Any, *, first_col
     cells down the crossbar; ``depth`` a multiple of :data:`TILE_CODES_DEPTH`, zero-padded), both
     C-contiguous and 16-byte aligned; ``codes`` a C-contiguous int32 ``(rows, columns)`` array
     with ``first_column + columns <= cell_columns``. ``adc`` is a :class:`~cim_emu.reram.adc.Adc`
-    (its unscaled transfer: the sums are raw), or ``None`` for the raw sums themselves. The caller
+    (its unscaled transfer, always clamped to ``[0, levels]``: the same codes where the numpy
+    pipeline skips a clamp that cannot act), or ``None`` for the raw sums themselves. The caller
     guarantees the exactness bounds stated in the kernel's header. ``grid`` (column blocks, row
     blocks) overrides the launch shape (for tests: any grid gives the same bits).
     """

@@ -56,7 +56,8 @@ def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optio
     if len(operands) != arity:
         raise ValueError(f"{op} takes {arity} operand(s); got {len(operands)}")
     chosen, on_gpu = backends.resolve(backend, *operands)
-    arrays = [chosen.asarray(x) if on_gpu or chosen.xp is numpy else numpy.asarray(x) for x in operands]
+    host_operands = not on_gpu and chosen.xp is not numpy  # numpy operands on the CuPy backend
+    arrays = [numpy.asarray(x) if host_operands else chosen.asarray(x) for x in operands]
     shapes, dtypes = {a.shape for a in arrays}, {a.dtype for a in arrays}
     if len(shapes) != 1 or len(dtypes) != 1 or arrays[0].ndim != 1:
         raise ValueError(f"operands must be 1-D arrays of one shape and dtype; got shapes {sorted(shapes)} "

@@ -50,6 +50,8 @@ def run_in_passes(program: Program, rows: Mapping[str, numpy.ndarray], outputs: 
     device. The TRA counter starts at 0, as on a fresh subarray: the bits are those of
     :meth:`~cim_emu.ambit.Subarray.run`, faults included."""
     positive_int("pass_words", pass_words)
+    if not isinstance(faults, TraFaultModel):
+        raise TypeError(f"faults must be a TraFaultModel; got {type(faults).__name__}")
     compiled = compile_program(program.instructions, data_rows, faults.enabled)
     roots = {compiled.outputs[row] for row in outputs if row in compiled.outputs}
     total = n_words(row_bits)

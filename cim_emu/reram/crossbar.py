@@ -26,9 +26,10 @@ partial sum reaches ``2**24``, summed in int64.
 On a GPU (CuPy) the ADC and shift-and-add run in ``kernels/reram_epilogue.cu``; with ideal
 devices and chunks and cell levels that fit in int8, steps 2 to 4 instead run on int8 tensor
 cores with the ADC fused in (``kernels/reram_tile_codes.cu``: exact int32 sums, no partial sum
-ever written to memory), and the single exact product of a lossless crossbar with 8-bit signed
-inputs takes the same kernel. A batch of host (numpy) inputs larger than the GPU's free memory
-allows is streamed through it in blocks of rows. The bits are the numpy backend's in every case.
+ever written to memory), and the single exact product of a lossless crossbar whose inputs span
+at most 256 values (8-bit, signed or not) takes the same kernel. A batch of host (numpy) inputs
+larger than the GPU's free memory allows is streamed through it in blocks of rows. The bits are
+the numpy backend's in every case.
 
 Batch blocks, chunking and the backend never change the bits: every random draw is keyed by
 the global batch row, tile, chunk, column, polarity and slice (see :meth:`CrossbarArray.matmul`).
