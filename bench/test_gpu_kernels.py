@@ -18,7 +18,9 @@ device times are medians of CUDA-event timings after a warm-up:
   batch 4096, K = N = 4096): with an 8-bit ADC (int8 tensor cores, ADC fused),
   ``ratio_to_products`` = time / (C x S x 2 = 64 float32 cuBLAS products of the same shape,
   TF32 off: what the float pipeline would multiply), target <= 1.5; lossless (9-bit ADC, one
-  exact product), time / one such product, target <= 1.2.
+  exact product), time / one such product, target <= 1.2. Beside them, the device's ceilings at
+  the shape: cuBLAS fp16 and int8 (cublasGemmEx) products, and ``ratio_raw_kernel_to_cublas_int8``
+  = the tensor-core kernel's raw product (no ADC) / cuBLAS's int8 one.
 * ``philox-normal`` - normal draws by table lookup: draws per second, and the write bandwidth
   over copy bandwidth.
 
@@ -175,6 +177,34 @@ def test_reram_epilogue_against_copy_and_products(benchmark, kernels, copy_bandw
 PIPELINE_TARGETS = {"lossy": 1.5, "lossless": 1.2}
 
 
+def cublas_int8_product_seconds(batch, K, N):
+    """``(seconds, None)`` of one int8 x int8 -> int32 cuBLAS product ``(batch, K) @ (K, N)``
+    (cublasGemmEx, the "TN" form its integer tensor-core kernels take), or ``(None, reason)``
+    where this CuPy or cuBLAS refuses it: the device's int8 ceiling at the benchmark shape."""
+    try:
+        from cupy_backends.cuda.libs import cublas
+
+        x = cupy.ones((batch, K), dtype=numpy.int8)
+        w_t = cupy.ones((N, K), dtype=numpy.int8)
+        y = cupy.zeros((batch, N), dtype=numpy.int32)
+        alpha, beta = numpy.ones(1, numpy.int32), numpy.zeros(1, numpy.int32)
+        handle = cupy.cuda.device.get_cublas_handle()
+        r_8i, r_32i = cupy.cuda.runtime.CUDA_R_8I, cupy.cuda.runtime.CUDA_R_32I
+        compute_32i = getattr(cublas, "CUBLAS_COMPUTE_32I", 72)
+
+        def run():  # column-major: y^T (N x batch) = (w_t, K x N)^T (x, K x batch)
+            cublas.gemmEx(handle, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, N, batch, K, alpha.ctypes.data,
+                          w_t.data.ptr, r_8i, K, x.data.ptr, r_8i, K, beta.ctypes.data, y.data.ptr, r_32i, N,
+                          compute_32i, getattr(cublas, "CUBLAS_GEMM_DEFAULT", -1))
+
+        run()
+        if not bool((y == K).all()):
+            return None, "cublasGemmEx int8 returned wrong sums"
+        return device_seconds(run, repeats=10), None
+    except Exception as error:  # an older CuPy or cuBLAS without this path
+        return None, f"{type(error).__name__}: {error}"
+
+
 @pytest.mark.parametrize("path", ["lossy", "lossless"])
 def test_reram_pipeline_against_cublas_products(benchmark, quick, path):
     batch, K, N = (256, 512, 512) if quick else (4096, 4096, 4096)
@@ -200,9 +230,21 @@ def test_reram_pipeline_against_cublas_products(benchmark, quick, path):
         within_bound = float(cupy.abs(y - reference).max()) <= crossbars.adc_error_bound()
         correct = bool((y[:64].get() == host).all()) and within_bound
     ratio = pipeline_seconds / (products * product_seconds)
+    # The device's ceilings at this shape: cuBLAS fp16 and int8 products, and the tensor-core
+    # kernel's own raw product (no ADC) beside cuBLAS's int8 one.
+    x_half, w_half = x_float.astype(numpy.float16), w_float.astype(numpy.float16)
+    half_seconds = device_seconds(lambda: cupy.matmul(x_half, w_half), repeats=10)
+    int8_seconds, int8_unavailable = cublas_int8_product_seconds(batch, K, N)
+    raw_inputs = cupy.ones((1, batch, K), dtype=numpy.int8)
+    raw_weights, raw_sums = cupy.ones((1, N, K), dtype=numpy.int8), cupy.empty((batch, N), dtype=numpy.int32)
+    raw_seconds = device_seconds(lambda: kernels_loader.reram_tile_codes(raw_inputs, raw_weights, raw_sums, None),
+                                 repeats=10)
     benchmark.extra_info.update(
         correct=correct, shape=[batch, K, N], adc_bits=config.adc_bits, tensor_cores=crossbars._tensor_cores,
         pipeline_seconds=pipeline_seconds, cublas_float32_product_seconds=product_seconds,
+        cublas_float16_product_seconds=half_seconds, cublas_int8_product_seconds=int8_seconds,
+        cublas_int8_unavailable=int8_unavailable, tile_codes_raw_product_seconds=raw_seconds,
+        ratio_raw_kernel_to_cublas_int8=None if int8_seconds is None else raw_seconds / int8_seconds,
         reference_products=products, ratio_to_products=ratio, target_ratio_to_products=PIPELINE_TARGETS[path])
     assert correct
     if not quick:

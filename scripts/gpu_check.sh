@@ -78,7 +78,8 @@ print(f"device: {results['machine_info'].get('gpu')}")
 print(f"{'benchmark':44} {'median ms':>10}  {'correct':7}  ratios")
 for bench in results["benchmarks"]:
     info = bench["extra_info"]
-    ratios = "  ".join(f"{key[6:]}={value:.3g}" for key, value in sorted(info.items()) if key.startswith("ratio"))
+    ratios = "  ".join(f"{key[6:]}={value:.3g}" for key, value in sorted(info.items())
+                       if key.startswith("ratio") and value is not None)
     print(f"{bench['group']:44} {bench['stats']['median'] * 1e3:10.3f}  {str(info.get('correct')):7}  {ratios}")
 EOF
 fi
