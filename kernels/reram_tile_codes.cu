@@ -10,12 +10,12 @@
 //           transposed operand: depth contiguous), or W+ minus W- for a signed ADC;
 //   codes   int32 (rows, columns), contiguous; `Convert = false` sums the raw products instead
 //           of codes (the single exact product of a lossless crossbar: T = 1, cells = W^T).
-// The caller (CrossbarArray._tensor_core_accumulate) weights the codes by sign * 2**(s * bpc)
-// and 2**(c * dac) in int64 - the shift-and-add.
+// The shift-and-add - the codes weighted by sign * 2**(s * bpc) and 2**(c * dac), summed in
+// int64 - follows in reram_epilogue.cu (CrossbarArray._tensor_core_accumulate).
 //
 // Exactness. Chunks (0 .. 2**dac - 1) and levels (0 .. 2**bpc - 1, or differences of two) fit
 // in int8 (dac, bpc <= 7, checked by the caller); each tile's sum of at most `depth` products
-// below 2**14 is an exact int32 (the caller checks rows * max_chunk * max_level < 2**24, so the
+// of magnitude at most 2**14 is an exact int32 (the caller checks rows * max_chunk * max_level < 2**24, so the
 // sum also converts exactly to the ADC's float type, below 2**24 (float) or 2**53 (double)); the
 // ADC is the exact one of reram_adc.cuh; a code sum over the tiles stays below T * (levels + 1)
 // < 2**31 (checked). Integer addition is exact in any order: the bits equal numpy's.
