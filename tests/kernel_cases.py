@@ -10,16 +10,18 @@ import contextlib
 import numpy
 from hypothesis import strategies as st
 
-from cim_emu.ambit import AAP, AP, AmbitCommandError, Program, Subarray, TraFaultModel
+from cim_emu import backend as backends
+from cim_emu.ambit import AAP, AP, AmbitCommandError, Program, Subarray, TraFaultModel, bulk_op, streaming
 from cim_emu.ambit.addresses import DESIGNATED_ROWS
 from cim_emu.ambit.compiler import compile_program
 from cim_emu.ambit.program_encoding import run_program_kernel
 from cim_emu import kernels_loader
-from cim_emu.bits import constant_row, random_row
+from cim_emu.bits import constant_row, random_row, unpack_bits
 from cim_emu.reram import CrossbarArray
 from cim_emu.reram.config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping
 from cim_emu.reram import crossbar as crossbar_module
 from cim_emu.reram.devices import DeviceModel
+from cim_emu.simdram import build_operation, simdram_op
 
 DATA_ROWS = 4
 FAULTS = TraFaultModel(flip_probability=0.2, weak_column_fraction=0.3, weak_column_flip_probability=0.5, seed=9)
@@ -206,3 +208,49 @@ def tile_codes_against_numpy(kernels, np_rng, *, tiles, rows, columns, depth, fi
     if adc is not None:
         sums = adc.convert(sums.astype(adc.dtype), numpy, prescaled=False, saturates=True).astype(numpy.int64)
     return to_host(codes), sums.sum(axis=0)
+
+
+# -- host data larger than the GPU's memory (run on CuPy: a real GPU, or tests/fake_cupy.py) ----
+
+def crossbar_host_inputs_stream(config, np_rng, monkeypatch, batch=333):
+    """A read of host inputs on the CuPy backend with the free memory shrunk so that they pass
+    in blocks of rows: ``(got, expected)``, ``got`` checked to come back on the host."""
+    reference = CrossbarArray(np_rng.integers(-127, 128, (40, 30)), config, seed=4, backend="numpy")
+    crossbars = CrossbarArray(reference._weights, config, seed=4, backend="cupy")
+    x = np_rng.integers(0, 256, (batch, 40))
+    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 4 * 50 * 8 * (40 + 2 * 30))
+    assert crossbars._rows_per_device_pass(x, backends.get_backend("cupy")) < batch
+    got = crossbars.matmul(x, read_index=2)
+    assert not backends.is_cupy_array(got)
+    return got, reference.matmul(x, read_index=2)
+
+
+def bulk_host_operands_stream(packed, monkeypatch, n_bits=64 * 10_000 - 3, pass_words=999):
+    """bulk_op (MAJ, with faults) on the CuPy backend with host operands that pass in slices of
+    ``pass_words`` words: ``(got, expected)``, ``got`` checked to come back on the host."""
+    rows = [random_row(5, i, n_bits) for i in range(3)]
+    if not packed:
+        rows = [unpack_bits(row, n_bits) for row in rows]
+    n_bits_argument = n_bits if packed else None
+    expected = bulk_op("maj", *rows, n_bits=n_bits_argument, faults=FAULTS, backend="numpy").value
+    # 4 rows (three operands and the result) of pass_words words fill the budget
+    monkeypatch.setattr(backends, "device_free_bytes",
+                        lambda xp: int(4 * 8 * pass_words / streaming.DEVICE_MEMORY_SHARE))
+    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, 4, n_bits) == pass_words
+    got = bulk_op("maj", *rows, n_bits=n_bits_argument, faults=FAULTS, backend="cupy").value
+    assert not backends.is_cupy_array(got)
+    return got, expected
+
+
+def simdram_host_operands_stream(np_rng, monkeypatch, count=100_003):
+    """simdram_op (8-bit multiply, with faults) on the CuPy backend with host operands that pass
+    in slices: ``(got, expected)``, ``got`` checked to come back on the host."""
+    a, b = (np_rng.integers(0, 256, count) for _ in range(2))
+    faults = TraFaultModel(flip_probability=0.001, seed=8)
+    expected = simdram_op("mul", a, b, bits=8, faults=faults, backend="numpy").value
+    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 2 * count)  # about 15 passes
+    rows = build_operation("mul", 8).rows_used + len(DESIGNATED_ROWS)
+    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, rows, count) < count // 64 // 4
+    got = simdram_op("mul", a, b, bits=8, faults=faults, backend="cupy").value
+    assert not backends.is_cupy_array(got)
+    return got, expected

@@ -18,8 +18,9 @@ from cim_emu.ambit.compiler import compile_program  # noqa: E402
 from cim_emu.ambit.program_encoding import run_program_kernel  # noqa: E402
 from cim_emu.backend import cupy_available  # noqa: E402
 from kernel_cases import (  # noqa: E402
-    COMMANDS, FAULTS, RERAM_CONFIGS, epilogue_against_numpy, kernel_runs_like_fast_executor, pipeline_against_numpy,
-    program_of, random_subarray, tile_codes_against_numpy,
+    COMMANDS, FAULTS, RERAM_CONFIGS, bulk_host_operands_stream, crossbar_host_inputs_stream, epilogue_against_numpy,
+    kernel_runs_like_fast_executor, pipeline_against_numpy, program_of, random_subarray,
+    simdram_host_operands_stream, tile_codes_against_numpy,
 )
 
 if not cupy_available():
@@ -157,51 +158,18 @@ def test_pipeline_at_the_benchmark_configuration(kernels, np_rng):
 def test_host_inputs_past_the_memory_budget_stream_through_the_gpu(monkeypatch, np_rng, name):
     """Host inputs that do not fit the (here shrunk) memory budget pass in blocks of rows, with
     the bits of one pass; the result comes back to the host."""
-    from cim_emu import backend as backends
-    from cim_emu.reram import CrossbarArray
-
-    config = RERAM_CONFIGS[name]
-    reference = CrossbarArray(np_rng.integers(-127, 128, (40, 30)), config, seed=4, backend="numpy")
-    crossbars = CrossbarArray(reference._weights, config, seed=4, backend="cupy")
-    x = np_rng.integers(0, 256, (333, 40))
-    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 4 * 50 * 8 * (40 + 2 * 30))
-    assert crossbars._rows_per_device_pass(x, backends.get_backend("cupy")) < 333
-    got = crossbars.matmul(x, read_index=2)
-    assert isinstance(got, numpy.ndarray)
-    numpy.testing.assert_array_equal(got, reference.matmul(x, read_index=2))
+    got, expected = crossbar_host_inputs_stream(RERAM_CONFIGS[name], np_rng, monkeypatch)
+    numpy.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("packed", [True, False])
 def test_host_operands_past_the_memory_budget_pass_through_the_gpu_in_slices(monkeypatch, packed):
     """bulk_op on the CuPy backend with host operands that do not fit the (here shrunk) budget:
     slices of 999 words, the bits of one run, faults included; the result comes back to the host."""
-    from cim_emu import backend as backends
-    from cim_emu.ambit import bulk_op, streaming
-    from cim_emu.bits import random_row, unpack_bits
-
-    n_bits = 64 * 10_000 - 3
-    rows = [random_row(5, i, n_bits) for i in range(3)]
-    if not packed:
-        rows = [unpack_bits(row, n_bits) for row in rows]
-    expected = bulk_op("maj", *rows, n_bits=n_bits if packed else None, faults=FAULTS, backend="numpy").value
-    # 4 rows (three operands and the result) of 999 words fill the budget
-    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: int(4 * 8 * 999 / streaming.DEVICE_MEMORY_SHARE))
-    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, 4, n_bits) == 999
-    got = bulk_op("maj", *rows, n_bits=n_bits if packed else None, faults=FAULTS, backend="cupy").value
-    assert isinstance(got, numpy.ndarray)
+    got, expected = bulk_host_operands_stream(packed, monkeypatch)
     numpy.testing.assert_array_equal(got, expected)
 
 
 def test_simdram_host_operands_past_the_memory_budget_pass_through_the_gpu(monkeypatch, np_rng):
-    from cim_emu import backend as backends
-    from cim_emu.ambit import TraFaultModel, streaming
-    from cim_emu.simdram import simdram_op
-
-    a, b = (np_rng.integers(0, 256, 100_003) for _ in range(2))
-    faults = TraFaultModel(flip_probability=0.001, seed=8)
-    expected = simdram_op("mul", a, b, bits=8, faults=faults, backend="numpy").value
-    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 2**20)  # passes of a few hundred words
-    got = simdram_op("mul", a, b, bits=8, faults=faults, backend="cupy").value
-    assert isinstance(got, numpy.ndarray)
+    got, expected = simdram_host_operands_stream(np_rng, monkeypatch)
     numpy.testing.assert_array_equal(got, expected)
-    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, 100, 100_003) is not None

@@ -1,0 +1,74 @@
+"""The GPU-only Python of cim-emu on the CPU: CuPy replaced by tests/fake_cupy.py (numpy arrays
+of a device subclass) and CuPy's kernels by the CPU shim. Same cases as tests/test_kernels_gpu.py
+at small sizes; each against the numpy backend, bit for bit, with the array kinds checked."""
+
+import numpy
+import pytest
+
+import fake_cupy
+from cim_emu import backend as backends
+from cim_emu import cpu_shim
+from cim_emu.ambit import TraFaultModel, bulk_op
+from cim_emu.reram import CrossbarArray
+from cim_emu.reram.config import InputEncoding, ReramConfig
+from cim_emu.simdram import simdram_op
+from kernel_cases import (
+    FAULTS, RERAM_CONFIGS, bulk_host_operands_stream, crossbar_host_inputs_stream, pipeline_against_numpy,
+    simdram_host_operands_stream,
+)
+
+pytestmark = pytest.mark.skipif(cpu_shim.skip_reason() is not None, reason=str(cpu_shim.skip_reason()))
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    return fake_cupy.install(monkeypatch)
+
+
+@pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
+def test_crossbars_on_the_gpu_backend_equal_numpy(gpu, np_rng, name):
+    got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, gpu, batch=9, method="auto")
+    numpy.testing.assert_array_equal(got, expected)
+    assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
+
+
+def test_device_inputs_give_device_outputs(gpu, np_rng):
+    crossbars = CrossbarArray(np_rng.integers(-127, 128, (40, 20)), backend="cupy")
+    y = crossbars.matmul(gpu.xp.asarray(np_rng.integers(0, 256, (3, 40))))
+    assert backends.is_cupy_array(y)
+
+
+@pytest.mark.parametrize("bits, signed", [(8, True), (8, False), (9, True)])
+def test_exact_products_on_the_gpu_backend_equal_integer_matmul(gpu, np_rng, bits, signed):
+    config = ReramConfig(inputs=InputEncoding(bits, 1, signed=signed))
+    got, expected, _ = pipeline_against_numpy(config, np_rng, gpu, batch=5, K=200, N=70, method="auto")
+    numpy.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", ["lossy-packed", "read-noise"])
+def test_host_inputs_past_the_memory_budget_stream(gpu, monkeypatch, np_rng, name):
+    got, expected = crossbar_host_inputs_stream(RERAM_CONFIGS[name], np_rng, monkeypatch, batch=60)
+    numpy.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_bulk_host_operands_past_the_memory_budget_pass_in_slices(gpu, monkeypatch, packed):
+    got, expected = bulk_host_operands_stream(packed, monkeypatch, n_bits=64 * 300 - 3, pass_words=41)
+    numpy.testing.assert_array_equal(got, expected)
+
+
+def test_simdram_host_operands_past_the_memory_budget_pass_in_slices(gpu, monkeypatch, np_rng):
+    got, expected = simdram_host_operands_stream(np_rng, monkeypatch, count=10_003)
+    numpy.testing.assert_array_equal(got, expected)
+
+
+def test_device_operands_run_on_the_device(gpu, np_rng):
+    a, b = (np_rng.integers(0, 256, 1000) for _ in range(2))
+    faults = TraFaultModel(flip_probability=0.01, seed=2)
+    got = simdram_op("add", gpu.xp.asarray(a), gpu.xp.asarray(b), bits=8, faults=faults).value
+    assert backends.is_cupy_array(got)
+    numpy.testing.assert_array_equal(got.get(), simdram_op("add", a, b, bits=8, faults=faults).value)
+    rows = [np_rng.integers(0, 2**63, 50, dtype=numpy.uint64) for _ in range(3)]
+    got = bulk_op("maj", *(gpu.xp.asarray(r) for r in rows), faults=FAULTS).value
+    assert backends.is_cupy_array(got)
+    numpy.testing.assert_array_equal(got.get(), bulk_op("maj", *rows, faults=FAULTS).value)
