@@ -97,6 +97,21 @@ def _import_cupy() -> ModuleType:
     return cupy
 
 
+#: Share of a GPU's free memory one pass of host data may take (cim-emu streams larger host
+#: inputs through the GPU in passes: ReRAM batches by rows, Ambit and SIMDRAM rows by words).
+DEVICE_MEMORY_SHARE = 0.25
+
+
+def units_per_device_pass(xp: ModuleType, unit_bytes: int, units: int) -> Optional[int]:
+    """Units of host data (batch rows, row words) per pass through ``xp``'s GPU: ``None`` when
+    all ``units`` of ``unit_bytes`` each fit in :data:`DEVICE_MEMORY_SHARE` of its free memory
+    (and always for numpy), else as many as fit, at least 1."""
+    if xp is numpy:
+        return None
+    budget = DEVICE_MEMORY_SHARE * device_free_bytes(xp)
+    return None if unit_bytes * units <= budget else max(1, int(budget // unit_bytes))
+
+
 def device_free_bytes(xp: ModuleType) -> int:
     """Memory a computation on ``xp``'s current GPU can still take: the device's free bytes plus
     what CuPy's memory pool holds unused. Meaningful for CuPy only (numpy has no such limit)."""

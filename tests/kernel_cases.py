@@ -218,7 +218,8 @@ def crossbar_host_inputs_stream(config, np_rng, monkeypatch, batch=333):
     reference = CrossbarArray(np_rng.integers(-127, 128, (40, 30)), config, seed=4, backend="numpy")
     crossbars = CrossbarArray(reference._weights, config, seed=4, backend="cupy")
     x = np_rng.integers(0, 256, (batch, 40))
-    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 4 * 50 * 8 * (40 + 2 * 30))
+    # about 50 rows a pass: each takes 8 * (40 inputs + 2 * the columns of the crossbar tiles) bytes
+    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: int(50 * 8 * (40 + 2 * 30) / backends.DEVICE_MEMORY_SHARE))
     assert crossbars._rows_per_device_pass(x, backends.get_backend("cupy")) < batch
     got = crossbars.matmul(x, read_index=2)
     assert not backends.is_cupy_array(got)
@@ -235,7 +236,7 @@ def bulk_host_operands_stream(packed, monkeypatch, n_bits=64 * 10_000 - 3, pass_
     expected = bulk_op("maj", *rows, n_bits=n_bits_argument, faults=FAULTS, backend="numpy").value
     # 4 rows (three operands and the result) of pass_words words fill the budget
     monkeypatch.setattr(backends, "device_free_bytes",
-                        lambda xp: int(4 * 8 * pass_words / streaming.DEVICE_MEMORY_SHARE))
+                        lambda xp: int(4 * 8 * pass_words / backends.DEVICE_MEMORY_SHARE))
     assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, 4, n_bits) == pass_words
     got = bulk_op("maj", *rows, n_bits=n_bits_argument, faults=FAULTS, backend="cupy").value
     assert not backends.is_cupy_array(got)

@@ -210,7 +210,7 @@ def test_host_rows_pass_in_slices_only_past_the_memory_share(monkeypatch):
     gpu = backends.Backend("cupy", object())  # stands for CuPy: only its free memory is asked
     budget_words = 1000  # three rows of 1000 words fill the share of free memory
     monkeypatch.setattr(backends, "device_free_bytes",
-                        lambda xp: int(3 * 8 * budget_words / streaming.DEVICE_MEMORY_SHARE))
+                        lambda xp: int(3 * 8 * budget_words / backends.DEVICE_MEMORY_SHARE))
     assert streaming.words_per_device_pass(gpu, False, 3, 64 * budget_words) is None
     assert streaming.words_per_device_pass(gpu, False, 3, 64 * budget_words + 1) == budget_words
     assert streaming.words_per_device_pass(gpu, True, 3, 64 * 10**9) is None  # on the GPU already

@@ -196,12 +196,11 @@ def test_float_products_on_a_gpu_refuse_tf32(monkeypatch):
 
 def test_host_inputs_pass_in_row_blocks_only_past_the_memory_share(monkeypatch):
     from cim_emu import backend as backends
-    from cim_emu.reram import crossbar as crossbar_module
 
     crossbars = CrossbarArray(numpy.ones((40, 30), int), ReramConfig(crossbar=CrossbarGeometry(16, 16)))
     per_row = 8 * (40 + 2 * 2 * 16)  # int64 inputs, and twice the outputs of two 16-column tiles
     monkeypatch.setattr(backends, "device_free_bytes",
-                        lambda xp: int(100 * per_row / crossbar_module.DEVICE_MEMORY_SHARE))
+                        lambda xp: int(100 * per_row / backends.DEVICE_MEMORY_SHARE))
     gpu = backends.Backend("cupy", object())  # stands for CuPy: only its free memory is asked
     assert crossbars._rows_per_device_pass(numpy.zeros((100, 40)), gpu) is None
     assert crossbars._rows_per_device_pass(numpy.zeros((101, 40)), gpu) == 100

@@ -7,7 +7,7 @@ in, evaluated by the fast executor (:func:`cim_emu.ambit.fast.evaluate` with the
 offset), and copied back - and give the bits of one run over whole rows.
 
 :func:`words_per_device_pass` decides when: host rows whose slices together exceed
-:data:`DEVICE_MEMORY_SHARE` of the GPU's free memory. :func:`cim_emu.ambit.bulk_op` and
+:data:`cim_emu.backend.DEVICE_MEMORY_SHARE` of the GPU's free memory. :func:`cim_emu.ambit.bulk_op` and
 :func:`cim_emu.simdram.simdram_op` use it for host operands on the CuPy backend.
 """
 
@@ -25,21 +25,14 @@ from .fast import evaluate
 from .faults import TraFaultModel
 from .program import Program
 
-__all__ = ["DEVICE_MEMORY_SHARE", "words_per_device_pass", "run_in_passes"]
-
-#: Share of the GPU's free memory one pass of host rows may take (the slices of every row).
-DEVICE_MEMORY_SHARE = 0.25
+__all__ = ["words_per_device_pass", "run_in_passes"]
 
 
 def words_per_device_pass(chosen: backends.Backend, on_gpu: bool, n_rows: int, row_bits: int) -> Optional[int]:
     """Words per pass of host rows through the GPU, or ``None`` when they go in one (the data is
     on the GPU already, or the backend is numpy): the slices of ``n_rows`` rows of ``row_bits``
-    bits must fit in :data:`DEVICE_MEMORY_SHARE` of its free memory."""
-    if on_gpu or chosen.xp is numpy:
-        return None
-    budget = DEVICE_MEMORY_SHARE * backends.device_free_bytes(chosen.xp)
-    per_word = 8 * n_rows
-    return None if per_word * n_words(row_bits) <= budget else max(1, int(budget // per_word))
+    bits must fit in :data:`~cim_emu.backend.DEVICE_MEMORY_SHARE` of its free memory."""
+    return None if on_gpu else backends.units_per_device_pass(chosen.xp, 8 * n_rows, n_words(row_bits))
 
 
 def run_in_passes(program: Program, rows: Mapping[str, numpy.ndarray], outputs: Sequence[str], row_bits: int, *,

@@ -60,8 +60,6 @@ BLOCK_BYTES = 16 * 2**20
 MATMUL_ROWS = 1024
 #: On a GPU, blocks only bound the memory the partial sums take.
 DEVICE_BLOCK_BYTES = 1024 * 2**20
-#: Share of the GPU's free memory one pass of host inputs may take (inputs, outputs, partial sums).
-DEVICE_MEMORY_SHARE = 0.25
 
 
 def _kernel_provider(xp: Any) -> Any:
@@ -357,7 +355,7 @@ class CrossbarArray:
             batch_block = positive_int("batch_block", batch_block)
         self.reads += 1
         pass_rows = self._rows_per_device_pass(x, chosen) if not on_gpu else None
-        if pass_rows is not None and pass_rows < x.shape[0]:
+        if pass_rows is not None:
             # Host inputs larger than the GPU's free memory allows: one block of rows at a time,
             # each keyed by its global rows (row_offset), so the bits are those of one pass.
             y = numpy.concatenate([
@@ -376,14 +374,12 @@ class CrossbarArray:
 
     def _rows_per_device_pass(self, x: Any, chosen: Any) -> Optional[int]:
         """Batch rows of host inputs ``x`` per pass through the GPU, or ``None`` when all fit in
-        :data:`DEVICE_MEMORY_SHARE` of its free memory (or the backend is numpy): each row takes
-        its inputs (int64) and twice its outputs (int64 or float64: the result and the digital
-        corrections); the partial sums are bounded apart, by the blocks of :meth:`_product`."""
-        if chosen.xp is numpy:
-            return None
-        budget = DEVICE_MEMORY_SHARE * backends.device_free_bytes(chosen.xp)
+        :data:`~cim_emu.backend.DEVICE_MEMORY_SHARE` of its free memory (or the backend is
+        numpy): each row takes its inputs (int64) and twice its outputs (int64 or float64: the
+        result and the digital corrections); the partial sums are bounded apart, by the blocks
+        of :meth:`_product`."""
         per_row = 8 * (self.shape[0] + 2 * self.n_col_tiles * self.config.crossbar.cols)
-        return max(1, int(budget // per_row)) if per_row * x.shape[0] > budget else None
+        return backends.units_per_device_pass(chosen.xp, per_row, x.shape[0])
 
     def _product(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], xp: Any,
                  digital_corrections: bool = True) -> Any:
