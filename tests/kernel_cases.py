@@ -219,7 +219,8 @@ def crossbar_host_inputs_stream(config, np_rng, monkeypatch, batch=333):
     crossbars = CrossbarArray(reference._weights, config, seed=4, backend="cupy")
     x = np_rng.integers(0, 256, (batch, 40))
     # about 50 rows a pass: each takes 8 * (40 inputs + 2 * the columns of the crossbar tiles) bytes
-    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: int(50 * 8 * (40 + 2 * 30) / backends.DEVICE_MEMORY_SHARE))
+    monkeypatch.setattr(backends, "device_free_bytes",
+                        lambda xp: int(50 * 8 * (40 + 2 * 30) / backends.DEVICE_MEMORY_SHARE))
     assert crossbars._rows_per_device_pass(x, backends.get_backend("cupy")) < batch
     got = crossbars.matmul(x, read_index=2)
     assert not backends.is_cupy_array(got)
