@@ -28,11 +28,11 @@ setup(
     extras_require={
         "gpu": ["cupy>=12"],
         # scikit-learn ships the digits dataset of `cim-emu accuracy`; matplotlib draws --plot;
-        # torch (the CPU build in CI) runs cim_emu.torch and its tests.
+        # torch (the CPU build in CI) runs cim_emu.nn and its tests.
         "data": ["scikit-learn>=1.0"],
         "plot": ["matplotlib>=3.5"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6", "scikit-learn>=1.0", "matplotlib>=3.5",
-                 "torch==2.13.0"],
+                 "torch==2.13.0", "ruff==0.17.6", "mypy==2.4.1"],
         "torch": ["torch==2.13.0"],
     },
     entry_points={"console_scripts": ["cim-emu = cim_emu.cli:main"]},

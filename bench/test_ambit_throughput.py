@@ -17,58 +17,39 @@ so "keep" writes AND's result once and XOR's three distinct values (the XOR and 
 DCC half-terms) once each. Steady state: the subarray is reused across rounds, as rows of
 memory are, so results are written into the buffers the overwritten rows release.
 
+The measurement is :func:`cim_emu.studies.benchmarks.ambit_throughput` (``cim-emu bench``'s),
+with pytest-benchmark timing the emulator.
+
 Run: ``pytest bench/ --benchmark-json bench/results/<machine>.json`` (``CIM_EMU_BENCH_MIB``
 sets the row size; the targets are asserted at 64 MiB and above).
 """
 
-import numpy
 import pytest
 
-from cim_emu.ambit import Subarray, program_for
+from cim_emu.studies.benchmarks import ambit_throughput
 
 TARGETS = {"drop": 1.3, "keep": 2.5}
-NUMPY_OPS = {"and": numpy.bitwise_and, "xor": numpy.bitwise_xor}
-
-
-
-@pytest.fixture(scope="module")
-def operands(row_mib):
-    words = row_mib * 2**20 // 8
-    rng = numpy.random.default_rng(0)
-    return rng.integers(0, 2**64, words, dtype=numpy.uint64), rng.integers(0, 2**64, words, dtype=numpy.uint64)
 
 
 @pytest.mark.parametrize("scratch", ["drop", "keep"])
 @pytest.mark.parametrize("op", ["and", "xor"])
-def test_fast_executor_against_numpy(benchmark, best_time, operands, row_mib, op, scratch):
-    a, b = operands
-    subarray = Subarray(64 * a.size, data_rows=3, backend="numpy")
-    subarray.write_words(0, a)
-    subarray.write_words(1, b)
-    program = program_for(op, ["D0", "D1"], "D2")
-    numpy_op = NUMPY_OPS[op]
-    out = numpy.empty_like(a)
-
+def test_fast_executor_against_numpy(benchmark, emulator_timer, row_mib, op, scratch):
     benchmark.group = f"ambit-{op}-{row_mib}MiB"
     benchmark.extra_info["scratch"] = scratch
-    benchmark.pedantic(subarray.run, args=(program,), kwargs={"scratch": scratch}, rounds=7,
-                       warmup_rounds=1)
-    emulator = benchmark.stats.stats.min
-    single_call = best_time(lambda: numpy_op(a, b))
-    in_place = best_time(lambda: numpy_op(a, b, out=out))
+    result = ambit_throughput(op, row_mib * 2**20, seed=0, backend="numpy", scratch=scratch,
+                              timer=emulator_timer(7))
 
-    correct = bool(numpy.array_equal(subarray.read_words("D2"), numpy_op(a, b)))
-    ratio = emulator / single_call
+    ratio = result.ratio_to_baseline
     benchmark.extra_info.update(
-        correct=correct,
-        row_bytes=int(a.nbytes),
-        numpy_single_call_s=single_call,
-        numpy_in_place_s=in_place,
+        correct=result.correct,
+        row_bytes=result.details["row_bytes"],
+        numpy_single_call_s=result.baseline_s,
+        numpy_in_place_s=result.details["baseline_in_place_s"],
         ratio_to_numpy=ratio,
-        ratio_to_numpy_in_place=emulator / in_place,
+        ratio_to_numpy_in_place=result.details["ratio_to_baseline_in_place"],
         target_ratio=TARGETS[scratch],
-        emulated_gbytes_per_s=a.nbytes / emulator / 1e9,
+        emulated_gbytes_per_s=result.emulator_per_s / 1e9,
     )
-    assert correct
+    assert result.correct
     if row_mib >= 64:
         assert ratio <= TARGETS[scratch], f"{op}/{scratch}: {ratio:.2f}x numpy, target {TARGETS[scratch]}x"

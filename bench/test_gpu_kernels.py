@@ -37,12 +37,15 @@ import pytest
 pytestmark = pytest.mark.gpu
 cupy = pytest.importorskip("cupy")
 
-from cim_emu import kernels_loader  # noqa: E402
+from cim_emu.ambit import gpu as ambit_gpu  # noqa: E402
+from cim_emu.gpu import CupyKernels  # noqa: E402
+from cim_emu.rng import gpu as rng_gpu  # noqa: E402
 from cim_emu.ambit import OPERATIONS, program_for  # noqa: E402
 from cim_emu.ambit.compiler import compile_program  # noqa: E402
 from cim_emu.ambit.program_encoding import encode_program  # noqa: E402
-from cim_emu.backend import cupy_available  # noqa: E402
+from cim_emu.backend import Backend, cupy_available  # noqa: E402
 from cim_emu.reram import CrossbarArray  # noqa: E402
+from cim_emu.reram import gpu as reram_gpu  # noqa: E402
 from cim_emu.reram.config import AdcConfig, ReramConfig  # noqa: E402
 
 if not cupy_available():
@@ -75,7 +78,7 @@ def synchronized(function):
 
 @pytest.fixture(scope="module")
 def kernels():
-    return kernels_loader.CupyKernels()
+    return CupyKernels()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +98,7 @@ def copy_bandwidth(row_mib):
 @pytest.fixture(scope="module")
 def rows(kernels, row_mib):
     words = row_mib * 2**20 // 8
-    return [kernels_loader.draw_range("uniform", 1, i, 0, 2 * words, kernels=kernels).view(numpy.uint64)
+    return [rng_gpu.draw_range("uniform", 1, i, 0, 2 * words, kernels=kernels).view(numpy.uint64)
             for i in range(3)]
 
 
@@ -122,7 +125,7 @@ def test_ambit_kernel_against_copy_and_chained_cupy(benchmark, kernels, rows, ro
     row_bits = 64 * rows[0].size
 
     def run():
-        kernels_loader.run_ambit_program(encoded.instructions, encoded.n_slots, inputs, [out], row_bits,
+        ambit_gpu.run_ambit_program(encoded.instructions, encoded.n_slots, inputs, [out], row_bits,
                                          kernels=kernels)
 
     benchmark.group = f"ambit-kernel-{op}-{row_mib}MiB"
@@ -148,24 +151,24 @@ def test_reram_epilogue_against_copy_and_products(benchmark, kernels, copy_bandw
     mapping, inputs = config.mapping, config.inputs
     weights = rng.integers(-mapping.max_weight, mapping.max_weight + 1, (K, N))
     x = cupy.asarray(rng.integers(0, inputs.max_input + 1, (batch, K)))
-    crossbar = CrossbarArray(weights, config, backend="cupy")
-    tiles = crossbar._input_tiles(x, cupy)
-    products = lambda: cupy.matmul(tiles, crossbar._operand)  # noqa: E731
+    pipeline = CrossbarArray(weights, config, backend="cupy").pipeline
+    tiles = pipeline.input_tiles(x, cupy)
+    products = lambda: cupy.matmul(tiles, pipeline.operand)  # noqa: E731
     sums = products()
     acc = cupy.empty((batch, N), dtype=numpy.int64)
 
     def run():
-        kernels_loader.reram_adc_shift_add(
-            sums, acc, crossbar._adc, tiles=crossbar.n_row_tiles, chunks=inputs.chunks,
-            width=crossbar._operand_columns_per_weight, pack=crossbar._pack, pack_bits=crossbar._pack_bits,
+        reram_gpu.reram_adc_shift_add(
+            sums, acc, pipeline.adc, tiles=pipeline.layout.tiles, chunks=inputs.chunks,
+            width=pipeline.width, pack=pipeline.packing.factor, pack_bits=pipeline.packing.bits,
             polarities=mapping.polarities, slices=mapping.slices, bits_per_cell=mapping.bits_per_cell,
-            dac_bits=inputs.dac_bits, prescaled=crossbar._prescaled, saturates=crossbar._saturates, kernels=kernels)
+            dac_bits=inputs.dac_bits, prescaled=pipeline.prescaled, saturates=pipeline.saturates, kernels=kernels)
 
     benchmark.group = f"reram-epilogue-{batch}x{K}x{N}"
     benchmark.pedantic(synchronized(run), rounds=10, warmup_rounds=2)
     epilogue_seconds = device_seconds(run)
     product_seconds = device_seconds(products, repeats=5)
-    expected = crossbar._accumulate(tiles, 0, N, 0, 0, cupy)
+    expected = pipeline.accumulate(tiles, 0, N, 0, 0, Backend("cupy", cupy))  # the array code, no kernels
     correct = bool((acc == expected).all())
     benchmark.extra_info.update(
         correct=correct, epilogue_seconds=epilogue_seconds, product_seconds=product_seconds,
@@ -206,7 +209,7 @@ def cublas_int8_product_seconds(batch, K, N):
 
 
 @pytest.mark.parametrize("path", ["lossy", "lossless"])
-def test_reram_pipeline_against_cublas_products(benchmark, quick, path):
+def test_reram_pipeline_against_cublas_products(benchmark, kernels, quick, path):
     batch, K, N = (256, 512, 512) if quick else (4096, 4096, 4096)
     config = ReramConfig(adc=AdcConfig(bits=8)) if path == "lossy" else ReramConfig()
     rng = numpy.random.default_rng(0)
@@ -237,7 +240,8 @@ def test_reram_pipeline_against_cublas_products(benchmark, quick, path):
     int8_seconds, int8_unavailable = cublas_int8_product_seconds(batch, K, N)
     raw_inputs = cupy.ones((1, batch, K), dtype=numpy.int8)
     raw_weights, raw_sums = cupy.ones((1, N, K), dtype=numpy.int8), cupy.empty((batch, N), dtype=numpy.int32)
-    raw_seconds = device_seconds(lambda: kernels_loader.reram_tile_codes(raw_inputs, raw_weights, raw_sums, None),
+    raw_seconds = device_seconds(lambda: reram_gpu.reram_tile_codes(raw_inputs, raw_weights, raw_sums, None,
+                                                                    kernels=kernels),
                                  repeats=10)
     benchmark.extra_info.update(
         correct=correct, shape=[batch, K, N], adc_bits=config.adc_bits, tensor_cores=crossbars._tensor_cores,
@@ -256,7 +260,7 @@ def test_philox_normal_draws(benchmark, kernels, copy_bandwidth, quick):
     count = 2**20 if quick else 2**27
 
     def run():
-        kernels_loader.draw_range("normal", 1, 2, 0, count, kernels=kernels)
+        rng_gpu.draw_range("normal", 1, 2, 0, count, kernels=kernels)
 
     benchmark.group = f"philox-normal-{count}"
     benchmark.pedantic(synchronized(run), rounds=10, warmup_rounds=2)

@@ -18,11 +18,11 @@ torch = pytest.importorskip("torch")
 
 from cim_emu.reram import AdcConfig, ReramConfig  # noqa: E402
 from cim_emu.reram.quantize import AnalogLayer  # noqa: E402
-from cim_emu.torch import CrossbarLinear  # noqa: E402
+from cim_emu.nn import CrossbarLinear  # noqa: E402
 
 
 @pytest.mark.parametrize("path", ["lossy", "lossless"])
-def test_crossbar_linear_against_torch_linear(benchmark, best_time, quick, path):
+def test_crossbar_linear_against_torch_linear(benchmark, best_time, timed, quick, path):
     batch, K, N = (16, 256, 256) if quick else (256, 1024, 1024)
     config = ReramConfig(adc=AdcConfig(bits=6)) if path == "lossy" else ReramConfig()
     torch.manual_seed(0)
@@ -33,9 +33,8 @@ def test_crossbar_linear_against_torch_linear(benchmark, best_time, quick, path)
 
     benchmark.group = f"torch-{path}-{batch}x{K}x{N}"
     with torch.no_grad():
-        y = benchmark.pedantic(layer, args=(x,), rounds=3 if path == "lossy" else 7, warmup_rounds=1)
+        y, emulator = timed(lambda: layer(x), 3 if path == "lossy" else 7)
         plain = best_time(lambda: linear(x), 20)
-    emulator = benchmark.stats.stats.min
     reference = AnalogLayer(linear.weight.detach().numpy().T, config, bias=linear.bias.detach().numpy())
     correct = bool(torch.equal(y, torch.from_numpy(reference(x.numpy())).to(torch.float32)))
     benchmark.extra_info.update(

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import numpy
 
+from .backend import NUMPY_BACKEND, BackendLike
 from .rng import uniform_uint32
 
 WORD_BITS = 64
@@ -46,13 +47,13 @@ def unpack_bits(words: Any, n_bits: int, xp: ModuleType = numpy) -> Any:
     return xp.unpackbits(as_bytes, bitorder="little")[:n_bits].astype(bool)
 
 
-def random_row(seed: int, stream: int, n_bits: int, xp: ModuleType = numpy) -> Any:
+def random_row(seed: int, stream: int, n_bits: int, backend: BackendLike = NUMPY_BACKEND) -> Any:
     """Packed words of a random ``n_bits``-bit row drawn from :mod:`cim_emu.rng`.
 
     Word ``w`` is ``u[2w] | u[2w + 1] << 32`` of ``rng.uniform_uint32(seed, stream, 0, ...)``;
     padding bits are cleared.
     """
-    words = uniform_uint32(seed, stream, 0, 2 * n_words(n_bits), xp=xp).view(WORD_DTYPE)
+    words = uniform_uint32(seed, stream, 0, 2 * n_words(n_bits), backend=backend).view(WORD_DTYPE)
     words[-1] &= tail_mask(n_bits)
     return words
 

@@ -30,9 +30,9 @@
 //
 // Faults (cim_emu/ambit/faults.py, bit for bit). TRA number k = tra_base + instruction.tra
 // flips its result bits `(R | (W & Q)) & eligible`, bit j of the row drawing
-//   R[k, j] = Bernoulli(flip)      at (seed, STREAM_TRA_FLIP  | k, j),
-//   W[j]    = Bernoulli(weak)      at (seed, STREAM_WEAK_MAP,      j),
-//   Q[k, j] = Bernoulli(weak_flip) at (seed, STREAM_WEAK_FLIP | k, j),
+//   R[k, j] = Bernoulli(flip)      at (seed, Stream.TRA_FLIP  | k, j),
+//   W[j]    = Bernoulli(weak)      at (seed, Stream.WEAK_MAP,      j),
+//   Q[k, j] = Bernoulli(weak_flip) at (seed, Stream.WEAK_FLIP | k, j),
 // with eligible = the row's bits (padding never flips), and, with only_when_inputs_disagree,
 // only the bits where the three inputs are not all equal. Thresholds are
 // rng.bernoulli_threshold(p); a zero threshold switches a draw off. Draws whose bits could not
@@ -61,7 +61,7 @@ struct alignas(16) AmbitInstruction {
 
 enum AmbitSlot : int { kSlotZeros = 0, kSlotOnes = 1, kFirstInputSlot = 2 };
 
-// Stream domains of the fault draws (faults.STREAM_TRA_FLIP, STREAM_WEAK_MAP, STREAM_WEAK_FLIP).
+// Stream domains of the fault draws (cim_emu.rng.Stream.TRA_FLIP, WEAK_MAP, WEAK_FLIP; a test holds them equal).
 constexpr cim_u64 kStreamTraFlip = 0xA1ull << 56;
 constexpr cim_u64 kStreamWeakMap = 0xA2ull << 56;
 constexpr cim_u64 kStreamWeakFlip = 0xA3ull << 56;

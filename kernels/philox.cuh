@@ -1,5 +1,5 @@
-// The CUDA twin of cim_emu/rng.py: Philox4x32-10 and the draws derived from it, as device
-// functions. The module docstring of cim_emu/rng.py is the specification; every function here
+// The CUDA twin of cim_emu.rng: Philox4x32-10 and the draws derived from it, as device
+// functions. The docstring of the package cim_emu.rng is the specification; every function here
 // gives the same bits as its numpy counterpart (tests/test_kernels_shim.py holds them to it).
 //
 //   u(seed, stream, i) = philox4x32_10(counter(i >> 2, stream), key(seed))[i & 3]

@@ -27,7 +27,7 @@
 
 namespace cim {
 
-// Bits of the `flags` word that describes an ADC (cim_emu.kernels_loader.adc_flags).
+// Bits of the `flags` word that describes an ADC (cim_emu.reram.gpu.AdcFlag; a test holds them equal).
 enum AdcFlag : int { kAdcSigned = 1, kAdcPrescaled = 2, kAdcSaturates = 4 };
 
 __device__ __forceinline__ float floor_of(float x) { return floorf(x); }

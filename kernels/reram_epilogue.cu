@@ -1,15 +1,15 @@
 // The ReRAM epilogue: ADC and shift-and-add over the crossbar partial sums, into exact int64
-// accumulators (steps 3 to 5 of cim_emu/reram/crossbar.py; CrossbarArray._accumulate).
+// accumulators (steps 3 to 5 of cim_emu/reram/pipeline.py; Pipeline.accumulate).
 //
 // Input, for a block of b batch rows and `columns` weight columns, as the matrix product of
-// CrossbarArray._accumulate leaves it:
+// Pipeline.accumulate leaves it:
 //   sums   (T, C * b, columns * width)  Sum = float or double, exact integers; row t, c * b + i
 //          holds tile t, input chunk c, batch row i; weight column n owns the `width` entries
 //          n * width .. n * width + width - 1, which hold its P * S (polarity, slice) cells in
 //          the order p * S + s, `pack` cells to an entry (sum_j cell_{g * pack + j} *
 //          2**(pack_bits * j); width = ceil(P * S / pack); pack = 1: one cell an entry);
 //   noise  null, or (T, C * b, columns, P * S) float64 read noise, added to each cell's sum
-//          before the ADC (CrossbarArray._read_noise, already scaled when prescaled).
+//          before the ADC (Pipeline.read_noise, already scaled when prescaled).
 // Output: acc[i * acc_row_stride + n] = sum_t sum_c 2**(c * dac_bits)
 //          * sum_{p, s} sign_p * 2**(s * bits_per_cell) * code(t, c, i, n, p, s),
 // sign_p = +1 for W+ (p = 0), -1 for W- (p = 1). A signed ADC (`subtract` readout, pack = 1,
@@ -19,7 +19,7 @@
 // sum, equal to the numpy pipeline's float sums, which CrossbarArray checks at construction
 // to stay below 2**24 (float32 codes) or 2**53 (float64) - so those are exact integers too, in
 // any order. Unpacking a packed entry by shifts and masks of its integer value gives the digits
-// that CrossbarArray._parts computes by scaling and floor (the cells are below 2**pack_bits).
+// that ColumnPacking.parts (layout.py) computes by scaling and floor (the cells are below 2**pack_bits).
 // The order of the sums differs from numpy's and cannot matter: integer addition is exact.
 //
 // One thread per accumulator (i, n): batch rows over the grid's y, columns over x, grid-stride
@@ -134,6 +134,6 @@ CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<double, float>);
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<double, double>);
 // Sum = int: codes the tensor-core kernel (reram_tile_codes.cu) already converted and summed over
 // the tiles, passed through the transfer floor((2 v + 0) / 2) = v (exact for integers; no clamp):
-// the shift-and-add alone (kernels_loader.reram_shift_add_codes).
+// the shift-and-add alone (cim_emu.reram.gpu.reram_shift_add_codes).
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<int, float>);
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<int, double>);

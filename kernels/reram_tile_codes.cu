@@ -1,5 +1,5 @@
 // The ReRAM crossbar pipeline's matrix products on int8 tensor cores, with the ADC fused in:
-// steps 2 to 4 of cim_emu/reram/crossbar.py for ideal devices, in one kernel.
+// steps 2 to 4 of cim_emu/reram/pipeline.py for ideal devices, in one kernel.
 //
 //   codes[m, j] = sum_t ADC( sum_k inputs[t, m, k] * cells[t, first_column + j, k] )
 //
@@ -11,7 +11,7 @@
 //   codes   int32 (rows, columns), contiguous; `Convert = false` sums the raw products instead
 //           of codes (the single exact product of a lossless crossbar: T = 1, cells = W^T).
 // The shift-and-add - the codes weighted by sign * 2**(s * bpc) and 2**(c * dac), summed in
-// int64 - follows in reram_epilogue.cu (CrossbarArray._tensor_core_accumulate).
+// int64 - follows in reram_epilogue.cu (TensorCoreReadout.accumulate, cim_emu/reram/gpu_path.py).
 //
 // Exactness. Chunks (0 .. 2**dac - 1) and levels (0 .. 2**bpc - 1, or differences of two) fit
 // in int8 (dac, bpc <= 7, checked by the caller); each tile's sum of at most `depth` products

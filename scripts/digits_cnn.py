@@ -3,7 +3,7 @@ hardware-aware fine-tuning (needs torch, scikit-learn and matplotlib: ``pip inst
 
 1. Train ``conv(1->8, 3x3, pad 1) - ReLU - conv(8->16, 3x3, stride 2, pad 1) - ReLU - linear(256->10)``
    in float on 75 % of the 1797 8x8 digits (pixels scaled to [0, 1]; nothing is downloaded).
-2. :func:`cim_emu.torch.convert` every layer to crossbars (ISAAC-like: 128x128 crossbars,
+2. :func:`cim_emu.nn.convert` every layer to crossbars (ISAAC-like: 128x128 crossbars,
    8-bit weights per output channel in 2-bit cells, 8-bit unsigned inputs through 1-bit DACs),
    input scales calibrated on the training set (max), and measure test accuracy for each ADC
    resolution (lossless = 9 bits) with ideal devices and with ``DeviceModel.reram_wan2022()``.
@@ -11,7 +11,7 @@ hardware-aware fine-tuning (needs torch, scikit-learn and matplotlib: ``pip inst
    emulated forward, fresh device noise every step, multiplicative weight noise) and measure
    it again at that setting.
 
-The reusable core lives in :mod:`cim_emu.torch_digits` (also behind ``cim-emu accuracy``'s
+The reusable core lives in :mod:`cim_emu.studies.digits_cnn` (also behind ``cim-emu accuracy``'s
 ``torch-digits-cnn`` section); this script keeps the command line and the output.
 
 Writes ``digits_cnn.json`` (every number, the command) and ``digits_cnn.png`` (accuracy
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 
-from cim_emu.torch_digits import (DEVICES, LOSSLESS_BITS, accuracy, config_for, emulated,  # noqa: F401 - re-exported
-                                  load_digits_tensors, small_cnn, train)
+from cim_emu.studies.digits_cnn import (DEVICES, LOSSLESS_BITS, accuracy, config_for,  # noqa: F401 - re-exported
+                                        emulated, load_digits_tensors, small_cnn, train)
 
 
 def plot(results: dict, path: Path) -> None:

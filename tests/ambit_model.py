@@ -1,10 +1,10 @@
-"""An independent model of Ambit commands for the tests, written straight from DESIGN.md.
+"""An independent model of Ambit commands for the tests, written straight from docs/spec/ambit.md.
 
 Rows are Python integers (bit j = row bit j); no code is shared with the package, so the
 tests can hold the package's interpreter (which both executors use) to the specification.
 """
 
-TABLE = {  # DESIGN.md, Ambit Table 1: address -> wordlines ("~" = n-wordline)
+TABLE = {  # docs/spec/ambit.md, Ambit Table 1: address -> wordlines ("~" = n-wordline)
     "B0": ["T0"], "B1": ["T1"], "B2": ["T2"], "B3": ["T3"],
     "B4": ["DCC0"], "B5": ["~DCC0"], "B6": ["DCC1"], "B7": ["~DCC1"],
     "B8": ["~DCC0", "T0"], "B9": ["~DCC1", "T1"], "B10": ["T2", "T3"], "B11": ["T0", "T3"],

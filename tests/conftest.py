@@ -1,12 +1,16 @@
-"""Shared fixtures: the array backends to test on, and hypothesis profiles."""
+"""Shared fixtures: the array backends to test on, the command line, and hypothesis profiles."""
 
 import os
+import sys
 
 import numpy
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
 
+from cim_emu import backend as backend_module
 from cim_emu.backend import cupy_available
+from cim_emu.cli import cli
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60)
@@ -42,3 +46,28 @@ def np_rng(request):
     seed = numpy.random.SeedSequence().entropy % 2**32
     print(f"test data seed: {seed}")
     return numpy.random.default_rng(seed)
+
+
+@pytest.fixture
+def runner():
+    try:  # click < 8.2 mixes stderr into stdout unless told not to; 8.2 keeps them apart
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+@pytest.fixture
+def invoke(runner):
+    """Run ``cim-emu ARGS`` in-process; returns the click Result."""
+
+    def run(*args):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """Make this process look like a machine without CuPy or a CUDA device."""
+    monkeypatch.setattr(backend_module, "cupy_available", lambda: False)
+    monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` raises ImportError

@@ -1,16 +1,17 @@
 """A stand-in for CuPy on the CPU, to run the GPU-only Python of cim-emu in CI.
 
-What it proves: the code that only runs on the CuPy backend - the dispatch to the kernels, the
+What it proves: the code that only runs on a device backend - the dispatch to the kernels, the
 tensor-core and epilogue paths of the crossbars, the streaming of host data larger than the GPU's
 memory, the kinds of the arrays that come back - computes the numpy backend's bits, with numpy
-standing in for CuPy's array API and the CPU shim (:mod:`cim_emu.cpu_shim`) for its kernels.
+standing in for CuPy's array API and the CPU shim (:mod:`cim_emu.gpu.cpu_shim`) for its kernels.
 What it does not: CuPy's own semantics, NVRTC and the GPU itself (tests/test_kernels_gpu.py, on
 a GPU machine).
 
-:func:`install` puts the stand-in in ``sys.modules["cupy"]`` and the shim in place of
-:class:`cim_emu.kernels_loader.CupyKernels`, through pytest's ``monkeypatch`` (undone after the
-test). "Device" arrays are :class:`DeviceArray`, a numpy subclass with CuPy's ``get()`` and
-``data.ptr``, so that ``cim_emu.backend.is_cupy_array`` tells them from host arrays.
+:func:`stand_in_backend` is a :class:`cim_emu.backend.Backend` like CuPy's: tests pass it as
+``backend=`` (or make it the default with :func:`cim_emu.backend.default_backend`); nothing of
+cim-emu is patched. "Device" arrays are :class:`DeviceArray`, a numpy subclass with CuPy's
+``get()`` and ``data.ptr``, so the backend tells them from host arrays. ``free_bytes`` sets the
+device memory the stand-in reports, to make host data pass through it in slices.
 """
 
 import functools
@@ -18,8 +19,8 @@ import types
 
 import numpy
 
-from cim_emu import backend as backends
-from cim_emu import cpu_shim, kernels_loader
+from cim_emu.backend import Backend
+from cim_emu.gpu.cpu_shim import CpuKernels, ShimKernel, load
 
 
 class DeviceArray(numpy.ndarray):
@@ -42,15 +43,14 @@ def _on_device(value):
 
 
 class FakeCupy(types.ModuleType):
-    """numpy's functions, returning :class:`DeviceArray`; a device with ``free_bytes`` free."""
+    """numpy's functions, returning :class:`DeviceArray`."""
 
     ndarray = DeviceArray
     __version__ = "fake"
 
-    def __init__(self, free_bytes=2**40):
+    def __init__(self):
         super().__init__("cupy")
-        self.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(
-            memGetInfo=lambda: (free_bytes, 2 * free_bytes), getDeviceCount=lambda: 1))
+        self.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
 
     def __getattr__(self, name):
         target = getattr(numpy, name)
@@ -68,32 +68,51 @@ class FakeCupy(types.ModuleType):
     def ascontiguousarray(array, dtype=None):
         return numpy.ascontiguousarray(array, dtype=dtype).view(DeviceArray)
 
-    @staticmethod
-    def get_default_memory_pool():
-        return types.SimpleNamespace(free_bytes=lambda: 0)
 
+class StandInKernels(CpuKernels):
+    """The CPU shim as the kernel provider of the stand-in device: launches take its device
+    arrays, and it reports ``free_bytes`` of free memory."""
 
-class ShimKernels(cpu_shim.CpuKernels):
-    """The CPU shim as the provider of :class:`cim_emu.kernels_loader.CupyKernels`' place."""
+    name = "stand-in"
 
-    xp = None  # set by install()
+    def __init__(self, xp, free_bytes=2**40):
+        super().__init__()
+        self.xp = xp
+        self._free_bytes = free_bytes
 
     @staticmethod
     def function(filename, name):
-        kernel = cpu_shim.ShimKernel(cpu_shim.load(filename), name)
+        kernel = ShimKernel(load(filename), name)
 
         def launch(grid, block, args, shared_mem=0):
             kernel(grid, block, [a.view(numpy.ndarray) if isinstance(a, DeviceArray) else a for a in args],
                    shared_mem=shared_mem)
         return launch
 
+    def free_bytes(self):
+        return self._free_bytes
 
-def install(monkeypatch):
-    """Make ``cupy`` the stand-in and the shim CuPy's kernels for one test; returns the provider."""
+
+def stand_in_backend(free_bytes=2**40):
+    """A device backend of the stand-in CuPy and the CPU shim, with ``free_bytes`` free."""
     fake = FakeCupy()
-    monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
-    monkeypatch.setattr(ShimKernels, "xp", fake)
-    monkeypatch.setattr(kernels_loader, "CupyKernels", ShimKernels)
-    backends.cupy_available.cache_clear()
-    monkeypatch.setattr(backends, "cupy_available", lambda: True)
-    return ShimKernels()
+    return Backend("cupy", fake, StandInKernels(fake, free_bytes))
+
+
+def with_free_bytes(backend, free_bytes):
+    """``backend`` whose device reports ``free_bytes`` free (a stand-in's, or a real GPU's
+    provider wrapped), so that host data passes through it in slices."""
+    return Backend(backend.name, backend.xp, _FreeBytes(backend.kernels, free_bytes))
+
+
+class _FreeBytes:
+    """A kernel provider that reports ``free_bytes`` free and delegates everything else."""
+
+    def __init__(self, kernels, free_bytes):
+        self._kernels, self._free_bytes = kernels, free_bytes
+
+    def __getattr__(self, name):
+        return getattr(self._kernels, name)
+
+    def free_bytes(self):
+        return self._free_bytes

@@ -5,21 +5,20 @@ Arrays go to the provider's kind (numpy for the CPU shim, CuPy for the GPU) on t
 come back as numpy for the comparison.
 """
 
-import contextlib
-
 import numpy
+from fake_cupy import with_free_bytes
 from hypothesis import strategies as st
 
-from cim_emu import backend as backends
 from cim_emu.ambit import AAP, AP, AmbitCommandError, Program, Subarray, TraFaultModel, bulk_op, streaming
 from cim_emu.ambit.addresses import DESIGNATED_ROWS
 from cim_emu.ambit.compiler import compile_program
 from cim_emu.ambit.program_encoding import run_program_kernel
-from cim_emu import kernels_loader
-from cim_emu.bits import constant_row, random_row, unpack_bits
+from cim_emu.backend import NUMPY_BACKEND, Backend
+from cim_emu.bits import constant_row, n_words, random_row, unpack_bits
+from cim_emu.gpu.memory import DEVICE_MEMORY_SHARE
 from cim_emu.reram import CrossbarArray
+from cim_emu.reram import gpu as reram_gpu
 from cim_emu.reram.config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping
-from cim_emu.reram import crossbar as crossbar_module
 from cim_emu.reram.devices import DeviceModel
 from cim_emu.simdram import build_operation, simdram_op
 
@@ -32,9 +31,40 @@ def to_host(array):
     return array.get() if hasattr(array, "get") else numpy.asarray(array)
 
 
-def random_subarray(n_bits, seed, faults=None):
-    """A numpy-backed subarray whose every row holds random bits."""
-    subarray = Subarray(n_bits, DATA_ROWS, faults=faults, backend="numpy")
+class LaunchRecorder:
+    """A kernel provider that records the kernels launched through it and delegates the rest;
+    with ``shared_bytes_limit``, its device gives a block that much shared memory."""
+
+    def __init__(self, kernels, shared_bytes_limit=None):
+        self._kernels, self.launched = kernels, []
+        if shared_bytes_limit is not None:
+            self.shared_bytes_limit = shared_bytes_limit
+
+    def __getattr__(self, name):
+        return getattr(self._kernels, name)
+
+    def function(self, filename, name):
+        function = self._kernels.function(filename, name)
+
+        def launch(*args, **kwargs):
+            self.launched.append(name)
+            return function(*args, **kwargs)
+        return launch
+
+
+def recording_launches(backend, shared_bytes_limit=None):
+    """``backend`` with its provider wrapped in a :class:`LaunchRecorder` (``.kernels.launched``)."""
+    return Backend(backend.name, backend.xp, LaunchRecorder(backend.kernels, shared_bytes_limit))
+
+
+def program_launches(backend):
+    """Launches of the fused Ambit program kernel recorded on ``recording_launches(...)``'s provider."""
+    return sum(name.startswith("ambit_program<") for name in backend.kernels.launched)
+
+
+def random_subarray(n_bits, seed, faults=None, backend="numpy"):
+    """A subarray (numpy-backed by default) whose every row holds random bits."""
+    subarray = Subarray(n_bits, DATA_ROWS, faults=faults, backend=backend)
     for stream, row in enumerate(subarray.state()):
         subarray.write_words(row, random_row(seed, stream, n_bits))
     return subarray
@@ -134,57 +164,43 @@ def crossbar_for(config, np_rng, K=None, N=37):
 def epilogue_against_numpy(config, np_rng, kernels, *, batch=5, K=None, N=37, n0=5, grid=None):
     """Run the epilogue kernel on one column block of a crossbar's partial sums (built with numpy,
     moved to ``kernels``' device) into a wider, poisoned accumulator; returns ``(got, expected,
-    untouched)``: the kernel's block, ``CrossbarArray._accumulate``'s, and whether the columns
-    outside the block kept their poison."""
+    untouched)``: the kernel's block, the numpy pipeline's (``Pipeline.accumulate``), and whether
+    the columns outside the block kept their poison."""
     mapping, inputs = config.mapping, config.inputs
     crossbar = crossbar_for(config, np_rng, K, N)
+    pipeline = crossbar.pipeline
     x = np_rng.integers(inputs.min_input, inputs.max_input + 1, (batch, crossbar.shape[0]))
-    tiles = crossbar._input_tiles(x, numpy)
-    columns = crossbar._sigma_columns // (mapping.polarities * mapping.slices)
-    width = crossbar._operand_columns_per_weight
-    read_index, first_row, n1 = 3, 11, columns
-    sums = numpy.matmul(tiles, crossbar._operand[:, :, n0 * width:n1 * width])
+    tiles = pipeline.input_tiles(x, numpy)
+    width = pipeline.width
+    read_index, first_row, n1 = 3, 11, pipeline.columns
+    sums = numpy.matmul(tiles, pipeline.operand[:, :, n0 * width:n1 * width])
     noise = None
-    if crossbar._sigma_squared is not None:
-        noise = numpy.ascontiguousarray(crossbar._read_noise(tiles, n0, n1, first_row, read_index, numpy))
+    if pipeline.sigma_squared is not None:
+        noise = numpy.ascontiguousarray(pipeline.read_noise(tiles, n0, n1, first_row, read_index, NUMPY_BACKEND))
     xp = kernels.xp
-    acc = xp.full((batch, columns + 2), -1, dtype=numpy.int64)
-    kernels_loader.reram_adc_shift_add(
-        xp.asarray(sums), acc[:, n0:n1], crossbar._adc, tiles=crossbar.n_row_tiles, chunks=inputs.chunks,
-        width=width, pack=crossbar._pack, pack_bits=crossbar._pack_bits, polarities=mapping.polarities,
+    acc = xp.full((batch, n1 + 2), -1, dtype=numpy.int64)
+    reram_gpu.reram_adc_shift_add(
+        xp.asarray(sums), acc[:, n0:n1], pipeline.adc, tiles=pipeline.layout.tiles, chunks=inputs.chunks,
+        width=width, pack=pipeline.packing.factor, pack_bits=pipeline.packing.bits, polarities=mapping.polarities,
         slices=mapping.slices, bits_per_cell=mapping.bits_per_cell, dac_bits=inputs.dac_bits,
-        prescaled=crossbar._prescaled, saturates=crossbar._saturates,
+        prescaled=pipeline.prescaled, saturates=pipeline.saturates,
         noise=None if noise is None else xp.asarray(noise), kernels=kernels, grid=grid)
     acc = to_host(acc)
-    expected = crossbar._accumulate(tiles, n0, n1, first_row, read_index, numpy)
+    expected = pipeline.accumulate(tiles, n0, n1, first_row, read_index, NUMPY_BACKEND)
     untouched = bool((acc[:, :n0] == -1).all() and (acc[:, n1:] == -1).all())
     return acc[:, n0:n1], expected, untouched
 
 
-@contextlib.contextmanager
-def crossbars_through(kernels):
-    """Within the context, crossbars on the arrays of ``kernels.xp`` run the GPU dispatch of
-    :mod:`cim_emu.reram.crossbar` through ``kernels`` - for numpy, the CPU shim takes the place
-    of CuPy's kernels (on a GPU, CuPy's are the ones it uses anyway)."""
-    original = crossbar_module._kernel_provider
-    crossbar_module._kernel_provider = lambda xp: kernels if xp is kernels.xp else original(xp)
-    try:
-        yield
-    finally:
-        crossbar_module._kernel_provider = original
-
-
-def pipeline_against_numpy(config, np_rng, kernels, *, batch=7, K=None, N=37, method="pipeline"):
-    """One read of a crossbar of random weights through the kernels (``crossbars_through``) and
-    through the numpy pipeline; returns ``(got, expected, tensor_cores)``, the last saying whether
-    the crossbar qualifies for the tensor-core kernel."""
+def pipeline_against_numpy(config, np_rng, backend, *, batch=7, K=None, N=37, method="pipeline"):
+    """One read of a crossbar of random weights on ``backend`` (whose kernels run the GPU
+    dispatch: CuPy's, the CPU shim's or the stand-in's) and through the numpy pipeline; returns
+    ``(got, expected, tensor_cores)``, the last saying whether the crossbar qualifies for the
+    tensor-core kernel."""
     reference = crossbar_for(config, np_rng, K, N)
-    backend = "numpy" if kernels.xp is numpy else "cupy"
-    crossbars = CrossbarArray(reference._weights, config, seed=reference.seed, backend=backend)
+    crossbars = CrossbarArray(reference.weights, config, seed=reference.seed, backend=backend)
     x = np_rng.integers(config.inputs.min_input, config.inputs.max_input + 1, (batch, reference.shape[0]))
     expected = reference.matmul(x, read_index=3, row_offset=5, method=method)
-    with crossbars_through(kernels):
-        got = crossbars.matmul(kernels.xp.asarray(x), read_index=3, row_offset=5, method=method)
+    got = crossbars.matmul(backend.xp.asarray(x), read_index=3, row_offset=5, method=method)
     return to_host(got), expected, crossbars._tensor_cores
 
 
@@ -201,7 +217,7 @@ def tile_codes_against_numpy(kernels, np_rng, *, tiles, rows, columns, depth, fi
         cells = np_rng.integers(-3 if adc.signed else 0, 4, (tiles, cell_columns, depth), dtype=numpy.int8)
     xp = kernels.xp
     codes = xp.full((rows, columns), -7, dtype=numpy.int32)
-    kernels_loader.reram_tile_codes(xp.asarray(inputs), xp.asarray(cells), codes, adc, first_column=first_column,
+    reram_gpu.reram_tile_codes(xp.asarray(inputs), xp.asarray(cells), codes, adc, first_column=first_column,
                                     kernels=kernels, grid=grid)
     sums = numpy.einsum("tmk,tnk->tmn", inputs.astype(numpy.int64),
                         cells[:, first_column:first_column + columns].astype(numpy.int64))
@@ -212,23 +228,22 @@ def tile_codes_against_numpy(kernels, np_rng, *, tiles, rows, columns, depth, fi
 
 # -- host data larger than the GPU's memory (run on CuPy: a real GPU, or tests/fake_cupy.py) ----
 
-def crossbar_host_inputs_stream(config, np_rng, monkeypatch, batch=333):
-    """A read of host inputs on the CuPy backend with the free memory shrunk so that they pass
-    in blocks of rows: ``(got, expected)``, ``got`` checked to come back on the host."""
+def crossbar_host_inputs_stream(config, np_rng, device, batch=333):
+    """A read of host inputs on the device backend ``device`` with its free memory shrunk so that
+    they pass in blocks of rows: ``(got, expected)``, ``got`` checked to come back on the host."""
     reference = CrossbarArray(np_rng.integers(-127, 128, (40, 30)), config, seed=4, backend="numpy")
-    crossbars = CrossbarArray(reference._weights, config, seed=4, backend="cupy")
-    x = np_rng.integers(0, 256, (batch, 40))
     # about 50 rows a pass: each takes 8 * (40 inputs + 2 * the columns of the crossbar tiles) bytes
-    monkeypatch.setattr(backends, "device_free_bytes",
-                        lambda xp: int(50 * 8 * (40 + 2 * 30) / backends.DEVICE_MEMORY_SHARE))
-    assert crossbars._rows_per_device_pass(x, backends.get_backend("cupy")) < batch
+    device = with_free_bytes(device, int(50 * 8 * (40 + 2 * 30) / DEVICE_MEMORY_SHARE))
+    crossbars = CrossbarArray(reference.weights, config, seed=4, backend=device)
+    x = np_rng.integers(0, 256, (batch, 40))
+    assert crossbars._rows_per_device_pass(x, device) < batch
     got = crossbars.matmul(x, read_index=2)
-    assert not backends.is_cupy_array(got)
+    assert type(got) is numpy.ndarray
     return got, reference.matmul(x, read_index=2)
 
 
-def bulk_host_operands_stream(packed, monkeypatch, n_bits=64 * 10_000 - 3, pass_words=999):
-    """bulk_op (MAJ, with faults) on the CuPy backend with host operands that pass in slices of
+def bulk_host_operands_stream(packed, device, n_bits=64 * 10_000 - 3, pass_words=999):
+    """bulk_op (MAJ, with faults) on the device backend ``device`` with host operands that pass in slices of
     ``pass_words`` words: ``(got, expected)``, ``got`` checked to come back on the host."""
     rows = [random_row(5, i, n_bits) for i in range(3)]
     if not packed:
@@ -236,23 +251,24 @@ def bulk_host_operands_stream(packed, monkeypatch, n_bits=64 * 10_000 - 3, pass_
     n_bits_argument = n_bits if packed else None
     expected = bulk_op("maj", *rows, n_bits=n_bits_argument, faults=FAULTS, backend="numpy").value
     # 4 rows (three operands and the result) of pass_words words fill the budget
-    monkeypatch.setattr(backends, "device_free_bytes",
-                        lambda xp: int(4 * 8 * pass_words / backends.DEVICE_MEMORY_SHARE))
-    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, 4, n_bits) == pass_words
-    got = bulk_op("maj", *rows, n_bits=n_bits_argument, faults=FAULTS, backend="cupy").value
-    assert not backends.is_cupy_array(got)
+    device = recording_launches(with_free_bytes(device, int(4 * 8 * pass_words / DEVICE_MEMORY_SHARE)))
+    assert streaming.words_per_device_pass(device, False, 4, n_bits) == pass_words
+    got = bulk_op("maj", *rows, n_bits=n_bits_argument, faults=FAULTS, backend=device).value
+    assert type(got) is numpy.ndarray
+    assert program_launches(device) == -(-n_words(n_bits) // pass_words)  # one launch a pass
     return got, expected
 
 
-def simdram_host_operands_stream(np_rng, monkeypatch, count=100_003):
-    """simdram_op (8-bit multiply, with faults) on the CuPy backend with host operands that pass
+def simdram_host_operands_stream(np_rng, device, count=100_003):
+    """simdram_op (8-bit multiply, with faults) on the device backend ``device`` with host operands that pass
     in slices: ``(got, expected)``, ``got`` checked to come back on the host."""
     a, b = (np_rng.integers(0, 256, count) for _ in range(2))
     faults = TraFaultModel(flip_probability=0.001, seed=8)
     expected = simdram_op("mul", a, b, bits=8, faults=faults, backend="numpy").value
-    monkeypatch.setattr(backends, "device_free_bytes", lambda xp: 2 * count)  # about 15 passes
+    device = recording_launches(with_free_bytes(device, 2 * count))  # about 15 passes
     rows = build_operation("mul", 8).rows_used + len(DESIGNATED_ROWS)
-    assert streaming.words_per_device_pass(backends.get_backend("cupy"), False, rows, count) < count // 64 // 4
-    got = simdram_op("mul", a, b, bits=8, faults=faults, backend="cupy").value
-    assert not backends.is_cupy_array(got)
+    assert streaming.words_per_device_pass(device, False, rows, count) < count // 64 // 4
+    got = simdram_op("mul", a, b, bits=8, faults=faults, backend=device).value
+    assert type(got) is numpy.ndarray
+    assert program_launches(device) > 4  # one launch a pass
     return got, expected

@@ -9,7 +9,7 @@ from cim_emu.ambit import (
     OPERATIONS, AmbitCostModel, DramOrganization, DramTiming, Subarray, bulk_op, program_for,
 )
 
-# DESIGN.md / Ambit Figure 8: commands of each library program.
+# docs/spec/ambit.md / Ambit Figure 8: commands of each library program.
 COMMANDS = {
     "copy": (1, 0), "not": (2, 0), "and": (4, 0), "or": (4, 0), "nand": (5, 0), "nor": (5, 0),
     "xor": (5, 2), "xnor": (5, 2), "maj": (4, 0),

@@ -9,6 +9,7 @@ from ambit_model import IllegalCommand, IntModel
 from cim_emu.ambit import (
     AAP, AP, OPERATIONS, AmbitCommandError, Program, Subarray, TraFaultModel, bulk_op, program_for,
 )
+from cim_emu.backend import NUMPY_BACKEND
 from cim_emu.bits import constant_row, pack_bits, random_row, unpack_bits
 
 AWKWARD_LENGTHS = [1, 5, 63, 64, 65, 127, 129, 1000, 4097, 70001]
@@ -170,11 +171,10 @@ def test_repeated_runs_reuse_buffers_without_changing_results():
 @pytest.mark.parametrize("op", sorted(OPERATIONS))
 @pytest.mark.parametrize("pass_words", [1, 3, 40])
 def test_passes_over_slices_give_the_bits_of_one_run(np_rng, op, pass_words):
-    """run_in_passes (how host rows larger than a GPU's memory go through it) evaluates a
+    """The streamed executor (how host rows larger than a GPU's memory go through it) runs a
     slice of words at a time with the slice's global word offset: the fault draws and the
-    padding follow the global column, so the result equals bulk_op's single run, faults included."""
-    from cim_emu.ambit.streaming import run_in_passes
-
+    padding follow the global column, so the result equals bulk_op's single run, faults included,
+    and every row (results, copies, constants) ends as in a run over whole rows."""
     arity = OPERATIONS[op][0]
     n_bits = 64 * 37 - 5
     faults = TraFaultModel(flip_probability=0.2, weak_column_fraction=0.3, weak_column_flip_probability=0.5,
@@ -182,11 +182,24 @@ def test_passes_over_slices_give_the_bits_of_one_run(np_rng, op, pass_words):
     rows = [random_row(int(np_rng.integers(2**63)), i, n_bits) for i in range(arity)]
     expected = bulk_op(op, *rows, n_bits=n_bits, faults=faults).value
     program = program_for(op, [f"D{i}" for i in range(arity)], f"D{arity}")
-    got = run_in_passes(program, {f"D{i}": row for i, row in enumerate(rows)}, [f"D{arity}", "D0", "C1"], n_bits,
-                        data_rows=arity + 1, faults=faults, xp=numpy, pass_words=pass_words)
-    numpy.testing.assert_array_equal(got[f"D{arity}"], expected)
-    numpy.testing.assert_array_equal(got["D0"], rows[0])  # a row the program leaves as it was
-    numpy.testing.assert_array_equal(got["C1"], constant_row(1, n_bits))
+    passed, whole = (Subarray(n_bits, arity + 1, faults=faults) for _ in range(2))
+    for subarray in (passed, whole):
+        for i, row in enumerate(rows):
+            subarray.write_words(i, row)
+    passed.run(program, pass_words=pass_words)
+    whole.run(program)
+    numpy.testing.assert_array_equal(passed.read_words(f"D{arity}"), expected)
+    numpy.testing.assert_array_equal(passed.read_words("D0"), rows[0])  # a row the program leaves as it was
+    numpy.testing.assert_array_equal(passed.read_words("C1"), constant_row(1, n_bits))
+    assert state_as_ints(passed) == state_as_ints(whole) and passed.tra_count == whole.tra_count
+
+
+def test_pass_words_apply_to_the_fast_executor_on_host_rows():
+    subarray = random_subarray(200, 1)
+    with pytest.raises(ValueError, match="pass_words"):
+        subarray.run(program_for("xor", ["D0", "D1"], "D2"), executor="reference", pass_words=1)
+    with pytest.raises(ValueError, match="pass_words must be"):
+        subarray.run(program_for("xor", ["D0", "D1"], "D2"), pass_words=0)
 
 
 def test_slices_are_checked_against_the_row():
@@ -198,19 +211,21 @@ def test_slices_are_checked_against_the_row():
     root = compiled.outputs["D2"]
     rows = {"D0": numpy.ones(2, numpy.uint64), "D1": numpy.ones(2, numpy.uint64)}
     with pytest.raises(ValueError, match="word_offset must be"):
-        evaluate(compiled, {root}, rows, 128, xp=numpy, faults=NO_FAULTS, tra_base=0, word_offset=2)
+        evaluate(compiled, {root}, rows, 128, backend=NUMPY_BACKEND, faults=NO_FAULTS, tra_base=0, word_offset=2)
     with pytest.raises(ValueError, match="word_count must be at most 1"):
-        evaluate(compiled, {root}, rows, 128, xp=numpy, faults=NO_FAULTS, tra_base=0, word_offset=1, word_count=2)
+        evaluate(compiled, {root}, rows, 128, backend=NUMPY_BACKEND, faults=NO_FAULTS, tra_base=0, word_offset=1,
+                 word_count=2)
 
 
-def test_host_rows_pass_in_slices_only_past_the_memory_share(monkeypatch):
+def test_host_rows_pass_in_slices_only_past_the_memory_share():
+    from fake_cupy import stand_in_backend
+
     from cim_emu import backend as backends
     from cim_emu.ambit import streaming
+    from cim_emu.gpu.memory import DEVICE_MEMORY_SHARE
 
-    gpu = backends.Backend("cupy", object())  # stands for CuPy: only its free memory is asked
     budget_words = 1000  # three rows of 1000 words fill the share of free memory
-    monkeypatch.setattr(backends, "device_free_bytes",
-                        lambda xp: int(3 * 8 * budget_words / backends.DEVICE_MEMORY_SHARE))
+    gpu = stand_in_backend(free_bytes=int(3 * 8 * budget_words / DEVICE_MEMORY_SHARE))
     assert streaming.words_per_device_pass(gpu, False, 3, 64 * budget_words) is None
     assert streaming.words_per_device_pass(gpu, False, 3, 64 * budget_words + 1) == budget_words
     assert streaming.words_per_device_pass(gpu, True, 3, 64 * 10**9) is None  # on the GPU already

@@ -20,15 +20,13 @@ from click.testing import CliRunner
 import cim_emu
 import cim_emu.cli
 from cim_emu import backend as backend_module
-from cim_emu.ambit import accuracy as ambit_accuracy
 from cim_emu.ambit.subarray import EXECUTORS, Subarray
 from cim_emu.backend import cupy_available
 from cim_emu.bits import random_row
 from cim_emu.cli import ambit as ambit_cli
 from cim_emu.cli import cli, main
-from cim_emu.reram import accuracy as reram_accuracy
-
-ENVELOPE_KEYS = ["cim_emu_version", "command", "backend", "seed", "results"]
+from cim_emu.studies import ambit_accuracy, reram_accuracy
+from cli_checks import ENVELOPE_KEYS, json_document, usage_error
 
 #: XOR of D0 and D1 into D2 (Ambit Figure 8) with a syntax-checked comment line and blank line.
 XOR_PROGRAM = """\
@@ -52,53 +50,12 @@ TABLE_3_NJ_PER_KIB = {"not": (1.6, 93.7), "and": (3.2, 137.9), "or": (3.2, 137.9
 
 
 @pytest.fixture
-def runner():
-    try:  # click < 8.2 mixes stderr into stdout unless told not to; 8.2 keeps them apart
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-@pytest.fixture
-def invoke(runner):
-    """Run ``cim-emu ARGS`` in-process; returns the click Result."""
-
-    def run(*args):
-        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-    return run
-
-
-@pytest.fixture
-def no_gpu(monkeypatch):
-    """Make this process look like a machine without CuPy or a CUDA device."""
-    monkeypatch.setattr(backend_module, "cupy_available", lambda: False)
-    monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` raises ImportError
-
-
-@pytest.fixture
 def xor_file(tmp_path):
     path = tmp_path / "xor.txt"
     path.write_text(XOR_PROGRAM)
     return path
 
 
-def json_document(result):
-    """The JSON document a command wrote to standard output, with the stable keys checked."""
-    assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
-    assert list(document)[:5] == ENVELOPE_KEYS
-    assert document["cim_emu_version"] == cim_emu.__version__
-    return document
-
-
-def usage_error(result):
-    """The message of a usage error: exit status 2, one 'Error:' line, no traceback."""
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def words_digest(words):
@@ -571,10 +528,10 @@ def test_accuracy_long_run_shows_progress(invoke, monkeypatch):
     monkeypatch.setattr(accuracy_cli, "FAULT_ROW_BITS_FULL", 4096)
     monkeypatch.setattr(reram_accuracy, "DEVICES", {"ideal": reram_accuracy.DEVICES["ideal"]})
     monkeypatch.setattr(accuracy_cli, "DIGITS_ADC_BITS_FULL", (5, None))
-    from cim_emu import torch_digits
+    from cim_emu.studies import digits_cnn
 
-    monkeypatch.setattr(torch_digits, "SECTION_EPOCHS_FULL", 3)
-    monkeypatch.setattr(torch_digits, "SECTION_ADC_BITS_FULL", (8, None))
+    monkeypatch.setattr(digits_cnn, "SECTION_EPOCHS_FULL", 3)
+    monkeypatch.setattr(digits_cnn, "SECTION_ADC_BITS_FULL", (8, None))
     result = invoke("accuracy")
     assert result.exit_code == 0, result.output
     for label in ("ambit library", "ambit fault rate", "reram digits"):

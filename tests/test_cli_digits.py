@@ -1,5 +1,5 @@
 """``cim-emu accuracy``'s digits section: a small MLP on scikit-learn's digits, float, 8-bit
-digital and on emulated crossbars (cim_emu.reram.digits), and its skip without scikit-learn."""
+digital and on emulated crossbars (cim_emu.studies.digits_mlp), and its skip without scikit-learn."""
 
 import importlib.util
 import json
@@ -7,9 +7,10 @@ import sys
 
 import numpy
 import pytest
-from test_cli import invoke, json_document, runner  # noqa: F401 - fixtures and helpers
+from cli_checks import json_document
 
-from cim_emu.reram import DeviceModel, digits
+from cim_emu.reram import DeviceModel
+from cim_emu.studies import digits_mlp
 
 needs_sklearn = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
                                    reason="the digits dataset ships with scikit-learn (the 'data' extra)")
@@ -25,9 +26,9 @@ def no_sklearn(monkeypatch):
     for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "sklearn", None)
-    digits.trained_model.cache_clear()
+    digits_mlp.trained_model.cache_clear()
     yield
-    digits.trained_model.cache_clear()
+    digits_mlp.trained_model.cache_clear()
 
 
 @needs_sklearn
@@ -36,14 +37,14 @@ def test_quick_section_holds_its_bounds(invoke):
     assert document["skipped"] == {}
     records = digits_records(document)
     by_model = {r["model"]: r for r in records if r["model"] != "analog"}
-    assert by_model["float"]["accuracy"] >= digits.FLOAT_ACCURACY_FLOOR
-    assert abs(by_model["digital"]["accuracy"] - by_model["float"]["accuracy"]) <= digits.DIGITAL_ACCURACY_DROP
+    assert by_model["float"]["accuracy"] >= digits_mlp.FLOAT_ACCURACY_FLOOR
+    assert abs(by_model["digital"]["accuracy"] - by_model["float"]["accuracy"]) <= digits_mlp.DIGITAL_ACCURACY_DROP
     analog = {(r["devices"], r["adc_bits"]): r for r in records if r["model"] == "analog"}
     assert sorted(analog) == [(d, b) for d in ("ideal", "wan2022") for b in (4, 6, 8, 9)]
     lossless = analog["ideal", 9]
     assert lossless["adc_lossless"] and lossless["max_logit_difference"] == 0.0
     assert lossless["accuracy"] == by_model["digital"]["accuracy"]
-    assert analog["ideal", 8]["accuracy_drop"] <= digits.ANALOG_ACCURACY_DROP
+    assert analog["ideal", 8]["accuracy_drop"] <= digits_mlp.ANALOG_ACCURACY_DROP
     assert analog["ideal", 4]["accuracy"] < analog["ideal", 8]["accuracy"]  # a coarse ADC costs accuracy
     assert analog["wan2022", 9]["max_logit_difference"] > 0  # device noise changes the logits
     assert all(r["passed"] for r in records)
@@ -64,12 +65,12 @@ def test_section_table_in_the_text(invoke):
 
 @needs_sklearn
 def test_broken_crossbars_fail_the_exactness_bound(invoke, monkeypatch):
-    real_call = digits.AnalogLayer.__call__
+    real_call = digits_mlp.AnalogLayer.__call__
 
     def off_by_a_little(self, x, **options):  # an engine one part in 10^9 away from the integers
         return real_call(self, x, **options) * (1 + 1e-9)
 
-    monkeypatch.setattr(digits.AnalogLayer, "__call__", off_by_a_little)
+    monkeypatch.setattr(digits_mlp.AnalogLayer, "__call__", off_by_a_little)
     result = invoke("accuracy", "--quick", "--check", "reram-digits")
     assert result.exit_code == 1
     assert result.stdout.splitlines()[-1] == "FAIL: 1 of 10 checks failed (reram-digits 9/10 passed)"
@@ -77,7 +78,7 @@ def test_broken_crossbars_fail_the_exactness_bound(invoke, monkeypatch):
 
 @needs_sklearn
 def test_accuracy_bound_can_fail(invoke, monkeypatch):
-    monkeypatch.setattr(digits, "ANALOG_ACCURACY_DROP", -1.0)  # no drop is small enough
+    monkeypatch.setattr(digits_mlp, "ANALOG_ACCURACY_DROP", -1.0)  # no drop is small enough
     document = json_document_failed(invoke("accuracy", "--quick", "--check", "reram-digits", "--json", "-"))
     (failed,) = [r for r in digits_records(document) if not r["passed"]]
     assert (failed["devices"], failed["adc_bits"], failed["bound"]) == ("ideal", 8, "drop <= -1.0")
@@ -103,30 +104,30 @@ def test_skipped_with_a_note_without_sklearn(invoke, no_sklearn):
 
 
 def test_dataset_unavailable_error(no_sklearn):
-    with pytest.raises(digits.DatasetUnavailableError, match=r"cim-emu\[data\]"):
-        digits.load_digits_split(0)
+    with pytest.raises(digits_mlp.DatasetUnavailableError, match=r"cim-emu\[data\]"):
+        digits_mlp.load_digits_split(0)
 
 
 @needs_sklearn
 def test_split_and_training_are_seeded():
-    split = digits.load_digits_split(3)
+    split = digits_mlp.load_digits_split(3)
     assert split.x_train.shape == (1348, 64) and split.x_test.shape == (449, 64)
     assert 0 <= split.x_train.min() and split.x_train.max() == 1.0
     assert sorted(numpy.unique(split.y_test)) == list(range(10))
-    again = digits.load_digits_split(3)
+    again = digits_mlp.load_digits_split(3)
     assert numpy.array_equal(split.y_test, again.y_test)
-    assert not numpy.array_equal(split.y_test, digits.load_digits_split(4).y_test)
+    assert not numpy.array_equal(split.y_test, digits_mlp.load_digits_split(4).y_test)
     small = slice(0, 200)
-    first = digits.train_mlp(split.x_train[small], split.y_train[small], seed=1, steps=20)
-    second = digits.train_mlp(split.x_train[small], split.y_train[small], seed=1, steps=20)
+    first = digits_mlp.train_mlp(split.x_train[small], split.y_train[small], seed=1, steps=20)
+    second = digits_mlp.train_mlp(split.x_train[small], split.y_train[small], seed=1, steps=20)
     assert all(numpy.array_equal(a, b) for a, b in zip(first, second))
-    assert first.w1.shape == (64, digits.HIDDEN_UNITS) and first.b2.shape == (10,)
+    assert first.w1.shape == (64, digits_mlp.HIDDEN_UNITS) and first.b2.shape == (10,)
     assert not first.w1.flags.writeable  # the cached model cannot be changed by accident
 
 
 @needs_sklearn
 def test_evaluate_library_call():
-    records = digits.evaluate({"stuck": DeviceModel.stuck_cells_chen2015()}, (None,), seed=0)
+    records = digits_mlp.evaluate({"stuck": DeviceModel.stuck_cells_chen2015()}, (None,), seed=0)
     assert [r.model for r in records] == ["float", "digital", "analog"]
     stuck = records[-1]
     assert stuck.devices == "stuck" and stuck.bound is None and stuck.passed  # noisy: reported only

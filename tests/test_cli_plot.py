@@ -5,7 +5,7 @@ import struct
 import sys
 
 import pytest
-from test_cli import invoke, runner, usage_error  # noqa: F401 - fixtures and helpers
+from cli_checks import usage_error
 
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
                                       reason="--plot needs matplotlib (the 'plot' extra)")

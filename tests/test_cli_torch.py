@@ -1,13 +1,13 @@
 """``cim-emu accuracy``'s torch-digits-cnn section: a small CNN on scikit-learn's digits, converted
-to crossbars by cim_emu.torch (cim_emu.torch_digits), and its skip without torch."""
+to crossbars by cim_emu.nn (cim_emu.studies.digits_cnn), and its skip without torch."""
 
 import importlib.util
 import sys
 
 import pytest
-from test_cli import invoke, json_document, runner  # noqa: F401 - fixtures and helpers
+from cli_checks import json_document
 
-from cim_emu import torch_digits
+from cim_emu.studies import digits_cnn
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None or importlib.util.find_spec("sklearn") is None,
                                  reason="needs torch (the 'torch' extra) and scikit-learn")
@@ -23,12 +23,12 @@ def test_quick_section_holds_its_bounds(invoke):
     assert document["skipped"] == {} and document["passed"] is True
     records = cnn_records(document)
     by_model = {r["model"]: r for r in records if r["model"] != "emulated"}
-    assert by_model["float"]["accuracy"] >= torch_digits.FLOAT_ACCURACY_FLOOR
+    assert by_model["float"]["accuracy"] >= digits_cnn.FLOAT_ACCURACY_FLOOR
     emulated = {(r["adc_bits"], r["adc_full_scale"]): r for r in records if r["model"] == "emulated"}
     assert sorted(emulated) == [(6, "calibrated (max)"), (6, "default"), (8, "default"), (9, "default")]
     lossless = emulated[9, "default"]
     assert lossless["max_logit_difference"] == 0.0 and lossless["accuracy"] == by_model["digital"]["accuracy"]
-    assert emulated[8, "default"]["accuracy_drop"] <= torch_digits.ANALOG_ACCURACY_DROP
+    assert emulated[8, "default"]["accuracy_drop"] <= digits_cnn.ANALOG_ACCURACY_DROP
     # a 6-bit ADC loses much with the default full scale (384) and little calibrated (measured 0.650 -> 0.962)
     assert emulated[6, "calibrated (max)"]["accuracy"] >= emulated[6, "default"]["accuracy"] + 0.1
     assert all(r["passed"] for r in records)
@@ -46,7 +46,7 @@ def test_section_table_in_the_text(invoke):
 
 @needs_torch
 def test_broken_bound_fails(invoke, monkeypatch):
-    monkeypatch.setattr(torch_digits, "ANALOG_ACCURACY_DROP", -1.0)
+    monkeypatch.setattr(digits_cnn, "ANALOG_ACCURACY_DROP", -1.0)
     result = invoke("accuracy", "--quick", "--check", "torch-digits-cnn")
     assert result.exit_code == 1
     assert result.stdout.splitlines()[-1] == "FAIL: 1 of 6 checks failed (torch-digits-cnn 5/6 passed)"
@@ -71,5 +71,5 @@ def test_skipped_with_a_note_without_torch(invoke, no_torch):
 
 
 def test_require_torch_without_torch(no_torch):
-    with pytest.raises(torch_digits.TorchUnavailableError, match=r"cim-emu\[torch\]"):
-        torch_digits.require_torch()
+    with pytest.raises(digits_cnn.TorchUnavailableError, match=r"cim-emu\[torch\]"):
+        digits_cnn.require_torch()

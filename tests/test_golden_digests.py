@@ -574,7 +574,7 @@ def torch_converted_sequential(noisy: bool, adc_calibration: Any = "max", percen
     import torch
     from torch import nn
 
-    from cim_emu.torch import calibrate, convert, crossbar_layers
+    from cim_emu.nn import calibrate, convert, crossbar_layers
     from cim_emu.reram import AdcConfig, DeviceModel, ReramConfig
 
     # Weights k/64 and inputs j/256: every float sum the calibration pass forms is exact in

@@ -6,23 +6,24 @@ import numpy
 import pytest
 
 import fake_cupy
-from cim_emu import backend as backends
-from cim_emu import cpu_shim
+from cim_emu.backend import default_backend
+from cim_emu.gpu import cpu_shim
 from cim_emu.ambit import TraFaultModel, bulk_op
 from cim_emu.reram import CrossbarArray
 from cim_emu.reram.config import InputEncoding, ReramConfig
 from cim_emu.simdram import simdram_op
 from kernel_cases import (
     FAULTS, RERAM_CONFIGS, bulk_host_operands_stream, crossbar_host_inputs_stream, pipeline_against_numpy,
-    simdram_host_operands_stream,
+    program_launches, recording_launches, simdram_host_operands_stream,
 )
 
 pytestmark = pytest.mark.skipif(cpu_shim.skip_reason() is not None, reason=str(cpu_shim.skip_reason()))
 
 
 @pytest.fixture
-def gpu(monkeypatch):
-    return fake_cupy.install(monkeypatch)
+def gpu():
+    """The stand-in device backend (tests/fake_cupy.py)."""
+    return fake_cupy.stand_in_backend()
 
 
 @pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
@@ -33,9 +34,9 @@ def test_crossbars_on_the_gpu_backend_equal_numpy(gpu, np_rng, name):
 
 
 def test_device_inputs_give_device_outputs(gpu, np_rng):
-    crossbars = CrossbarArray(np_rng.integers(-127, 128, (40, 20)), backend="cupy")
+    crossbars = CrossbarArray(np_rng.integers(-127, 128, (40, 20)), backend=gpu)
     y = crossbars.matmul(gpu.xp.asarray(np_rng.integers(0, 256, (3, 40))))
-    assert backends.is_cupy_array(y)
+    assert gpu.owns(y)
 
 
 @pytest.mark.parametrize("bits, signed", [(8, True), (8, False), (9, True)])
@@ -46,29 +47,52 @@ def test_exact_products_on_the_gpu_backend_equal_integer_matmul(gpu, np_rng, bit
 
 
 @pytest.mark.parametrize("name", ["lossy-packed", "read-noise"])
-def test_host_inputs_past_the_memory_budget_stream(gpu, monkeypatch, np_rng, name):
-    got, expected = crossbar_host_inputs_stream(RERAM_CONFIGS[name], np_rng, monkeypatch, batch=60)
+def test_host_inputs_past_the_memory_budget_stream(gpu, np_rng, name):
+    got, expected = crossbar_host_inputs_stream(RERAM_CONFIGS[name], np_rng, gpu, batch=60)
     numpy.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("packed", [True, False])
-def test_bulk_host_operands_past_the_memory_budget_pass_in_slices(gpu, monkeypatch, packed):
-    got, expected = bulk_host_operands_stream(packed, monkeypatch, n_bits=64 * 300 - 3, pass_words=41)
+def test_bulk_host_operands_past_the_memory_budget_pass_in_slices(gpu, packed):
+    got, expected = bulk_host_operands_stream(packed, gpu, n_bits=64 * 300 - 3, pass_words=41)
     numpy.testing.assert_array_equal(got, expected)
 
 
-def test_simdram_host_operands_past_the_memory_budget_pass_in_slices(gpu, monkeypatch, np_rng):
-    got, expected = simdram_host_operands_stream(np_rng, monkeypatch, count=10_003)
+def test_simdram_host_operands_past_the_memory_budget_pass_in_slices(gpu, np_rng):
+    got, expected = simdram_host_operands_stream(np_rng, gpu, count=10_003)
     numpy.testing.assert_array_equal(got, expected)
 
 
 def test_device_operands_run_on_the_device(gpu, np_rng):
     a, b = (np_rng.integers(0, 256, 1000) for _ in range(2))
     faults = TraFaultModel(flip_probability=0.01, seed=2)
-    got = simdram_op("add", gpu.xp.asarray(a), gpu.xp.asarray(b), bits=8, faults=faults).value
-    assert backends.is_cupy_array(got)
-    numpy.testing.assert_array_equal(got.get(), simdram_op("add", a, b, bits=8, faults=faults).value)
     rows = [np_rng.integers(0, 2**63, 50, dtype=numpy.uint64) for _ in range(3)]
-    got = bulk_op("maj", *(gpu.xp.asarray(r) for r in rows), faults=FAULTS).value
-    assert backends.is_cupy_array(got)
-    numpy.testing.assert_array_equal(got.get(), bulk_op("maj", *rows, faults=FAULTS).value)
+    with default_backend(gpu):  # the device arrays are followed, as CuPy arrays with "auto"
+        got_sum = simdram_op("add", gpu.xp.asarray(a), gpu.xp.asarray(b), bits=8, faults=faults).value
+        got_maj = bulk_op("maj", *(gpu.xp.asarray(r) for r in rows), faults=FAULTS).value
+    assert gpu.owns(got_sum) and gpu.owns(got_maj)
+    numpy.testing.assert_array_equal(got_sum.get(), simdram_op("add", a, b, bits=8, faults=faults,
+                                                               backend="numpy").value)
+    numpy.testing.assert_array_equal(got_maj.get(), bulk_op("maj", *rows, faults=FAULTS, backend="numpy").value)
+
+
+@pytest.mark.parametrize("host", [True, False], ids=["host-operands", "device-operands"])
+def test_programs_past_the_shared_memory_run_on_the_device_arrays(gpu, np_rng, host):
+    """On a device whose blocks hold too few live values for the fused kernel, Ambit and SIMDRAM
+    programs are evaluated with the device's arrays instead (host operands passing through it,
+    in slices past its memory share; device operands in place): no kernel launch, the numpy
+    backend's bits, results of the operands' kind."""
+    a, b = (np_rng.integers(0, 256, 3000) for _ in range(2))
+    rows = [np_rng.integers(0, 2**63, 70, dtype=numpy.uint64) for _ in range(3)]
+    faults = TraFaultModel(flip_probability=0.01, seed=5)
+    expected_sum = simdram_op("add", a, b, bits=8, faults=faults, backend="numpy").value
+    expected_maj = bulk_op("maj", *rows, faults=FAULTS, backend="numpy").value
+    for free_bytes in (2**40, 4000):  # everything in one pass; passes of a few words
+        device = recording_launches(fake_cupy.stand_in_backend(free_bytes), shared_bytes_limit=8)
+        kind = numpy.asarray if host else device.xp.asarray
+        got_sum = simdram_op("add", kind(a), kind(b), bits=8, faults=faults, backend=device).value
+        got_maj = bulk_op("maj", *(kind(r) for r in rows), faults=FAULTS, backend=device).value
+        assert program_launches(device) == 0
+        assert all(device.owns(x) != host for x in (got_sum, got_maj))
+        numpy.testing.assert_array_equal(device.to_host(got_sum), expected_sum)
+        numpy.testing.assert_array_equal(device.to_host(got_maj), expected_maj)

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.gpu
 cupy = pytest.importorskip("cupy")
 
-from cim_emu import kernels_loader, rng  # noqa: E402
+from cim_emu import rng  # noqa: E402
+from cim_emu.backend import get_backend  # noqa: E402
+from cim_emu.rng import gpu as rng_gpu  # noqa: E402
 from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for  # noqa: E402
 from cim_emu.ambit.compiler import compile_program  # noqa: E402
 from cim_emu.ambit.program_encoding import run_program_kernel  # noqa: E402
@@ -28,8 +30,15 @@ if not cupy_available():
 
 
 @pytest.fixture(scope="module")
-def kernels():
-    return kernels_loader.CupyKernels()
+def device():
+    """The CuPy backend."""
+    return get_backend("cupy")
+
+
+@pytest.fixture(scope="module")
+def kernels(device):
+    """CuPy's kernel provider."""
+    return device.kernels
 
 
 @pytest.mark.parametrize("kind", ["uniform", "bernoulli", "normal"])
@@ -37,7 +46,7 @@ def kernels():
 def test_draw_range_equals_rng(kernels, kind, start):
     count = 3_000_001
     p = 0.3
-    got = kernels_loader.draw_range(kind, 7, 2**63 + 5, start, count, threshold=rng.bernoulli_threshold(p),
+    got = rng_gpu.draw_range(kind, 7, 2**63 + 5, start, count, threshold=rng.bernoulli_threshold(p),
                                     kernels=kernels)
     assert isinstance(got, cupy.ndarray)
     expected = {"uniform": lambda: rng.uniform_uint32(7, 2**63 + 5, start, count),
@@ -49,7 +58,7 @@ def test_draw_range_equals_rng(kernels, kind, start):
 @pytest.mark.parametrize("kind", ["uniform", "bernoulli", "normal"])
 def test_draw_at_equals_rng(kernels, kind, np_rng):
     index = np_rng.integers(0, 2**64, 1_000_003, dtype=numpy.uint64)
-    got = kernels_loader.draw_at(kind, 11, 12, cupy.asarray(index), threshold=rng.bernoulli_threshold(0.7),
+    got = rng_gpu.draw_at(kind, 11, 12, cupy.asarray(index), threshold=rng.bernoulli_threshold(0.7),
                                  kernels=kernels)
     expected = {"uniform": lambda: rng.random_uint32(11, 12, index),
                 "bernoulli": lambda: rng.bernoulli_at(11, 12, index, 0.7),
@@ -128,48 +137,48 @@ def test_tensor_core_kernel_sums_equal_integer_matmul(kernels, np_rng, tiles, ro
 
 
 @pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
-def test_pipeline_on_the_gpu_equals_numpy(kernels, np_rng, name):
+def test_pipeline_on_the_gpu_equals_numpy(device, np_rng, name):
     """CrossbarArray on CuPy (tensor cores where it qualifies, else cuBLAS and the epilogue)."""
-    got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, kernels, batch=300, N=700)
+    got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, device, batch=300, N=700)
     numpy.testing.assert_array_equal(got, expected)
     assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
 
 
 @pytest.mark.parametrize("bits, signed", [(8, True), (8, False), (9, True)])
-def test_exact_product_on_the_gpu_equals_integer_matmul(kernels, np_rng, bits, signed):
+def test_exact_product_on_the_gpu_equals_integer_matmul(device, np_rng, bits, signed):
     from cim_emu.reram.config import InputEncoding, ReramConfig
 
     config = ReramConfig(inputs=InputEncoding(bits, 1, signed=signed))
-    got, expected, _ = pipeline_against_numpy(config, np_rng, kernels, batch=513, K=3000, N=1000, method="auto")
+    got, expected, _ = pipeline_against_numpy(config, np_rng, device, batch=513, K=3000, N=1000, method="auto")
     numpy.testing.assert_array_equal(got, expected)
 
 
-def test_pipeline_at_the_benchmark_configuration(kernels, np_rng):
+def test_pipeline_at_the_benchmark_configuration(device, np_rng):
     """Issue 5's benchmark configuration (8-bit ADC) at batch 256, K = N = 1024, through tensor cores."""
     from cim_emu.reram.config import AdcConfig, ReramConfig
 
-    got, expected, tensor_cores = pipeline_against_numpy(ReramConfig(adc=AdcConfig(bits=8)), np_rng, kernels,
+    got, expected, tensor_cores = pipeline_against_numpy(ReramConfig(adc=AdcConfig(bits=8)), np_rng, device,
                                                          batch=256, K=1024, N=1024)
     numpy.testing.assert_array_equal(got, expected)
     assert tensor_cores
 
 
 @pytest.mark.parametrize("name", ["lossy-packed", "read-noise"])
-def test_host_inputs_past_the_memory_budget_stream_through_the_gpu(monkeypatch, np_rng, name):
+def test_host_inputs_past_the_memory_budget_stream_through_the_gpu(device, np_rng, name):
     """Host inputs that do not fit the (here shrunk) memory budget pass in blocks of rows, with
     the bits of one pass; the result comes back to the host."""
-    got, expected = crossbar_host_inputs_stream(RERAM_CONFIGS[name], np_rng, monkeypatch)
+    got, expected = crossbar_host_inputs_stream(RERAM_CONFIGS[name], np_rng, device)
     numpy.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("packed", [True, False])
-def test_host_operands_past_the_memory_budget_pass_through_the_gpu_in_slices(monkeypatch, packed):
+def test_host_operands_past_the_memory_budget_pass_through_the_gpu_in_slices(device, packed):
     """bulk_op on the CuPy backend with host operands that do not fit the (here shrunk) budget:
     slices of 999 words, the bits of one run, faults included; the result comes back to the host."""
-    got, expected = bulk_host_operands_stream(packed, monkeypatch)
+    got, expected = bulk_host_operands_stream(packed, device)
     numpy.testing.assert_array_equal(got, expected)
 
 
-def test_simdram_host_operands_past_the_memory_budget_pass_through_the_gpu(monkeypatch, np_rng):
-    got, expected = simdram_host_operands_stream(np_rng, monkeypatch)
+def test_simdram_host_operands_past_the_memory_budget_pass_through_the_gpu(device, np_rng):
+    got, expected = simdram_host_operands_stream(np_rng, device)
     numpy.testing.assert_array_equal(got, expected)

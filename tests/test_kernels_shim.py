@@ -1,8 +1,8 @@
 """The CUDA kernels of kernels/, run on the CPU through the shim, against the numpy backend, bit for bit.
 
 Every kernel is compiled by the host C++ compiler from the very source NVRTC compiles
-(:mod:`cim_emu.cpu_shim`) and launched through the same wrappers the CuPy backend uses
-(:mod:`cim_emu.kernels_loader`), on small random cases and with small, varied grids so that the
+(:mod:`cim_emu.gpu.cpu_shim`) and launched through the same wrappers the CuPy backend uses
+(:mod:`cim_emu.rng.gpu`, :mod:`cim_emu.ambit.gpu`, :mod:`cim_emu.reram.gpu`), on small random cases and with small, varied grids so that the
 grid-stride loops go round several times. The last tests compile every source with nvcc for
 sm_80 and sm_90 and check the resource report (no spills, no stack).
 """
@@ -18,17 +18,24 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from cim_emu import cpu_shim, kernels_loader, rng
+from cim_emu import rng
+from cim_emu.ambit import gpu as ambit_gpu
+from cim_emu.backend import Backend
+from cim_emu.gpu import KERNELS, cpu_shim
+from cim_emu.gpu.sources import inline_includes
+from cim_emu.reram import gpu as reram_gpu
+from cim_emu.rng import gpu as rng_gpu
 from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for
 from cim_emu.ambit.compiler import compile_program
 from cim_emu.ambit.fast import evaluate
 from cim_emu.bits import random_row
-from cim_emu.ambit.program_encoding import encode_program, run_program_kernel
+from cim_emu.ambit.program_encoding import encode_program, fits_shared_memory, run_program_kernel
 from cim_emu.reram.adc import Adc
 from cim_emu.reram.config import InputEncoding, ReramConfig
 from kernel_cases import (
-    COMMANDS, DATA_ROWS, FAULTS, POISON, RERAM_CONFIGS, crossbar_for, epilogue_against_numpy,
-    kernel_runs_like_fast_executor, pipeline_against_numpy, program_of, random_subarray, tile_codes_against_numpy,
+    COMMANDS, DATA_ROWS, FAULTS, POISON, RERAM_CONFIGS, LaunchRecorder, assert_same_state, crossbar_for,
+    epilogue_against_numpy, kernel_runs_like_fast_executor, pipeline_against_numpy, program_launches, program_of,
+    random_subarray, recording_launches, tile_codes_against_numpy,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +48,14 @@ def kernels():
     return cpu_shim.CpuKernels(multiprocessors=1)
 
 
+@pytest.fixture(scope="module")
+def shim(kernels):
+    """numpy arrays with the CPU shim's kernels: the GPU dispatch of every engine, on the host."""
+    return Backend("numpy", numpy, kernels)
+
+
 def test_each_source_registers_exactly_the_kernels_the_loader_names(kernels):
-    for filename, names in kernels_loader.KERNELS.items():
+    for filename, names in KERNELS.items():
         assert sorted(kernels.kernel_names(filename)) == sorted(names)
 
 
@@ -77,7 +90,7 @@ def numpy_draws(kind, seed, stream, start, count, p):
        count=st.integers(0, 300), p=PROBABILITIES, grid=st.integers(1, 3))
 def test_draw_range_equals_rng(kernels, kind, seed, stream, start, count, p, grid):
     count = min(count, 2**64 - start)
-    got = kernels_loader.draw_range(kind, seed, stream, start, count, threshold=rng.bernoulli_threshold(p),
+    got = rng_gpu.draw_range(kind, seed, stream, start, count, threshold=rng.bernoulli_threshold(p),
                                     kernels=kernels, grid=grid)
     expected = numpy_draws(kind, seed, stream, start, count, p)
     assert got.dtype == expected.dtype
@@ -88,7 +101,7 @@ def test_draw_range_equals_rng(kernels, kind, seed, stream, start, count, p, gri
        p=PROBABILITIES)
 def test_draw_at_equals_rng(kernels, kind, seed, stream, index, p):
     index = numpy.array(index, dtype=numpy.uint64)
-    got = kernels_loader.draw_at(kind, seed, stream, index, threshold=rng.bernoulli_threshold(p), kernels=kernels,
+    got = rng_gpu.draw_at(kind, seed, stream, index, threshold=rng.bernoulli_threshold(p), kernels=kernels,
                                  grid=1)
     at = {"uniform": lambda: rng.random_uint32(seed, stream, index),
           "bernoulli": lambda: rng.bernoulli_at(seed, stream, index, p),
@@ -110,7 +123,7 @@ def test_draws_write_only_their_range(kernels, start, count):
 
 def test_draws_cover_the_normal_tails_and_whole_quads(kernels):
     """A long aligned range (vector stores) whose normal draws reach both tails of the table."""
-    got = kernels_loader.draw_range("normal", 3, 1, 0, 4 * 2**16, kernels=kernels)
+    got = rng_gpu.draw_range("normal", 3, 1, 0, 4 * 2**16, kernels=kernels)
     expected = rng.normal(3, 1, 0, 4 * 2**16)
     numpy.testing.assert_array_equal(got, expected)
     assert got.min() < -3.8 and got.max() > 3.8
@@ -119,7 +132,8 @@ def test_draws_cover_the_normal_tails_and_whole_quads(kernels):
 # -- Ambit: the fused program kernel --------------------------------------------------------
 
 @pytest.mark.parametrize("op", sorted(OPERATIONS))
-@pytest.mark.parametrize("faults", [None, FAULTS, TraFaultModel.ambit_spice(25, seed=4)], ids=["ideal", "faults", "spice"])
+@pytest.mark.parametrize("faults", [None, FAULTS, TraFaultModel.ambit_spice(25, seed=4)],
+                         ids=["ideal", "faults", "spice"])
 def test_library_programs_equal_the_fast_executor(kernels, op, faults):
     program = program_for(op, [f"D{i}" for i in range(OPERATIONS[op][0])], "D3")
     for n_bits, scratch, lanes, grid in ((1, "keep", None, None), (63, "drop", 1, 1), (64, "keep", 2, 2),
@@ -167,7 +181,8 @@ def test_the_kernel_on_slices_gives_the_bits_of_whole_rows(kernels, np_rng, lane
     whole = numpy.empty(words, numpy.uint64)
     run_program_kernel(compiled, {root}, rows, {root: whole}, n_bits, faults=FAULTS, tra_base=7, kernels=kernels,
                        lanes=lanes)
-    expected = evaluate(compiled, {root}, rows, n_bits, xp=numpy, faults=FAULTS, tra_base=7)[root]
+    expected = evaluate(compiled, {root}, rows, n_bits, backend=Backend("numpy", numpy), faults=FAULTS,
+                        tra_base=7)[root]
     numpy.testing.assert_array_equal(whole, expected)
     for w0, w1 in ((0, 10), (10, 11), (11, 44), (44, 45), (3, 45)):
         part = numpy.full(w1 - w0, POISON)
@@ -201,31 +216,61 @@ def test_encoding_reads_live_rows_once_and_reuses_scratch_slots():
     assert encoded.n_slots < 2 + 2 + 1 + len(encoded.instructions)  # scratch slots are recycled
     assert (columns["out"] >= 2 + len(encoded.input_rows)).all()  # constants and inputs are never written
     with pytest.raises(ValueError, match="computed nodes"):
-        encode_program(compiled, {compiled.outputs["T0"]} | {next(i for i, n in enumerate(compiled.nodes) if n.op == "row")})
+        row_node = next(i for i, n in enumerate(compiled.nodes) if n.op == "row")
+        encode_program(compiled, {compiled.outputs["T0"]} | {row_node})
 
 
 def test_launch_shape_follows_alignment_and_live_values(kernels):
     rows = [numpy.zeros(9, numpy.uint64) for _ in range(3)]
-    assert kernels_loader.ambit_program_launch(5, rows, kernels)[:2] == (2, 256)
-    assert kernels_loader.ambit_program_launch(5, rows + [rows[0][1:]], kernels)[0] == 1  # an 8-byte offset
-    lanes, block, shared = kernels_loader.ambit_program_launch(100, rows, kernels)
+    assert ambit_gpu.ambit_program_launch(5, rows, kernels)[:2] == (2, 256)
+    assert ambit_gpu.ambit_program_launch(5, rows + [rows[0][1:]], kernels)[0] == 1  # an 8-byte offset
+    lanes, block, shared = ambit_gpu.ambit_program_launch(100, rows, kernels)
     assert (lanes, block) == (2, 32) and shared == 100 * 16 * 32
     with pytest.raises(ValueError, match="live"):
-        kernels_loader.ambit_program_launch(10_000, rows, kernels)
+        ambit_gpu.ambit_program_launch(10_000, rows, kernels)
+    limit = kernels.shared_bytes_limit  # two words a thread do not fit, one does: one lane
+    n_slots = limit // (8 * 32)
+    assert ambit_gpu.ambit_program_launch(n_slots, rows, kernels) == (1, 32, 8 * 32 * n_slots)
+    assert ambit_gpu.ambit_program_fits(n_slots, kernels) and not ambit_gpu.ambit_program_fits(n_slots + 1, kernels)
+
+
+@pytest.mark.parametrize("op", ["xor", "maj"])
+def test_programs_past_the_shared_memory_run_on_the_array_path(kernels, op):
+    """Whether a program fits the kernel's shared memory is decided before launching: on a
+    provider with one byte too few for its live values it is evaluated with array operations on
+    that backend (no kernel launch), with the bits of the reference executor; with enough, the
+    kernel runs it."""
+    arity = OPERATIONS[op][0]
+    program = program_for(op, [f"D{i}" for i in range(arity)], "D3")
+    compiled = compile_program(program.instructions, DATA_ROWS, FAULTS.enabled)
+    encoded = encode_program(compiled, {node for node in compiled.outputs.values()
+                                        if compiled.nodes[node].op not in ("row", "const")})
+    needed = ambit_gpu.ambit_program_launch(encoded.n_slots, [], kernels, lanes=1)[2]
+    assert fits_shared_memory(encoded, LaunchRecorder(kernels, needed))
+    assert not fits_shared_memory(encoded, LaunchRecorder(kernels, needed - 1))
+    reference = random_subarray(64 * 70 + 9, 3, FAULTS)
+    reference.run(program, executor="reference")
+    for limit, launches in ((needed - 1, 0), (needed, 1)):
+        shim = recording_launches(Backend("numpy", numpy, kernels), shared_bytes_limit=limit)
+        subarray = random_subarray(64 * 70 + 9, 3, FAULTS, backend=shim)
+        subarray.run(program, chunk_words=16, threads=2)
+        assert program_launches(subarray.backend) == launches
+        assert_same_state(subarray.state(), reference.state())
+        assert subarray.tra_count == reference.tra_count
 
 
 # -- ReRAM: the ADC and shift-and-add epilogue ------------------------------------------------
 
 def test_reram_cases_cover_every_path_of_the_epilogue(np_rng):
-    crossbars = {name: crossbar_for(config, np_rng) for name, config in RERAM_CONFIGS.items()}
-    assert any(c._pack > 1 for c in crossbars.values())
-    assert any(c._prescaled and c._sum_dtype == numpy.float32 for c in crossbars.values())
-    assert any(c._prescaled and c._sum_dtype == numpy.float64 for c in crossbars.values())
-    assert any(c.config.signed_adc and c._sigma_squared is not None for c in crossbars.values())
-    assert any(not c.config.signed_adc and c._sigma_squared is not None for c in crossbars.values())
-    assert any(c.uses_reference_columns for c in crossbars.values())
-    assert any(c._saturates and c.config.devices.ideal for c in crossbars.values())
-    assert any(c._sum_dtype == numpy.float32 and c._adc.dtype == numpy.float64 for c in crossbars.values())
+    pipelines = [crossbar_for(config, np_rng).pipeline for config in RERAM_CONFIGS.values()]
+    assert any(p.packing.factor > 1 for p in pipelines)
+    assert any(p.prescaled and p.sum_dtype == numpy.float32 for p in pipelines)
+    assert any(p.prescaled and p.sum_dtype == numpy.float64 for p in pipelines)
+    assert any(p.config.signed_adc and p.sigma_squared is not None for p in pipelines)
+    assert any(not p.config.signed_adc and p.sigma_squared is not None for p in pipelines)
+    assert any(p.config.mapping.uses_reference_columns for p in pipelines)
+    assert any(p.saturates and p.config.devices.ideal for p in pipelines)
+    assert any(p.sum_dtype == numpy.float32 and p.adc.dtype == numpy.float64 for p in pipelines)
 
 
 @pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
@@ -266,7 +311,7 @@ def test_adc_transfer_equals_numpy_on_every_partial_sum(kernels, np_rng, dtype, 
         sums = p * adc.scale + adc.bias if mode == "prescaled" else p
         entries = numpy.stack([sums, numpy.zeros_like(sums)], axis=-1) if mode == "signed" else sums[:, None]
         acc = numpy.empty((p.size, 1), numpy.int64)
-        kernels_loader.reram_adc_shift_add(
+        reram_gpu.reram_adc_shift_add(
             numpy.ascontiguousarray(entries.reshape(1, p.size, -1)), acc, adc, tiles=1, chunks=1,
             width=entries.shape[1], pack=1, pack_bits=1, polarities=2 if mode == "signed" else 1, slices=1,
             bits_per_cell=1, dac_bits=1, prescaled=mode == "prescaled", saturates=saturates, kernels=kernels)
@@ -299,30 +344,25 @@ def test_tensor_core_kernel_converts_each_tile_with_the_adc(kernels, np_rng, adc
 
 
 @pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
-def test_pipeline_through_the_kernels_equals_numpy(kernels, np_rng, name):
+def test_pipeline_through_the_kernels_equals_numpy(shim, np_rng, name):
     """The whole GPU dispatch of CrossbarArray (tensor cores where the crossbar qualifies, else
     float products and the epilogue kernel), run on the CPU shim, against the numpy pipeline."""
-    got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, kernels)
+    got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, shim)
     numpy.testing.assert_array_equal(got, expected)
     assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
 
 
 @pytest.mark.parametrize("bits, signed, tensor_cores", [(8, True, True), (8, False, True), (9, True, False)])
-def test_exact_product_through_the_kernels_equals_integer_matmul(kernels, np_rng, bits, signed, tensor_cores):
+def test_exact_product_through_the_kernels_equals_integer_matmul(kernels, shim, np_rng, bits, signed, tensor_cores):
     """The lossless noiseless crossbar's single product: one int8 tensor-core product for 8-bit
     inputs (unsigned ones shifted by 128 and corrected), float products otherwise; all equal x @ W."""
     config = ReramConfig(inputs=InputEncoding(bits, 1, signed=signed))
     assert config.exact
-    got, expected, _ = pipeline_against_numpy(config, np_rng, kernels, batch=9, K=200, N=70, method="auto")
+    got, expected, _ = pipeline_against_numpy(config, np_rng, shim, batch=9, K=200, N=70, method="auto")
     numpy.testing.assert_array_equal(got, expected)
-    calls = []
-    original = kernels_loader.reram_tile_codes
-    kernels_loader.reram_tile_codes = lambda *args, **kw: calls.append(1) or original(*args, **kw)
-    try:
-        pipeline_against_numpy(config, np_rng, kernels, batch=2, K=70, N=5, method="auto")
-    finally:
-        kernels_loader.reram_tile_codes = original
-    assert len(calls) == (1 if tensor_cores else 0)
+    recorder = LaunchRecorder(kernels)
+    pipeline_against_numpy(config, np_rng, Backend("numpy", numpy, recorder), batch=2, K=70, N=5, method="auto")
+    assert recorder.launched.count("reram_tile_codes<float, false>") == (1 if tensor_cores else 0)
 
 
 @pytest.mark.parametrize("polarities, code_bound", [(2, 255), (1, 2**23 - 1), (2, 2**26)],
@@ -332,7 +372,7 @@ def test_shift_and_add_of_codes_equals_its_formula(kernels, np_rng, polarities, 
     codes = np_rng.integers(-code_bound, code_bound + 1, (chunks * batch, columns * polarities * slices),
                             dtype=numpy.int32)
     acc = numpy.full((batch, columns + 3), -1, numpy.int64)
-    kernels_loader.reram_shift_add_codes(codes, acc[:, 1:1 + columns], chunks=chunks, polarities=polarities,
+    reram_gpu.reram_shift_add_codes(codes, acc[:, 1:1 + columns], chunks=chunks, polarities=polarities,
                                          slices=slices, bits_per_cell=bpc, dac_bits=dac, code_bound=code_bound,
                                          kernels=kernels)
     cell_weights = numpy.array([sign * 2 ** (s * bpc) for sign in [1, -1][:polarities] for s in range(slices)])
@@ -346,18 +386,18 @@ def test_tensor_core_kernel_rejects_operands_it_cannot_read(kernels):
     inputs, cells = numpy.zeros((1, 4, 64), numpy.int8), numpy.zeros((1, 6, 64), numpy.int8)
     codes = numpy.zeros((4, 6), numpy.int32)
     with pytest.raises(ValueError, match="inputs must be"):
-        kernels_loader.reram_tile_codes(inputs.astype(numpy.int16), cells, codes, None, kernels=kernels)
+        reram_gpu.reram_tile_codes(inputs.astype(numpy.int16), cells, codes, None, kernels=kernels)
     with pytest.raises(ValueError, match="multiple of 64"):
-        kernels_loader.reram_tile_codes(inputs[..., :48].copy(), cells[..., :48].copy(), codes, None, kernels=kernels)
+        reram_gpu.reram_tile_codes(inputs[..., :48].copy(), cells[..., :48].copy(), codes, None, kernels=kernels)
     with pytest.raises(ValueError, match="first_column"):
-        kernels_loader.reram_tile_codes(inputs, cells, codes, None, first_column=1, kernels=kernels)
+        reram_gpu.reram_tile_codes(inputs, cells, codes, None, first_column=1, kernels=kernels)
 
 
 # -- the shim itself ------------------------------------------------------------------------
 
 
 def test_threaded_mode_runs_barriers_shared_memory_and_warp_intrinsics(np_rng):
-    source = kernels_loader.inline_includes((ROOT / "tests" / "cuda" / "shim_selftest.cu").read_text())
+    source = inline_includes((ROOT / "tests" / "cuda" / "shim_selftest.cu").read_text())
     kernel = cpu_shim.ShimKernel(cpu_shim.build(source, "shim-selftest"), "shim_selftest<64>")
     blocks, threads, n = 3, 64, 150
     values = np_rng.integers(-2**40, 2**40, n)

@@ -4,13 +4,15 @@ import dataclasses
 
 import numpy
 import pytest
+from fake_cupy import stand_in_backend
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cim_emu.reram import (
-    AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, InputEncoding, ReramConfig, WeightMapping,
-)
+from cim_emu.backend import NUMPY_BACKEND
+from cim_emu.reram import AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, InputEncoding, ReramConfig
 from cim_emu.reram.adc import Adc
+from cim_emu.reram.config import WeightMapping
+from cim_emu.reram.dac import Dac
 
 MAPPINGS = [
     WeightMapping(8, 2, "differential", "per_polarity"),
@@ -87,6 +89,28 @@ def test_adc_equals_its_integer_definition_everywhere():
         scaled = (adc.scale * p + adc.bias).astype(numpy.float32)
         if not signed:
             numpy.testing.assert_array_equal(adc.convert(scaled, numpy, prescaled=True), expected)
+
+
+@pytest.mark.parametrize("inputs", [InputEncoding(8, 1), InputEncoding(7, 3), InputEncoding(6, 2, signed=True),
+                                    InputEncoding(9, 4, signed=True)], ids=str)
+def test_dac_chunks_rebuild_the_offset_inputs(np_rng, inputs):
+    """The DAC stage: C chunks of dac bits, least significant first, of x + offset."""
+    config = ReramConfig(inputs=inputs)
+    dac = Dac.from_config(config)
+    assert (dac.bits, dac.chunks, dac.offset, dac.max_chunk) == (
+        inputs.dac_bits, inputs.chunks, inputs.input_offset, inputs.max_chunk)
+    x = np_rng.integers(inputs.min_input, inputs.max_input + 1, (4, 9))
+    chunks = dac.convert(x, numpy)
+    assert chunks.shape == (inputs.chunks, 4, 9) and chunks.min() >= 0 and chunks.max() <= dac.max_chunk
+    rebuilt = numpy.tensordot(dac.place_values(numpy), chunks.astype(numpy.float64), axes=(0, 0))
+    numpy.testing.assert_array_equal(rebuilt, x + inputs.input_offset)
+
+
+def test_adc_from_config_is_the_configured_adc():
+    config = ReramConfig(mapping=WeightMapping(differential_readout="subtract"), adc=AdcConfig(bits=6, full_scale=90))
+    adc = Adc.from_config(config, 3, numpy.float64)
+    assert adc == Adc.build(config.adc_levels, config.full_scale, 3, True, numpy.float64)
+    assert Adc.from_config(ReramConfig()) == Adc.build(511, 384, 0, False, None)
 
 
 def test_design_md_adc_formula_on_the_pipeline():
@@ -184,24 +208,24 @@ def test_large_batch_lossless_pipeline_is_exact(np_rng, mapping):
 def test_float_products_on_a_gpu_refuse_tf32(monkeypatch):
     """CUPY_TF32 would round cuBLAS's float32 inputs to 10-bit mantissas: the GPU's float paths
     refuse it (any array module but numpy stands for CuPy here); numpy ignores it."""
-    from cim_emu.reram import crossbar as crossbar_module
+    from cim_emu.reram.gpu_path import require_exact_float_products
 
     monkeypatch.setenv("CUPY_TF32", "1")
+    device = stand_in_backend()
     with pytest.raises(RuntimeError, match="CUPY_TF32"):
-        crossbar_module._require_exact_float_products(object())
-    crossbar_module._require_exact_float_products(numpy)
+        require_exact_float_products(device)
+    require_exact_float_products(NUMPY_BACKEND)
     monkeypatch.setenv("CUPY_TF32", "0")
-    crossbar_module._require_exact_float_products(object())
+    require_exact_float_products(device)
 
 
-def test_host_inputs_pass_in_row_blocks_only_past_the_memory_share(monkeypatch):
+def test_host_inputs_pass_in_row_blocks_only_past_the_memory_share():
     from cim_emu import backend as backends
+    from cim_emu.gpu.memory import DEVICE_MEMORY_SHARE
 
     crossbars = CrossbarArray(numpy.ones((40, 30), int), ReramConfig(crossbar=CrossbarGeometry(16, 16)))
     per_row = 8 * (40 + 2 * 2 * 16)  # int64 inputs, and twice the outputs of two 16-column tiles
-    monkeypatch.setattr(backends, "device_free_bytes",
-                        lambda xp: int(100 * per_row / backends.DEVICE_MEMORY_SHARE))
-    gpu = backends.Backend("cupy", object())  # stands for CuPy: only its free memory is asked
+    gpu = stand_in_backend(free_bytes=int(100 * per_row / DEVICE_MEMORY_SHARE))
     assert crossbars._rows_per_device_pass(numpy.zeros((100, 40)), gpu) is None
     assert crossbars._rows_per_device_pass(numpy.zeros((101, 40)), gpu) == 100
     assert crossbars._rows_per_device_pass(numpy.zeros((10**6, 40)), backends.NUMPY_BACKEND) is None

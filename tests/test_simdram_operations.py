@@ -55,7 +55,7 @@ COUNTS = {
     "xor_reduce": lambda n, s: {1: 1, 2: 7}.get(n, 8 * (-(-(n - 1) // 2)) + 1),
 }
 
-# Published counts of CMU-SAFARI's hand-written SIMDRAM-style programs (DESIGN.md).
+# Published counts of CMU-SAFARI's hand-written SIMDRAM-style programs (docs/simdram.md).
 PUBLISHED = {
     "add": lambda n: 8 * n + 1,
     "sub": lambda n: 8 * n + 1,

@@ -1,4 +1,4 @@
-"""cim_emu.torch: crossbar layers inside torch models, held to the ReRAM engine's float API."""
+"""cim_emu.nn: crossbar layers inside torch models, held to the ReRAM engine's float API."""
 
 import subprocess
 import sys
@@ -14,7 +14,7 @@ from torch.nn import functional as F  # noqa: E402
 from cim_emu.reram import AdcConfig, DeviceModel, ReramConfig  # noqa: E402
 from cim_emu.reram.config import CrossbarGeometry, InputEncoding  # noqa: E402
 from cim_emu.reram.quantize import AnalogLayer, quantize_inputs, quantize_weights  # noqa: E402
-from cim_emu.torch import CrossbarConv2d, CrossbarLinear, calibrate, convert, crossbar_layers  # noqa: E402
+from cim_emu.nn import CrossbarConv2d, CrossbarLinear, calibrate, convert, crossbar_layers  # noqa: E402
 
 CONFIGS = {
     "lossless": ReramConfig(),
@@ -256,7 +256,7 @@ def test_bad_input_raises_clear_errors():
 def test_import_without_torch_names_the_extra_and_the_package_never_imports_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
             "import cim_emu, cim_emu.reram, cim_emu.cli\n"
-            "try:\n    import cim_emu.torch\nexcept ImportError as e:\n    print(e)\n")
+            "try:\n    import cim_emu.nn\nexcept ImportError as e:\n    print(e)\n")
     message = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'cim-emu[torch]'" in message
     code = "import sys, cim_emu, cim_emu.reram, cim_emu.cli; print('torch' in sys.modules)"
@@ -305,11 +305,11 @@ def test_calibrate_adc_sets_the_layers_full_scale():
 
 def test_calibrated_adc_beats_the_default_full_scale_on_digits():
     pytest.importorskip("sklearn")
-    from cim_emu import torch_digits
+    from cim_emu.studies import digits_cnn
 
     torch.manual_seed(0)
-    x_train, y_train, x_test, y_test = torch_digits.load_digits_tensors(0)
-    model = torch_digits.train(torch_digits.small_cnn(), x_train, y_train, 3, 0.01, 0)
-    default = torch_digits.accuracy(torch_digits.emulated(model, x_train, 6, "ideal", 0), x_test, y_test)
-    tuned = torch_digits.accuracy(torch_digits.emulated(model, x_train, 6, "ideal", 0, adc="max"), x_test, y_test)
+    x_train, y_train, x_test, y_test = digits_cnn.load_digits_tensors(0)
+    model = digits_cnn.train(digits_cnn.small_cnn(), x_train, y_train, 3, 0.01, 0)
+    default = digits_cnn.accuracy(digits_cnn.emulated(model, x_train, 6, "ideal", 0), x_test, y_test)
+    tuned = digits_cnn.accuracy(digits_cnn.emulated(model, x_train, 6, "ideal", 0, adc="max"), x_test, y_test)
     assert tuned >= default + 0.1  # measured 0.650 -> 0.962

@@ -5,12 +5,19 @@ Modules, one idea each:
 * :mod:`~cim_emu.ambit.addresses` — row addresses and the B-group wordline table;
 * :mod:`~cim_emu.ambit.program` — programs (AAP/AP) as data, with a text form;
 * :mod:`~cim_emu.ambit.semantics` — ACTIVATE/PRECHARGE semantics, written once;
-* :mod:`~cim_emu.ambit.subarray` — row state and the per-command reference executor;
-* :mod:`~cim_emu.ambit.compiler` and :mod:`~cim_emu.ambit.fast` — the compiling executor;
+* :mod:`~cim_emu.ambit.subarray` — row state, single commands, and :meth:`Subarray.run`, the one
+  place that chooses how a program runs;
+* :mod:`~cim_emu.ambit.compiler` — a program as one expression per written row;
+* :mod:`~cim_emu.ambit.executors` — the executor interface and the reference, array and kernel
+  executors; :mod:`~cim_emu.ambit.streaming` — the streamed executor (host rows through a device);
+* :mod:`~cim_emu.ambit.fast` — the array path; :mod:`~cim_emu.ambit.schedule` — its evaluation
+  order and register allocation, shared with :mod:`~cim_emu.ambit.program_encoding` (the fused
+  kernel's instructions) and :mod:`~cim_emu.ambit.gpu` (its launch wrappers);
 * :mod:`~cim_emu.ambit.faults` — the seeded TRA fault model;
 * :mod:`~cim_emu.ambit.cost` — commands, latency, energy, throughput;
-* :mod:`~cim_emu.ambit.library` — the paper's sequences; :mod:`~cim_emu.ambit.bulk` — bulk ops;
-* :mod:`~cim_emu.ambit.accuracy` — checks of the library against numpy and of the fault rate.
+* :mod:`~cim_emu.ambit.library` — the paper's sequences; :mod:`~cim_emu.ambit.bulk` — bulk ops.
+
+Checks of the library against numpy and of the fault rate: :mod:`cim_emu.studies.ambit_accuracy`.
 """
 
 from .addresses import AMBIT_DATA_ROWS, B_GROUP, DESIGNATED_ROWS, Address, Wordline

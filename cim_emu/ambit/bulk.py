@@ -1,7 +1,10 @@
 """Bulk bitwise operations on bit vectors, computed by Ambit programs, with their cost.
 
-On the CuPy backend, host (numpy) operands too large for a share of the GPU's free memory pass
-through it a slice of words at a time, with the bits of one pass (:mod:`.streaming`).
+:func:`bulk_op` writes the operands into a fresh :class:`~cim_emu.ambit.subarray.Subarray` and
+runs the paper's program there. Host (numpy) operands on a device backend stay on the host
+(``host_rows=True``): :meth:`Subarray.run <cim_emu.ambit.subarray.Subarray.run>` passes them
+through the device, a slice of words at a time when they exceed its share of free memory
+(:mod:`cim_emu.ambit.streaming`), with the bits of one pass.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from typing import Any, Optional
 import numpy
 
 from .. import backend as backends
-from ..bits import pack_bits, unpack_bits
+from ..bits import unpack_bits
 from .cost import AmbitCostModel, ProgramCost
-from .faults import NO_FAULTS, TraFaultModel
+from .faults import TraFaultModel
 from .library import OPERATIONS, program_for
 from .program import Program
-from .streaming import run_in_passes, words_per_device_pass
 from .subarray import Subarray
 
 
@@ -35,7 +37,7 @@ class BulkResult:
 
 def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optional[TraFaultModel] = None,
             cost_model: Optional[AmbitCostModel] = None, executor: str = "fast",
-            backend: Optional[str] = None) -> BulkResult:
+            backend: backends.BackendLike = None) -> BulkResult:
     """Apply library operation ``op`` (see :data:`~cim_emu.ambit.library.OPERATIONS`) to bit vectors.
 
     Operands are either all 1-D bool arrays of equal length (bit vectors; the result is a
@@ -56,14 +58,14 @@ def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optio
     if len(operands) != arity:
         raise ValueError(f"{op} takes {arity} operand(s); got {len(operands)}")
     chosen, on_gpu = backends.resolve(backend, *operands)
-    host_operands = not on_gpu and chosen.xp is not numpy  # numpy operands on the CuPy backend
+    host_operands = not on_gpu and chosen.on_device  # host operands on a device backend
     arrays = [numpy.asarray(x) if host_operands else chosen.asarray(x) for x in operands]
     shapes, dtypes = {a.shape for a in arrays}, {a.dtype for a in arrays}
     if len(shapes) != 1 or len(dtypes) != 1 or arrays[0].ndim != 1:
         raise ValueError(f"operands must be 1-D arrays of one shape and dtype; got shapes {sorted(shapes)} "
                          f"and dtypes {sorted(map(str, dtypes))}")
     dtype, length = arrays[0].dtype, arrays[0].shape[0]
-    if dtype == bool:
+    if dtype == numpy.bool_:
         packed = False
         row_bits = length
         if n_bits is not None and n_bits != length:
@@ -82,26 +84,13 @@ def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optio
         raise TypeError(f"faults must be a TraFaultModel; got {type(faults).__name__}")
     program = program_for(op, [f"D{i}" for i in range(arity)], f"D{arity}")
     cost_model = cost_model or AmbitCostModel()
-    pass_words = words_per_device_pass(chosen, on_gpu, arity + 1, row_bits) if executor == "fast" else None
-    if pass_words is not None:  # host operands larger than the GPU takes at once
-        rows = {f"D{i}": a if packed else pack_bits(a) for i, a in enumerate(arrays)}
-        words = run_in_passes(program, rows, [f"D{arity}"], row_bits, data_rows=arity + 1, faults=faults or NO_FAULTS,
-                              xp=chosen.xp, pass_words=pass_words)[f"D{arity}"]
-        value = words if packed else unpack_bits(words, row_bits)
-        return _result(value, program, cost_model.program_cost(program, row_bits), cost_model, arity, row_bits)
-    arrays = [chosen.asarray(a) for a in arrays]
-    subarray = Subarray(row_bits, data_rows=arity + 1, faults=faults, cost_model=cost_model,
-                        backend=chosen.name)
+    subarray = Subarray(row_bits, data_rows=arity + 1, faults=faults, cost_model=cost_model, backend=chosen,
+                        host_rows=host_operands)
     for index, array in enumerate(arrays):
         (subarray.write_words if packed else subarray.write_bits)(index, array)
     cost = subarray.run(program, executor=executor, scratch="drop")
     words = subarray.take_words(arity)
-    value = words if packed else unpack_bits(words, row_bits, xp=chosen.xp)
-    return _result(chosen.to_kind_of(value, on_gpu), program, cost, cost_model, arity, row_bits)
-
-
-def _result(value: Any, program: Program, cost: ProgramCost, cost_model: AmbitCostModel, arity: int,
-            row_bits: int) -> BulkResult:
+    value = words if packed else unpack_bits(words, row_bits, xp=subarray.xp)
     energy = cost_model.energy.cpu_nj_per_kib(arity)
     cpu_energy = None if energy is None else energy * row_bits / 8 / 1024
-    return BulkResult(value, program, cost, cpu_energy)
+    return BulkResult(chosen.to_kind_of(value, on_gpu), program, cost, cpu_energy)

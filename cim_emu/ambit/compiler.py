@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 from .program import Command
 from .semantics import BankInterpreter
@@ -40,7 +40,7 @@ class Node(NamedTuple):
 
     op: str
     args: tuple[int, ...] = ()
-    param: object = None
+    param: Any = None
 
 
 class SymbolicAlgebra:
@@ -51,7 +51,7 @@ class SymbolicAlgebra:
         self.nodes: list[Node] = []
         self._ids: dict[Node, int] = {}
 
-    def _make(self, op: str, args: tuple[int, ...] = (), param: object = None) -> int:
+    def _make(self, op: str, args: tuple[int, ...] = (), param: Any = None) -> int:
         node = Node(op, args, param)
         found = self._ids.get(node)
         if found is None:
@@ -67,7 +67,7 @@ class SymbolicAlgebra:
 
     def _const_value(self, x: int) -> Optional[int]:
         node = self.nodes[x]
-        return node.param if node.op == "const" else None  # type: ignore[return-value]
+        return node.param if node.op == "const" else None
 
     def _complementary(self, x: int, y: int) -> bool:
         nx, ny = self.nodes[x], self.nodes[y]
@@ -78,7 +78,7 @@ class SymbolicAlgebra:
     def invert(self, x: int) -> int:
         node = self.nodes[x]
         if node.op == "const":
-            return self.constant(1 - node.param)  # type: ignore[operator]
+            return self.constant(1 - node.param)
         if node.op == "not":
             return node.args[0]
         return self._make("not", (x,))

@@ -1,4 +1,4 @@
-"""The fast executor: evaluate a compiled program in one pass over memory.
+"""The fast executor's array path: evaluate a compiled program in one pass over memory.
 
 The compiled program (:mod:`cim_emu.ambit.compiler`) gives, for every row a program writes, an
 expression of the rows it reads. This module evaluates the expressions that must be
@@ -12,83 +12,47 @@ program of thousands of commands needs only as many buffers as values live at on
 Results that equal an input row or a constant are not computed at all: the row shares the
 input's buffer (RowClone modelled as sharing; buffers are immutable once stored).
 
-Chunks are spread over ``threads`` host threads (numpy releases the GIL in its loops). On
-CuPy the whole row is one chunk. Faults are injected per chunk with the word offset of the
-chunk, so the counter-based draws — and hence the bits — do not depend on the chunking. For the
-same reason a row can be evaluated a slice at a time (``word_offset``, ``word_count``): work
-larger than the GPU's memory passes through it in slices, with the bits of one pass.
+Chunks are spread over ``threads`` host threads (numpy releases the GIL in its loops); on a
+device backend the whole slice is one chunk. Faults are injected per chunk with the word offset
+of the chunk, so the counter-based draws — and hence the bits — do not depend on the chunking.
+For the same reason a row can be evaluated a slice at a time (``word_offset``, ``word_count``): work
+larger than the GPU's memory passes through it in slices, with the bits of one pass
+(:mod:`cim_emu.ambit.streaming`).
+
+:func:`evaluate` is the whole array path; its parts are public because the executors of
+:mod:`cim_emu.ambit.executors` share them: :func:`allocate_results` gives every result its
+buffer, :func:`compute` fills the computed ones with array operations (the fused kernel fills
+them instead on a kernel provider, when the program fits), and :func:`seal` makes host results
+read-only.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import functools
-import os
-from types import ModuleType
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy
 
 from .._checks import positive_int
+from ..backend import Backend
 from ..bits import constant_row, n_words, tail_mask
+from ..parallel import default_threads, thread_pool
 from .compiler import CompiledProgram
 from .faults import TraFaultModel
+from .schedule import Step, schedule
 
 #: Default chunk: 32 Ki words = 256 KiB per buffer, so the live buffers of a program stay in cache.
 DEFAULT_CHUNK_WORDS = 32768
 
 
-class _Step(NamedTuple):
-    node: int
-    op: str
-    args: tuple[int, ...]
-    param: object
-    slot: int  # scratch slot, or -1 when the node is a result written into its output row
-
-
-def _schedule(compiled: CompiledProgram, roots: set[int]) -> tuple[list[_Step], int]:
-    """Evaluation order of the computed nodes and the scratch slot of each (register allocation),
-    computed once per program and set of roots."""
-    key = frozenset(roots)
-    if key not in compiled.schedules:
-        compiled.schedules[key] = _allocate(compiled, roots)
-    return compiled.schedules[key]
-
-
-def _allocate(compiled: CompiledProgram, roots: set[int]) -> tuple[list[_Step], int]:
-    order = [i for i in compiled.live_nodes(sorted(roots)) if compiled.nodes[i].op not in ("row", "const")]
-    last_use = {}
-    for position, node_id in enumerate(order):
-        for arg in compiled.nodes[node_id].args:
-            last_use[arg] = position
-    free: list[int] = []
-    slot_of: dict[int, int] = {}
-    n_slots = 0
-    steps = []
-    for position, node_id in enumerate(order):
-        node = compiled.nodes[node_id]
-        slot = -1
-        if node_id not in roots:
-            if free:
-                slot = free.pop()
-            else:
-                slot, n_slots = n_slots, n_slots + 1
-            slot_of[node_id] = slot
-        steps.append(_Step(node_id, node.op, node.args, node.param, slot))
-        for arg in set(node.args):
-            if last_use.get(arg) == position and arg in slot_of:
-                free.append(slot_of[arg])
-    return steps, n_slots
-
-
 class _Evaluator:
     """Per-thread state: scratch buffers and the chunk loop."""
 
-    def __init__(self, compiled: CompiledProgram, steps: list[_Step], n_slots: int, inputs: dict,
-                 outputs: dict, row_bits: int, xp: ModuleType, faults: TraFaultModel, tra_base: int,
+    def __init__(self, compiled: CompiledProgram, steps: list[Step], n_slots: int, inputs: Mapping[str, Any],
+                 outputs: dict, row_bits: int, backend: Backend, faults: TraFaultModel, tra_base: int,
                  chunk_words: int, word_offset: int) -> None:
         self.compiled, self.steps, self.inputs, self.outputs = compiled, steps, inputs, outputs
-        self.row_bits, self.xp, self.faults, self.tra_base = row_bits, xp, faults, tra_base
+        self.row_bits, self.backend, self.faults, self.tra_base = row_bits, backend, faults, tra_base
+        xp = self.xp = backend.xp
         self.word_offset = word_offset
         self.slots = [xp.empty(chunk_words, dtype=numpy.uint64) for _ in range(n_slots)]
         self.temp = xp.empty(chunk_words, dtype=numpy.uint64)
@@ -111,7 +75,8 @@ class _Evaluator:
         return found
 
     def run_chunk(self, w0: int, w1: int) -> None:
-        xp, width, values = self.xp, w1 - w0, {}
+        xp, width = self.xp, w1 - w0
+        values: dict[int, Any] = {}
         for step in self.steps:
             a, *rest = (self._value(values, arg, w0, w1) for arg in step.args)
             out = self.outputs[step.node][w0:w1] if step.slot < 0 else self.slots[step.slot][:width]
@@ -132,42 +97,41 @@ class _Evaluator:
                 xp.bitwise_xor(out, c, out=out)
                 if step.param is not None and self.faults.enabled:
                     out ^= self.faults.flip_words(self.tra_base + step.param, a, b, c, self.word_offset + w0,
-                                                  self.row_bits, xp)
+                                                  self.row_bits, backend=self.backend)
             values[step.node] = out
 
 
-def default_threads() -> int:
-    """Host threads for the fast executor: ``CIM_EMU_THREADS`` or the usable cores (at most 8)."""
-    env = os.environ.get("CIM_EMU_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
-
-
-def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits: int, *, xp: ModuleType,
-             faults: TraFaultModel, tra_base: int, word_offset: int = 0, word_count: Optional[int] = None,
-             chunk_words: Optional[int] = None, threads: Optional[int] = None,
-             spare: Sequence[Any] = ()) -> dict[int, Any]:
-    """Compute the value of every node in ``roots``; returns node id -> packed row (read-only).
-
-    ``inputs`` maps each row the program reads to its packed words: whole rows of ``row_bits``
-    bits, or the words ``word_offset .. word_offset + word_count - 1`` of each (one slice of
-    the rows; results cover the same words, and faults and padding follow the global word
-    index, so slices give the bits of the whole). Roots that are input rows or constants come
-    back as shared buffers, without computation. Computed roots are written into the
-    ``spare`` buffers (rows no longer needed) while they last, then into fresh ones.
-    """
+def check_tuning(chunk_words: Optional[int], threads: Optional[int]) -> None:
+    """Raise :class:`ValueError` unless ``chunk_words`` and ``threads`` are ``None`` or positive."""
     if chunk_words is not None:
         positive_int("chunk_words", chunk_words)
     if threads is not None:
         positive_int("threads", threads)
+
+
+def slice_words(row_bits: int, word_offset: int, word_count: Optional[int]) -> int:
+    """Words of the slice ``word_offset .. word_offset + word_count - 1`` of a ``row_bits``-bit row
+    (``word_count=None``: through the end), checked to lie within the row."""
     total = n_words(row_bits)
     if not isinstance(word_offset, int) or not 0 <= word_offset < total:
         raise ValueError(f"word_offset must be an integer in [0, {total}); got {word_offset!r}")
     words = total - word_offset if word_count is None else positive_int("word_count", word_count)
     if word_offset + words > total:
         raise ValueError(f"word_count must be at most {total - word_offset} from word {word_offset}; got {words}")
-    reaches_end = word_offset + words == total
+    return words
+
+
+def allocate_results(compiled: CompiledProgram, roots: set[int], inputs: Mapping[str, Any], row_bits: int, *, xp: Any,
+                     word_offset: int, words: int, spare: Sequence[Any] = ()) -> tuple[dict[int, Any], set[int]]:
+    """The buffer of every node in ``roots`` (``words`` words from ``word_offset``) and the set of
+    nodes that must be computed into theirs.
+
+    Roots that are input rows or constants need no computation: they get the input's buffer (or
+    the constant's words). Computed roots get the ``spare`` buffers (rows no longer needed)
+    while they last, then fresh ones of ``xp``. Both executors of the fast path write into these
+    buffers: the array path here (:func:`compute`) and the fused kernel
+    (:class:`cim_emu.ambit.executors.KernelExecutor`).
+    """
     spare = list(spare)
     results: dict[int, Any] = {}
     computed = set()
@@ -179,54 +143,81 @@ def evaluate(compiled: CompiledProgram, roots: set[int], inputs: dict, row_bits:
             results[node_id] = constant_row(node.param, row_bits, xp=xp, word_offset=word_offset, count=words)
         else:
             computed.add(node_id)
-            results[node_id] = _writable(spare.pop()) if spare else xp.empty(words, dtype=numpy.uint64)
-    if computed and xp is not numpy:
-        # On the GPU: the fused kernel of kernels/ambit_program.cu (padding comes out zero).
-        from .program_encoding import run_program_kernel  # noqa: PLC0415 - it imports this module
+            results[node_id] = writable(spare.pop()) if spare else xp.empty(words, dtype=numpy.uint64)
+    return results, computed
 
-        try:
-            run_program_kernel(compiled, computed, inputs, results, row_bits, faults=faults, tra_base=tra_base,
-                               word_offset=word_offset)
-            return results
-        except ValueError:  # more live values than shared memory holds: the array path below
-            pass
-    if computed:
-        steps, n_slots = _schedule(compiled, computed)
-        on_host = xp is numpy
-        chunk = min(words, chunk_words or DEFAULT_CHUNK_WORDS) if on_host else words
-        bounds = [(w0, min(words, w0 + chunk)) for w0 in range(0, words, chunk)]
-        n_threads = min(len(bounds), (threads or default_threads()) if on_host else 1)
-        evaluators = [
-            _Evaluator(compiled, steps, n_slots, inputs, results, row_bits, xp, faults, tra_base, chunk, word_offset)
-            for _ in range(n_threads)
-        ]
-        if n_threads == 1:
-            _run_share(evaluators[0], bounds)
-        else:
-            pool = _thread_pool(n_threads)
-            futures = [pool.submit(_run_share, ev, bounds[i::n_threads]) for i, ev in enumerate(evaluators)]
-            for future in futures:
-                future.result()
-        if reaches_end:
-            for node_id in computed:
-                results[node_id][-1] &= tail_mask(row_bits)
-    if xp is numpy:
+
+def compute(compiled: CompiledProgram, computed: set[int], inputs: Mapping[str, Any], results: dict, row_bits: int, *,
+            backend: Backend, faults: TraFaultModel, tra_base: int, word_offset: int, words: int,
+            chunk_words: Optional[int] = None, threads: Optional[int] = None) -> None:
+    """Compute the nodes ``computed`` into their buffers in ``results`` with array operations:
+    chunks of ``chunk_words`` words over ``threads`` host threads, or the whole slice at once on
+    a device. Padding bits come out zero."""
+    steps, n_slots = schedule(compiled, computed)
+    on_host = not backend.on_device
+    chunk = min(words, chunk_words or DEFAULT_CHUNK_WORDS) if on_host else words
+    bounds = [(w0, min(words, w0 + chunk)) for w0 in range(0, words, chunk)]
+    n_threads = min(len(bounds), (threads or default_threads()) if on_host else 1)
+    evaluators = [
+        _Evaluator(compiled, steps, n_slots, inputs, results, row_bits, backend, faults, tra_base, chunk, word_offset)
+        for _ in range(n_threads)
+    ]
+    if n_threads == 1:
+        _run_share(evaluators[0], bounds)
+    else:
+        pool = thread_pool(n_threads)
+        futures = [pool.submit(_run_share, ev, bounds[i::n_threads]) for i, ev in enumerate(evaluators)]
+        for future in futures:
+            future.result()
+    if word_offset + words == n_words(row_bits):
+        for node_id in computed:
+            results[node_id][-1] &= tail_mask(row_bits)
+
+
+def seal(results: dict, backend: Backend) -> dict:
+    """``results`` with its host buffers made read-only (stored rows are immutable)."""
+    if not backend.on_device:
         for buffer in results.values():
-            buffer.flags.writeable = False
+            read_only(buffer)
     return results
 
 
-@functools.lru_cache(maxsize=None)
-def _thread_pool(n_threads: int) -> concurrent.futures.ThreadPoolExecutor:
-    """One long-lived pool per thread count (starting threads per run would cost more than
-    a small program takes)."""
-    return concurrent.futures.ThreadPoolExecutor(n_threads, thread_name_prefix="cim-emu-ambit")
+def evaluate(compiled: CompiledProgram, roots: set[int], inputs: Mapping[str, Any], row_bits: int, *, backend: Backend,
+             faults: TraFaultModel, tra_base: int, word_offset: int = 0, word_count: Optional[int] = None,
+             chunk_words: Optional[int] = None, threads: Optional[int] = None,
+             spare: Sequence[Any] = ()) -> dict[int, Any]:
+    """Compute the value of every node in ``roots`` with array operations; returns node id ->
+    packed row (read-only).
+
+    ``inputs`` maps each row the program reads to its packed words: whole rows of ``row_bits``
+    bits, or the words ``word_offset .. word_offset + word_count - 1`` of each (one slice of
+    the rows; results cover the same words, and faults and padding follow the global word
+    index, so slices give the bits of the whole). Roots that are input rows or constants come
+    back as shared buffers, without computation. Computed roots are written into the
+    ``spare`` buffers (rows no longer needed) while they last, then into fresh ones.
+    """
+    check_tuning(chunk_words, threads)
+    words = slice_words(row_bits, word_offset, word_count)
+    results, computed = allocate_results(compiled, roots, inputs, row_bits, xp=backend.xp, word_offset=word_offset,
+                                         words=words, spare=spare)
+    if computed:
+        compute(compiled, computed, inputs, results, row_bits, backend=backend, faults=faults, tra_base=tra_base,
+                word_offset=word_offset, words=words, chunk_words=chunk_words, threads=threads)
+    return seal(results, backend)
 
 
-def _writable(buffer: Any) -> Any:
-    if isinstance(buffer, numpy.ndarray):
-        buffer.flags.writeable = True
-    return buffer
+def read_only(array: Any) -> Any:
+    """``array``, made read-only when it is a host (numpy) array."""
+    if isinstance(array, numpy.ndarray):
+        array.flags.writeable = False
+    return array
+
+
+def writable(array: Any) -> Any:
+    """``array``, made writable again when it is a host (numpy) array the caller owns."""
+    if isinstance(array, numpy.ndarray):
+        array.flags.writeable = True
+    return array
 
 
 def _run_share(evaluator: _Evaluator, bounds: list[tuple[int, int]]) -> None:

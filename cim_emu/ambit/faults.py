@@ -37,19 +37,13 @@ Published figures behind the presets:
 from __future__ import annotations
 
 import dataclasses
-from types import ModuleType
 from typing import Any
-
-import numpy
 
 from .. import rng
 from .._checks import int_below, probability
+from ..backend import NUMPY_BACKEND, Backend
 from ..bits import WORD_BITS, pack_bits
-
-#: Stream domains (top byte of the 64-bit stream id) of the Ambit fault draws.
-STREAM_TRA_FLIP = 0xA1 << 56
-STREAM_WEAK_MAP = 0xA2 << 56
-STREAM_WEAK_FLIP = 0xA3 << 56
+from ..rng import Stream
 
 #: Ambit Table 2: TRA failure rate (fraction) by process variation (percent).
 AMBIT_TABLE2_FAILURE = {0: 0.0, 5: 0.0, 10: 0.0029, 15: 0.0601, 20: 0.1636, 25: 0.2619}
@@ -112,22 +106,24 @@ class TraFaultModel:
         return cls(weak_column_fraction=0.01, weak_column_flip_probability=0.5, seed=seed)
 
     def flip_words(self, tra_index: int, a: Any, b: Any, c: Any, word_start: int, row_bits: int,
-                   xp: ModuleType = numpy) -> Any:
+                   backend: Backend = NUMPY_BACKEND) -> Any:
         """Flip mask (packed words) of TRA number ``tra_index`` for words ``word_start`` onward.
 
         ``a``, ``b``, ``c`` are the packed inputs of the TRA for that word range (a chunk of
         the row or all of it); the mask covers the same range and is zero in padding bits.
         """
+        xp = backend.xp
         start = word_start * WORD_BITS
         count = min(row_bits, start + WORD_BITS * int(a.shape[0])) - start
         flips = None
         if self.flip_probability > 0:
-            flips = rng.bernoulli(self.seed, STREAM_TRA_FLIP | tra_index, start, count,
-                                  self.flip_probability, xp=xp)
+            flips = rng.bernoulli(self.seed, Stream.TRA_FLIP | tra_index, start, count,
+                                  self.flip_probability, backend=backend)
         if self.weak_column_fraction > 0 and self.weak_column_flip_probability > 0:
-            weak = rng.bernoulli(self.seed, STREAM_WEAK_MAP, start, count, self.weak_column_fraction, xp=xp)
-            weak &= rng.bernoulli(self.seed, STREAM_WEAK_FLIP | tra_index, start, count,
-                                  self.weak_column_flip_probability, xp=xp)
+            weak = rng.bernoulli(self.seed, Stream.WEAK_MAP, start, count, self.weak_column_fraction,
+                                 backend=backend)
+            weak &= rng.bernoulli(self.seed, Stream.WEAK_FLIP | tra_index, start, count,
+                                  self.weak_column_flip_probability, backend=backend)
             flips = weak if flips is None else flips | weak
         if flips is None:
             return xp.zeros_like(a)

@@ -83,12 +83,12 @@ Line = Union[Command, Comment]
 
 def AAP(first: AddressLike, second: AddressLike, comment: Optional[str] = None) -> Command:
     """``AAP first second``: ACTIVATE, ACTIVATE, PRECHARGE."""
-    return Command("AAP", (first, second), comment)
+    return Command("AAP", (as_address(first), as_address(second)), comment)
 
 
 def AP(address: AddressLike, comment: Optional[str] = None) -> Command:
     """``AP address``: ACTIVATE, PRECHARGE."""
-    return Command("AP", (address,), comment)
+    return Command("AP", (as_address(address),), comment)
 
 
 @dataclasses.dataclass(frozen=True)

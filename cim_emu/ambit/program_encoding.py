@@ -3,7 +3,7 @@
 :func:`encode_program` turns a :class:`~cim_emu.ambit.compiler.CompiledProgram` and the nodes
 to materialise into an instruction array: one row of :data:`INSTRUCTION_FIELDS` (int32) per
 computed node, in the evaluation order and with the scratch slots of the fast executor's
-register allocation (:func:`cim_emu.ambit.fast._schedule`), so the kernel keeps exactly as many
+register allocation (:func:`cim_emu.ambit.schedule.schedule`), so the kernel keeps exactly as many
 values live as the numpy executor keeps buffers. Value slots (see the kernel's header):
 
 ====================  ==============================================
@@ -15,26 +15,31 @@ then R slots          the results, each also stored to its output row
 then S slots          scratch values, recycled after their last use
 ====================  ==============================================
 
-:func:`run_program_kernel` launches the kernel on a provider of :mod:`cim_emu.kernels_loader`
+:func:`run_program_kernel` launches the kernel on a kernel provider
 (CuPy, or the CPU shim in the tests) with the fault model's thresholds; it computes what
 :func:`cim_emu.ambit.fast.evaluate` computes for the same nodes, bit for bit.
+:func:`fits_shared_memory` says beforehand whether an encoded program's value slots fit in the
+shared memory of the provider's device (the GPU executor,
+:class:`cim_emu.ambit.executors.KernelExecutor`, evaluates a program that does not with array
+operations).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping
 
 import numpy
 
-from .. import kernels_loader
+from ..gpu.provider import KernelProvider
 from ..rng import bernoulli_threshold
 from .compiler import CompiledProgram
-from .fast import _schedule
 from .faults import TraFaultModel
+from .gpu import ambit_program_fits, run_ambit_program
+from .schedule import schedule
 
 __all__ = ["OPCODES", "INSTRUCTION_FIELDS", "EncodedProgram", "encode_program", "fault_thresholds",
-           "run_program_kernel"]
+           "fits_shared_memory", "run_program_kernel"]
 
 OPCODES = {"not": 0, "and": 1, "or": 2, "xor": 3, "maj": 4}
 """Opcode of each compiled node kind (``AmbitOp`` in the kernel)."""
@@ -75,7 +80,7 @@ def _encode(compiled: CompiledProgram, roots: set[int]) -> EncodedProgram:
     leaves = sorted(r for r in roots if compiled.nodes[r].op in ("row", "const"))
     if leaves:
         raise ValueError(f"roots must be computed nodes; nodes {leaves} are rows or constants")
-    steps, n_scratch = _schedule(compiled, roots)
+    steps, n_scratch = schedule(compiled, roots)
     live_rows = sorted({compiled.nodes[arg].param for step in steps for arg in step.args
                         if compiled.nodes[arg].op == "row"})
     output_nodes = tuple(step.node for step in steps if step.slot < 0)
@@ -105,6 +110,14 @@ def _encode(compiled: CompiledProgram, roots: set[int]) -> EncodedProgram:
     return EncodedProgram(instructions, tuple(live_rows), output_nodes, first_scratch + n_scratch)
 
 
+def fits_shared_memory(encoded: EncodedProgram, kernels: KernelProvider) -> bool:
+    """Whether the fused kernel can run ``encoded`` on ``kernels``' device: its ``n_slots`` value
+    slots per thread fit in the shared memory one block may have
+    (:func:`cim_emu.ambit.gpu.ambit_program_fits`). A program that keeps more values live than
+    that must be evaluated another way; :func:`run_program_kernel` raises :class:`ValueError`."""
+    return ambit_program_fits(encoded.n_slots, kernels)
+
+
 def fault_thresholds(faults: TraFaultModel) -> dict[str, Any]:
     """The kernel's fault arguments: the seed, the Bernoulli thresholds of the random flips
     (``R``), of the weak-cell map (``W``) and of a weak cell's flips (``Q``), 0 where a draw
@@ -119,17 +132,17 @@ def fault_thresholds(faults: TraFaultModel) -> dict[str, Any]:
     }
 
 
-def run_program_kernel(compiled: CompiledProgram, roots: Iterable[int], inputs: dict, outputs: dict,
+def run_program_kernel(compiled: CompiledProgram, roots: Iterable[int], inputs: Mapping[str, Any], outputs: dict,
                        row_bits: int, *, faults: TraFaultModel, tra_base: int, word_offset: int = 0,
-                       kernels: Optional[Any] = None, **launch: Any) -> None:
+                       kernels: KernelProvider, **launch: Any) -> None:
     """Compute the nodes ``roots`` into ``outputs[node]`` (packed rows the caller allocated, of
     the provider's array kind; padding bits come out zero) from ``inputs`` (row name -> packed
     row, or the same slice of every row, from word ``word_offset``), with TRA fault keys
     ``tra_base + ordinal``. ``launch`` passes ``lanes``, ``block`` or ``grid`` through to
-    :func:`cim_emu.kernels_loader.run_ambit_program` (for tests)."""
+    :func:`cim_emu.ambit.gpu.run_ambit_program` (for tests)."""
     encoded = encode_program(compiled, roots)
     arguments = fault_thresholds(faults) if faults.enabled else {}
-    kernels_loader.run_ambit_program(
+    run_ambit_program(
         encoded.instructions, encoded.n_slots, [inputs[row] for row in encoded.input_rows],
         [outputs[node] for node in encoded.output_nodes], row_bits, word_offset=word_offset, tra_base=tra_base,
         kernels=kernels, **arguments, **launch)

@@ -1,11 +1,13 @@
 """The command semantics of an Ambit subarray, written once for every executor.
 
-:class:`BankInterpreter` executes ACTIVATE and PRECHARGE exactly as DESIGN.md and the Ambit
+:class:`BankInterpreter` executes ACTIVATE and PRECHARGE exactly as docs/spec/ambit.md and the Ambit
 paper (MICRO 2017, Sections 3-5) describe them, over a mapping from physical row names to
 row values. What a *value* is comes from an :class:`Algebra`:
 
-* the reference executor (:class:`~cim_emu.ambit.subarray.Subarray`) uses bit-packed rows, so
-  every command is carried out on the data, one after the other;
+* the reference executor (:class:`~cim_emu.ambit.executors.ReferenceExecutor`, and a
+  :class:`~cim_emu.ambit.subarray.Subarray`'s single commands) uses bit-packed rows
+  (:class:`~cim_emu.ambit.executors.PackedRowAlgebra`), so every command is carried out on the
+  data, one after the other;
 * the compiler (:mod:`cim_emu.ambit.compiler`) uses expression nodes, so the same walk
   through the program yields, for every row the program writes, an expression of the rows it
   reads, which the fast executor then evaluates in one pass over memory.

@@ -1,4 +1,4 @@
-"""A DRAM subarray with Ambit's row groups, its state, and the reference executor.
+"""A DRAM subarray with Ambit's row groups: its state, its commands, and where its programs run.
 
 A :class:`Subarray` holds the data rows ``D0`` .. ``D(n-1)``, the designated rows
 ``T0`` .. ``T3`` and the dual-contact rows ``DCC0``, ``DCC1``; the constant rows ``C0`` and
@@ -12,13 +12,30 @@ Stored buffers are immutable; rows that hold the same value may share one buffer
 RowClone copy is modelled as sharing), so writing a row never changes another. A fresh
 subarray holds zeros everywhere.
 
-Two executors run programs and leave identical final states:
+With ``host_rows=True`` on a device backend the rows stay in host memory (numpy) while
+programs compute on the device: :func:`~cim_emu.ambit.bulk_op` and
+:func:`~cim_emu.simdram.simdram_op` keep host operands there, so that rows larger than the
+device's memory pass through it in slices.
 
-* ``executor="reference"`` carries out each ACTIVATE and PRECHARGE on the data, command by
-  command, through :class:`~cim_emu.ambit.semantics.BankInterpreter`; the same interpreter
-  backs :meth:`Subarray.activate`, :meth:`precharge`, :meth:`aap` and :meth:`ap`;
-* ``executor="fast"`` compiles the program into one expression per written row and
-  evaluates them in one pass over memory (:mod:`cim_emu.ambit.fast`).
+Programs (:meth:`Subarray.run`) are compiled (:mod:`cim_emu.ambit.compiler`) and checked in full,
+then one executor of :mod:`cim_emu.ambit.executors` computes the final words of the rows they
+write. :meth:`Subarray.run` is the one place that chooses it:
+
+* ``executor="reference"``: :class:`~cim_emu.ambit.executors.ReferenceExecutor`, each
+  ACTIVATE and PRECHARGE on the data, command by command, where the rows are stored, through
+  :class:`~cim_emu.ambit.semantics.BankInterpreter`; the same interpreter backs
+  :meth:`Subarray.activate`, :meth:`precharge`, :meth:`aap` and :meth:`ap`;
+* ``executor="fast"`` on a backend with kernels (``backend.kernels``: CuPy's, the CPU shim's):
+  :class:`~cim_emu.ambit.executors.KernelExecutor`, the fused kernel of
+  ``kernels/ambit_program.cu`` (or the array path, for a program whose live values do not fit
+  the kernel's shared memory);
+* ``executor="fast"`` otherwise: :class:`~cim_emu.ambit.executors.ArrayExecutor`, the
+  compiled expressions evaluated in one pass over memory (:mod:`cim_emu.ambit.fast`);
+* the fast executor on host rows of a device backend: one of the two above inside
+  :class:`~cim_emu.ambit.streaming.StreamedExecutor`, which passes the rows through the device
+  a slice of words at a time when they exceed its share of free memory.
+
+All leave identical final states and TRA counters, faults included.
 """
 
 from __future__ import annotations
@@ -28,47 +45,21 @@ from typing import Any, Optional, Union
 import numpy
 
 from .._checks import positive_int
-from ..backend import get_backend
-from ..bits import constant_row, n_words, pack_bits, tail_mask, unpack_bits
+from ..backend import NUMPY_BACKEND, BackendLike, get_backend
+from ..bits import n_words, pack_bits, tail_mask, unpack_bits
 from .addresses import AMBIT_DATA_ROWS, DESIGNATED_ROWS, Address, AddressLike
 from .compiler import compile_program
 from .cost import AmbitCostModel, ProgramCost
-from .fast import evaluate
+from .executors import ArrayExecutor, Executor, KernelExecutor, PackedRowAlgebra, ProgramRun, ReferenceExecutor
+from .fast import read_only, writable
 from .faults import NO_FAULTS, TraFaultModel
-from .program import Command, Program, as_program
+from .program import Program, as_program
 from .semantics import AmbitCommandError, BankInterpreter, row_names
+from .streaming import StreamedExecutor, pass_words_for
 
 RowLike = Union[int, str, Address]
 EXECUTORS = ("fast", "reference")
 SCRATCH_POLICIES = ("keep", "drop")
-
-
-class _PackedRowAlgebra:
-    """Row values as packed words: the reference's arithmetic, one whole row at a time."""
-
-    def __init__(self, row_bits: int, xp: Any, faults: TraFaultModel) -> None:
-        self.row_bits, self.xp, self.faults = row_bits, xp, faults
-        self._constants = {bit: _frozen(constant_row(bit, row_bits, xp=xp)) for bit in (0, 1)}
-
-    def constant(self, bit: int) -> Any:
-        return self._constants[bit]
-
-    def invert(self, value: Any) -> Any:
-        out = self.xp.invert(value)
-        out[-1] &= tail_mask(self.row_bits)
-        return _frozen(out)
-
-    def majority(self, a: Any, b: Any, c: Any, tra_index: int) -> Any:
-        out = (a & b) | (b & c) | (a & c)
-        if self.faults.enabled:
-            out ^= self.faults.flip_words(tra_index, a, b, c, 0, self.row_bits, xp=self.xp)
-        return _frozen(out)
-
-
-def _frozen(array: Any) -> Any:
-    if isinstance(array, numpy.ndarray):
-        array.flags.writeable = False
-    return array
 
 
 class Subarray:
@@ -86,21 +77,28 @@ class Subarray:
     cost_model:
         The cost model used by :meth:`run` (default: the paper's DDR3-1600 system).
     backend:
-        ``"numpy"``, ``"cupy"`` or ``"auto"`` (see :mod:`cim_emu.backend`); rows are stored and
-        returned as arrays of this backend.
+        ``"numpy"``, ``"cupy"``, ``"auto"`` or a :class:`~cim_emu.backend.Backend` (see
+        :mod:`cim_emu.backend`): where programs compute; rows are stored and returned as arrays
+        of this backend unless ``host_rows``.
+    host_rows:
+        On a device backend, keep the rows in host memory (numpy arrays) while programs
+        compute on the device: :meth:`run` passes them through it, a slice of words at a time
+        when they exceed its share of free memory. No effect on a host backend.
     """
 
     def __init__(self, row_bits: int, data_rows: int = AMBIT_DATA_ROWS, *,
                  faults: Optional[TraFaultModel] = None, cost_model: Optional[AmbitCostModel] = None,
-                 backend: Optional[str] = None) -> None:
+                 backend: BackendLike = None, host_rows: bool = False) -> None:
         row_bits, data_rows = positive_int("row_bits", row_bits), positive_int("data_rows", data_rows)
         if faults is not None and not isinstance(faults, TraFaultModel):
             raise TypeError(f"faults must be a TraFaultModel; got {type(faults).__name__}")
         self.row_bits, self.data_rows = row_bits, data_rows
         self.backend = get_backend(backend)
+        self.host_rows = bool(host_rows) and self.backend.on_device
+        self._storage = NUMPY_BACKEND if self.host_rows else self.backend  # where the rows live
         self.faults = faults or NO_FAULTS
         self.cost_model = cost_model or AmbitCostModel()
-        self._algebra = _PackedRowAlgebra(self.row_bits, self.xp, self.faults)
+        self._algebra = PackedRowAlgebra(self.row_bits, self._storage, self.faults)
         zeros = self._algebra.constant(0)
         self._rows: dict[str, Any] = dict.fromkeys(row_names(self.data_rows), zeros)
         self._interpreter = BankInterpreter(self._algebra, self._rows, self.data_rows)
@@ -108,8 +106,8 @@ class Subarray:
     # -- properties -------------------------------------------------------------------------
     @property
     def xp(self) -> Any:
-        """The array namespace of this subarray (numpy or cupy)."""
-        return self.backend.xp
+        """The array namespace of the stored rows (numpy with ``host_rows``, else the backend's)."""
+        return self._storage.xp
 
     @property
     def n_words(self) -> int:
@@ -127,8 +125,9 @@ class Subarray:
         return self._interpreter.is_open
 
     def __repr__(self) -> str:
+        host_rows = "host_rows=True, " if self.host_rows else ""
         return (f"Subarray(row_bits={self.row_bits}, data_rows={self.data_rows}, "
-                f"backend={self.backend.name!r}, faults={self.faults})")
+                f"backend={self.backend.name!r}, {host_rows}faults={self.faults})")
 
     # -- reading and writing rows -----------------------------------------------------------
     def _row_name(self, row: RowLike, *, for_write: bool) -> str:
@@ -176,9 +175,7 @@ class Subarray:
         shared = any(buffer is value for buffer in self._rows.values())
         if shared or any(value is self._algebra.constant(bit) for bit in (0, 1)):
             return value.copy()
-        if isinstance(value, numpy.ndarray):
-            value.flags.writeable = True
-        return value
+        return writable(value)
 
     def read_bits(self, row: RowLike) -> Any:
         """The bits of ``row`` as a bool array of length ``row_bits``."""
@@ -187,7 +184,7 @@ class Subarray:
     def write_words(self, row: RowLike, words: Any) -> None:
         """Store packed words (``uint64``, ``n_words`` long) in ``row``; padding bits are cleared."""
         name = self._row_name(row, for_write=True)
-        words = self.backend.asarray(words)
+        words = self._storage.asarray(words)
         if words.dtype != numpy.uint64 or words.shape != (self.n_words,):
             raise ValueError(
                 f"words must be a uint64 array of shape ({self.n_words},) for {self.row_bits}-bit rows; "
@@ -195,18 +192,18 @@ class Subarray:
             )
         stored = words.copy()
         stored[-1] &= tail_mask(self.row_bits)
-        self._rows[name] = _frozen(stored)
+        self._rows[name] = read_only(stored)
 
     def write_bits(self, row: RowLike, bits: Any) -> None:
         """Store a bit vector (bool or 0/1 integers, ``row_bits`` long) in ``row``."""
         name = self._row_name(row, for_write=True)
-        bits = self.backend.asarray(bits)
+        bits = self._storage.asarray(bits)
         if bits.shape != (self.row_bits,):
             raise ValueError(f"bits must have shape ({self.row_bits},); got {tuple(bits.shape)}")
         if bits.dtype != bool and not (numpy.issubdtype(bits.dtype, numpy.integer)
                                        and bool(((bits == 0) | (bits == 1)).all())):
             raise ValueError(f"bits must be bool or integers 0/1; got dtype {bits.dtype} with other values")
-        self._rows[name] = _frozen(pack_bits(bits, xp=self.xp))
+        self._rows[name] = read_only(pack_bits(bits, xp=self.xp))
 
     def state(self) -> dict[str, Any]:
         """A copy of every stored row (data and designated) by name; ``None`` for a dropped row."""
@@ -234,23 +231,29 @@ class Subarray:
 
     # -- programs ---------------------------------------------------------------------------
     def run(self, program: Union[Program, str], *, executor: str = "fast", scratch: str = "keep",
-            chunk_words: Optional[int] = None, threads: Optional[int] = None) -> ProgramCost:
+            chunk_words: Optional[int] = None, threads: Optional[int] = None,
+            pass_words: Optional[int] = None) -> ProgramCost:
         """Run ``program`` (a :class:`Program` or its text) and return its modelled cost.
 
         ``scratch="drop"`` leaves the designated rows the program changes without a value
         (reading them raises an error until they are written again), so that the fast
         executor materialises only the data rows it writes. The program is checked in full
         before any row changes: an illegal command leaves the state as it was.
-        ``chunk_words`` and ``threads`` tune the fast executor (see :mod:`cim_emu.ambit.fast`).
+        ``chunk_words`` and ``threads`` tune the array path on the host (see
+        :mod:`cim_emu.ambit.fast`); ``pass_words`` sets how many words of host rows the fast
+        executor passes through the backend at a time (default: as the device's memory share
+        allows; on a host backend, whole rows). None of them changes the bits. The executor
+        is chosen here (see the module docstring).
         """
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
         if scratch not in SCRATCH_POLICIES:
             raise ValueError(f"scratch must be one of {', '.join(SCRATCH_POLICIES)}; got {scratch!r}")
+        if pass_words is not None and (executor != "fast" or self._storage.on_device):
+            raise ValueError("pass_words applies to the fast executor on rows held on the host")
         program = as_program(program)
         self._interpreter.require_precharged()
-        instructions = program.instructions
-        compiled = compile_program(instructions, self.data_rows, self.faults.enabled)
+        compiled = compile_program(program.instructions, self.data_rows, self.faults.enabled)
         for row in sorted(compiled.reads):
             if self._rows[row] is None:
                 raise AmbitCommandError(
@@ -258,20 +261,31 @@ class Subarray:
                     "write the row before reading it"
                 )
         dropped = [row for row in compiled.outputs if scratch == "drop" and row in DESIGNATED_ROWS]
-        if executor == "reference":
-            self._run_reference(instructions)
-        else:
-            kept = {row: node for row, node in compiled.outputs.items() if row not in dropped}
-            values = evaluate(compiled, set(kept.values()), {row: self._rows[row] for row in compiled.reads},
-                              self.row_bits, xp=self.xp, faults=self.faults, tra_base=self.tra_count,
-                              chunk_words=chunk_words, threads=threads,
-                              spare=self._spare_buffers(compiled.reads, compiled.outputs))
-            for row, node in kept.items():
-                self._rows[row] = values[node]
-            self._interpreter.tra_count += compiled.tra_count
+        kept = {row: node for row, node in compiled.outputs.items() if row not in dropped}
+        spare = self._spare_buffers(compiled.reads, compiled.outputs) if executor == "fast" else ()
+        job = ProgramRun(compiled, {row: self._rows[row] for row in compiled.reads}, kept, self.row_bits, self.faults,
+                         self.tra_count, spare=spare)
+        self._rows.update(self._executor(executor, job, chunk_words, threads, pass_words).run(job))
         for row in dropped:
             self._rows[row] = None
+        self._interpreter.tra_count += compiled.tra_count
         return self.cost_model.program_cost(program, self.row_bits)
+
+    def _executor(self, executor: str, job: ProgramRun, chunk_words: Optional[int], threads: Optional[int],
+                  pass_words: Optional[int]) -> Executor:
+        """The executor of one run (see the module docstring); nothing else chooses one."""
+        if executor == "reference":
+            return ReferenceExecutor(self._algebra, self.data_rows)
+        on_backend: Executor
+        if self.backend.kernels is not None:
+            on_backend = KernelExecutor(self.backend, chunk_words=chunk_words, threads=threads)
+        else:
+            on_backend = ArrayExecutor(self.backend, chunk_words=chunk_words, threads=threads)
+        if not self.host_rows and pass_words is None:
+            return on_backend
+        if pass_words is None:
+            pass_words = pass_words_for(job, self.backend)
+        return StreamedExecutor(on_backend, self.backend, pass_words)
 
     def _spare_buffers(self, reads: frozenset, overwritten: dict) -> list:
         """Buffers that the rows being overwritten release and nothing else uses.
@@ -291,7 +305,3 @@ class Subarray:
             if buffer is not None and id(buffer) not in in_use:
                 spare[id(buffer)] = buffer
         return list(spare.values())
-
-    def _run_reference(self, instructions: tuple[Command, ...]) -> None:
-        for command in instructions:
-            self._interpreter.execute(command)

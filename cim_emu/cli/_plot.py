@@ -14,19 +14,16 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import click
 
+from .._optional import require
+
 #: What to install when matplotlib is missing.
 PLOT_EXTRA = "cim-emu[plot]"
 
 
 def _matplotlib() -> Any:
     """The matplotlib module; a usage error naming the extra when it does not import."""
-    try:
-        import matplotlib  # noqa: PLC0415 - optional, imported only when plotting
-        from matplotlib.figure import Figure  # noqa: F401, PLC0415 - the part the plots use
-    except ImportError as exc:
-        raise click.UsageError(
-            f"--plot needs matplotlib, which is not installed: install {PLOT_EXTRA} "
-            f"(pip install '{PLOT_EXTRA}') ({exc})") from None
+    matplotlib = require("matplotlib", context="--plot needs", error=click.UsageError)
+    require("matplotlib.figure", context="--plot needs", error=click.UsageError)  # the part the plots use
     return matplotlib
 
 

@@ -11,7 +11,7 @@ from ._output import Column, csv_option, format_table, json_option, progress, re
 from ._plot import plot_accuracy, plot_option
 
 #: Row lengths a full run adds to the awkward ones of the Ambit library check
-#: (:data:`cim_emu.ambit.accuracy.AWKWARD_ROW_BITS`): one bit more than the paper's 8 banks of
+#: (:data:`cim_emu.studies.ambit_accuracy.AWKWARD_ROW_BITS`): one bit more than the paper's 8 banks of
 #: 8 KiB rows hold at once, and 8 MiB with a ragged tail.
 LIBRARY_LONG_ROW_BITS = (8 * 8192 * 8 + 1, 2**26 + 3)
 
@@ -26,7 +26,7 @@ FAULT_ROW_BITS_FULL = 2**24
 DIGITS_ADC_BITS_QUICK = (4, 6, 8, None)
 DIGITS_ADC_BITS_FULL = (3, 4, 5, 6, 7, 8, None)
 
-#: Device models (names in cim_emu.reram.accuracy.DEVICES) of the quick runs of the ReRAM sweeps.
+#: Device models (names in cim_emu.studies.reram_accuracy.DEVICES) of the quick runs of the ReRAM sweeps.
 QUICK_DEVICES = ("ideal", "wan2022")
 
 
@@ -51,7 +51,7 @@ def _records(name: str, checks: Iterable[Any]) -> list:
 
 
 def _ambit_library(quick: bool, seed: int, backend: str) -> Section:
-    from ..ambit import accuracy as ambit_accuracy  # noqa: PLC0415
+    from ..studies import ambit_accuracy  # noqa: PLC0415
 
     row_bits = ambit_accuracy.AWKWARD_ROW_BITS + (() if quick else LIBRARY_LONG_ROW_BITS)
     checks = []
@@ -85,7 +85,7 @@ FAULT_COLUMNS = [
 
 
 def _ambit_fault_rates(quick: bool, seed: int, backend: str) -> Section:
-    from ..ambit import accuracy as ambit_accuracy  # noqa: PLC0415
+    from ..studies import ambit_accuracy  # noqa: PLC0415
     from ..ambit.subarray import EXECUTORS  # noqa: PLC0415
 
     cases = [(p, executor) for p in FAULT_PROBABILITIES for executor in EXECUTORS]
@@ -112,7 +112,7 @@ RERAM_COLUMNS = [
 
 
 def _reram_exact(quick: bool, seed: int, backend: str) -> Section:
-    from ..reram import accuracy as reram_accuracy  # noqa: PLC0415
+    from ..studies import reram_accuracy  # noqa: PLC0415
 
     checks = reram_accuracy.check_exact(seed=seed, backend=backend, quick=quick)
     heading = "ReRAM crossbars, lossless ADC and ideal devices, against the exact integer product"
@@ -121,7 +121,7 @@ def _reram_exact(quick: bool, seed: int, backend: str) -> Section:
 
 
 def _reram_adc_sweep(quick: bool, seed: int, backend: str) -> Section:
-    from ..reram import accuracy as reram_accuracy  # noqa: PLC0415
+    from ..studies import reram_accuracy  # noqa: PLC0415
 
     devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
     checks = reram_accuracy.check_adc_sweep(devices=devices, seed=seed, backend=backend, quick=quick)
@@ -145,15 +145,15 @@ DIGITS_COLUMNS = [
 
 
 def _reram_digits(quick: bool, seed: int, backend: str) -> Section:
-    from ..reram import accuracy as reram_accuracy  # noqa: PLC0415
-    from ..reram import digits  # noqa: PLC0415
+    from ..studies import reram_accuracy  # noqa: PLC0415
+    from ..studies import digits_mlp  # noqa: PLC0415
 
     name = "reram-digits"
     heading = ("Digits MLP 64-32-10 (scikit-learn's 8x8 digits, test set) in float, 8-bit digital and on "
                "crossbars (8-bit inputs and weights, 2-bit cells, 1-bit DAC) across ADC bits and device models")
     try:
-        study = digits.DigitsStudy(seed, backend)
-    except digits.DatasetUnavailableError as exc:
+        study = digits_mlp.DigitsStudy(seed, backend)
+    except digits_mlp.DatasetUnavailableError as exc:
         return Section(name, heading, f"skipped: {exc}", [], skipped=str(exc))
     devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
     adc_bits = DIGITS_ADC_BITS_QUICK if quick else DIGITS_ADC_BITS_FULL
@@ -171,16 +171,16 @@ TORCH_DIGITS_COLUMNS = [Column("adc_full_scale", "ADC full scale") if c.key == "
 
 
 def _torch_digits_cnn(quick: bool, seed: int, backend: str) -> Section:
-    from .. import torch_digits  # noqa: PLC0415 - imports torch only when run
-    from ..reram.digits import DatasetUnavailableError  # noqa: PLC0415
+    from ..studies import digits_cnn  # noqa: PLC0415 - imports torch only when run
+    from ..studies.digits_mlp import DatasetUnavailableError  # noqa: PLC0415
 
     name = "torch-digits-cnn"
     heading = ("Digits CNN (PyTorch, conv-conv-linear, scikit-learn's 8x8 digits, test set) in float, digital and "
-               "converted to crossbars (cim_emu.torch; 8-bit inputs and weights, 2-bit cells, 1-bit DAC) across ADC "
+               "converted to crossbars (cim_emu.nn; 8-bit inputs and weights, 2-bit cells, 1-bit DAC) across ADC "
                "bits, default and calibrated ADC full scale; always on the CPU")
     try:
-        records = torch_digits.study(quick, seed)
-    except (torch_digits.TorchUnavailableError, DatasetUnavailableError) as exc:
+        records = digits_cnn.study(quick, seed)
+    except (digits_cnn.TorchUnavailableError, DatasetUnavailableError) as exc:
         return Section(name, heading, f"skipped: {exc}", [], skipped=str(exc))
     return Section(name, heading, format_table(records, TORCH_DIGITS_COLUMNS),
                    [{"check": name, **r} for r in records])
@@ -244,13 +244,13 @@ def accuracy(quick: bool, checks: Sequence[str], backend: Optional[str], seed: i
     digital (exact integer products) and on crossbars across ADC bits and device models.
     Bounds: the float model reaches a floor; digital stays close to float; lossless ideal
     crossbars give the digital logits exactly; ideal crossbars with an 8-bit ADC stay within a
-    stated drop of float (cim_emu.reram.digits sets them; each record's "bound" states its own).
+    stated drop of float (cim_emu.studies.digits_mlp sets them; each record's "bound" states its own).
 
     Digits CNN (needs PyTorch, the 'torch' extra, and scikit-learn; skipped with a note without
-    them): a small CNN trained with torch, converted by cim_emu.torch, on the CPU whatever
+    them): a small CNN trained with torch, converted by cim_emu.nn, on the CPU whatever
     --backend says. Bounds: lossless ideal crossbars give the digital (exact integer product)
     logits exactly; ideal crossbars with an 8-bit ADC stay within a stated drop of float
-    (cim_emu.torch_digits sets them). A 6-bit ADC is also run with its full scale calibrated
+    (cim_emu.studies.digits_cnn sets them). A 6-bit ADC is also run with its full scale calibrated
     per layer from the training set. Quick mode trains 3 epochs and runs ideal devices at 6, 8
     and lossless ADC bits (seconds); a full run trains 15 epochs and adds 5 and 7 bits and the
     wan2022 device model.

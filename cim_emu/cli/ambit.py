@@ -120,7 +120,7 @@ def _run_on_random_rows(subarray: Any, program: Any, program_file: pathlib.Path,
     position = {row: index for index, row in enumerate(order)}
     streams = {row: position[row] for row in sorted(compiled.reads, key=position.get)}
     for row, stream in streams.items():
-        subarray.write_words(row, random_row(seed, stream, subarray.row_bits, xp=subarray.xp))
+        subarray.write_words(row, random_row(seed, stream, subarray.row_bits, backend=subarray.backend))
     cost = subarray.run(program, executor=executor)
     records = [_row_record(row, subarray.read_words(row)) for row in order if row in compiled.outputs]
     return streams, cost, records

@@ -76,7 +76,7 @@ def _display(record: dict) -> dict:
 
 def _cases(engine: str, sizes: dict) -> list:
     """``(engine, case, size)`` triples in the order they run: Ambit rows, then ReRAM shapes."""
-    from .. import benchmarks  # noqa: PLC0415
+    from ..studies import benchmarks  # noqa: PLC0415
 
     cases = []
     if engine in ("all", "ambit"):
@@ -89,7 +89,7 @@ def _cases(engine: str, sizes: dict) -> list:
 
 def _measure(engine: str, case: str, size: Any, seed: int, backend: str, repeats: int) -> Any:
     """One measurement; sizes the machine cannot hold are a usage error naming their options."""
-    from .. import benchmarks  # noqa: PLC0415
+    from ..studies import benchmarks  # noqa: PLC0415
 
     try:
         if engine == "ambit":
@@ -148,7 +148,7 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
     document adds "sizes" (the sweep), "repeats", "machine" (platform, processor, cpu_count,
     python, numpy, backend, device) and "correct" (every result right).
     """
-    from ..benchmarks import machine_info  # noqa: PLC0415
+    from ..studies.benchmarks import machine_info  # noqa: PLC0415
 
     chosen = open_backend(backend).name
     defaults = QUICK_SIZES if quick else FULL_SIZES

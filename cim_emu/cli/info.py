@@ -64,8 +64,8 @@ def info(json_path: Optional[str]) -> None:
     """
     import numpy  # noqa: PLC0415
 
-    from .. import cpu_shim  # noqa: PLC0415
-    from ..ambit.fast import default_threads  # noqa: PLC0415
+    from ..gpu import cpu_shim  # noqa: PLC0415
+    from ..parallel import default_threads  # noqa: PLC0415
 
     default, resolved = _default_backend()
     record = {

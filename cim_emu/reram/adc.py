@@ -1,7 +1,7 @@
-"""The column ADC, computed exactly in floating point over integer (fixed-point) partial sums.
+"""Stage 4, the column ADCs: each partial sum digitised, exactly, in floating point.
 
-DESIGN.md's ADC, with partial sums in fixed point (``p_fixed = p * 2**F``, ``F`` fractional
-bits; ``F = 0`` for ideal devices) and ``Q`` codes:
+With partial sums in fixed point (``p_fixed = p * 2**F``, ``F`` fractional bits; ``F = 0`` for
+ideal devices), ``Q`` codes and full scale ``FS``:
 
 * unit step (``FS <= Q``): ``code = clamp(floor((2 p_fixed + 2**F) / 2**(F + 1)), 0, Q)`` — with
   integer ``p`` this is ``min(p, Q)``; with noise it rounds ``p`` half up;
@@ -22,6 +22,8 @@ rounded on every backend, so numpy and CUDA agree to the bit.
 The unsigned ADC can take *prescaled* sums, ``scale * p_fixed + bias``, produced directly by the
 crossbar matrix product (the weights multiplied by ``scale`` and a bias row added), which saves
 two passes over the largest array of the pipeline.
+
+The full specification is ``docs/spec/reram.md`` (section *The ADC*).
 """
 
 from __future__ import annotations
@@ -29,20 +31,35 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .config import ReramConfig
+
+__all__ = ["Adc"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Adc:
-    """One ADC configuration: ``code = clamp(floor((scale p + bias) / divisor), 0, levels)``."""
+    """The column ADCs of one configuration: ``code = clamp(floor((scale p + bias) / divisor), 0, levels)``."""
 
     levels: int
+    """``Q``: the top code (per side when ``signed``)."""
     scale: int
     bias: int
     divisor: int
+    """``(scale, bias, divisor)``: the transfer in integers (above)."""
     signed: bool
+    """Whether codes keep the sign of ``p+ - p-`` (the ``subtract`` readout)."""
     dtype: Any
+    """The float type the conversion computes in (float32 or float64; exact, see above)."""
+
+    @classmethod
+    def from_config(cls, config: ReramConfig, fraction_bits: int = 0, dtype: Any = None) -> "Adc":
+        """The ADC of ``config`` (its levels ``Q``, full scale ``FS`` and sign) for partial sums
+        with ``fraction_bits`` fractional bits, computing in ``dtype`` (float32 or float64)."""
+        return cls.build(config.adc_levels, config.full_scale, fraction_bits, config.signed_adc, dtype)
 
     @classmethod
     def build(cls, levels: int, full_scale: int, fraction_bits: int, signed: bool, dtype: Any) -> "Adc":
+        """The ADC with ``levels`` codes (``Q``, per side when ``signed``) and full scale ``FS``."""
         one = 2**fraction_bits
         if full_scale <= levels:
             return cls(levels, 2, one, 2 * one, signed, dtype)

@@ -16,6 +16,8 @@ Defaults model ISAAC: 128x128 crossbars, 8-bit weights in 2-bit cells, 8-bit inp
 1-bit DACs, and an ADC just wide enough to be lossless (9 bits for a partial sum of at most
 128 * 1 * 3 = 384; ISAAC itself uses an 8-bit ADC with a weight-flipping encoding that
 saves one bit, which this model does not emulate).
+
+The full specification is ``docs/spec/reram.md`` (section *Configuration*).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class CrossbarGeometry:
 class WeightMapping:
     """How a signed integer weight becomes cell levels.
 
-    ``differential`` (DESIGN.md, exactly): ``W+ = max(W, 0)`` and ``W- = max(-W, 0)`` go to
+    ``differential`` (``docs/spec/reram.md``, exactly): ``W+ = max(W, 0)`` and ``W- = max(-W, 0)`` go to
     two arrays, each magnitude split into ``S = ceil((weight_bits - 1) / bits_per_cell)``
     slices of ``bits_per_cell`` bits, least significant first. ``offset`` (ISAAC): the
     biased weight ``W + B`` with ``B = 2**(weight_bits - 1) - 1`` (in ``[0, 2**weight_bits - 2]``)
@@ -120,6 +122,11 @@ class WeightMapping:
         """The bias ``B`` of the offset scheme (0 for differential)."""
         return self.max_weight if self.scheme == "offset" else 0
 
+    @property
+    def uses_reference_columns(self) -> bool:
+        """True when the offset scheme's ``B * sum(x)`` is read through a reference column."""
+        return self.scheme == "offset" and self.offset_correction == "reference_column"
+
 
 @dataclasses.dataclass(frozen=True)
 class InputEncoding:
@@ -171,7 +178,7 @@ class InputEncoding:
 class AdcConfig:
     """The per-column ADC.
 
-    With ``Q = 2**bits - 1`` codes and full scale ``FS`` (DESIGN.md): if ``FS <= Q`` the code
+    With ``Q = 2**bits - 1`` codes and full scale ``FS`` (``docs/spec/reram.md``): if ``FS <= Q`` the code
     is ``min(p, Q)`` (unit step); otherwise ``min(floor((2 p Q + FS) / (2 FS)), Q)``, the
     round-half-up of ``p Q / FS`` in integers, with step ``FS / Q``. A signed ADC (the
     ``subtract`` readout) has ``Q = 2**(bits - 1) - 1`` codes per side and rounds ``|p|``

@@ -22,6 +22,8 @@ Counting, for a product of ``B`` input vectors on a ``K x N`` weight matrix:
 * conversions = ``B * C`` x row tiles x slices x polarities x used columns (one ADC
   conversion and one shift-and-add per column and cycle); a signed (subtracting) readout
   converts each differential pair once.
+
+The full specification is ``docs/spec/reram.md`` (section *Cost model*).
 """
 
 from __future__ import annotations

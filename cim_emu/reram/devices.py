@@ -42,6 +42,8 @@ order, so every backend gives the same bits. The noise draws come from :mod:`cim
 keyed by ``(seed, stream, cell index)``; per-cell floating-point formulas (noise scaling,
 drift's power) are evaluated once, on the host, in float64, and their rounded integers are
 what every backend computes with.
+
+The full specification is ``docs/spec/reram.md`` (section *Non-idealities*).
 """
 
 from __future__ import annotations
@@ -54,17 +56,12 @@ import numpy
 
 from .. import rng
 from .._checks import nonnegative_number, positive_number, probability
+from ..rng import Stream
 
 #: Fractional bits of fixed-point conductances (units of 2**-8 of a level step).
 FRACTION_BITS = 8
 #: Programmed conductances are clipped to [0, G_CLIP] (in units of g_max).
 G_CLIP = 2.0
-
-STREAM_PROGRAMMING = 0xB1 << 56
-STREAM_STUCK = 0xB2 << 56
-STREAM_DRIFT = 0xB3 << 56
-STREAM_READ = 0xB4 << 56
-STREAM_READ_1F = 0xB5 << 56
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,12 +177,12 @@ class DeviceModel:
         target = g_min + levels.astype(numpy.float64) / max_level * (1.0 - g_min)
         if self.ideal:
             return target
-        g = numpy.maximum(target + self.programming_sigma(target) * _normal(seed, STREAM_PROGRAMMING, levels.shape), 0)
+        g = numpy.maximum(target + self.programming_sigma(target) * _normal(seed, Stream.PROGRAMMING, levels.shape), 0)
         if t_seconds is not None:
             g = MODELS[self.model].conductance_at(self, g, target, float(t_seconds), seed)
         if self.stuck_at_low or self.stuck_at_high:
             flat = numpy.arange(levels.size, dtype=numpy.uint64)
-            u = rng.random_uint32(seed, STREAM_STUCK, flat).reshape(levels.shape).astype(numpy.uint64)
+            u = rng.random_uint32(seed, Stream.STUCK, flat).reshape(levels.shape).astype(numpy.uint64)
             low = rng.bernoulli_threshold(self.stuck_at_low)
             high = low + rng.bernoulli_threshold(self.stuck_at_high)
             g = numpy.where(u < low, g_min, numpy.where(u < high, 1.0, g))
@@ -218,7 +215,7 @@ class _Generic:
         """``g ((t + t0) / t0) ** -nu``, ``nu = max(nu_mean + nu_std z, 0)`` per cell."""
         if not (model.drift_nu_mean or model.drift_nu_std):
             return g
-        nu = numpy.maximum(model.drift_nu_mean + model.drift_nu_std * _normal(seed, STREAM_DRIFT, g.shape), 0.0)
+        nu = numpy.maximum(model.drift_nu_mean + model.drift_nu_std * _normal(seed, Stream.DRIFT, g.shape), 0.0)
         return g * ((t + model.drift_t0) / model.drift_t0) ** (-nu)
 
 
@@ -233,7 +230,7 @@ def _polynomial(coefficients: tuple, x: numpy.ndarray) -> numpy.ndarray:
 
 
 def _normal(seed: int, stream: int, shape: tuple) -> numpy.ndarray:
-    return rng.normal(seed, stream, 0, int(numpy.prod(shape)), xp=numpy).reshape(shape)
+    return rng.normal(seed, stream, 0, int(numpy.prod(shape)), ).reshape(shape)
 
 
 class _ReramWan2022:
@@ -278,7 +275,7 @@ class _ReramWan2022:
         if t not in cls.CURVES:
             raise ValueError(f"t_seconds must be one of {sorted(cls.CURVES)} for the Wan 2022 model "
                              f"(the times its fit covers); got {t!r}")
-        return target + cls.sigma_at(t, target) * _normal(seed, STREAM_DRIFT, g.shape)
+        return target + cls.sigma_at(t, target) * _normal(seed, Stream.DRIFT, g.shape)
 
 
 class _PcmJoshi2020:
@@ -312,11 +309,11 @@ class _PcmJoshi2020:
         log_x = numpy.log(numpy.maximum(numpy.abs(target), 1e-7))
         mu = numpy.clip(-0.0155 * log_x + 0.0244, 0.049, 0.1)
         spread = numpy.clip(-0.0125 * log_x - 0.0059, 0.008, 0.045)
-        nu = numpy.abs(mu + spread * _normal(seed, STREAM_DRIFT, g.shape))
+        nu = numpy.abs(mu + spread * _normal(seed, Stream.DRIFT, g.shape))
         drifted = g * ((t + t0) / t0) ** (-nu)
         q_s = numpy.minimum(0.0088 / numpy.maximum(numpy.abs(g) ** 0.65, 1e-3), 0.2)
         sigma = q_s * math.sqrt(math.log((t + t0 + cls.T_READ) / (2 * cls.T_READ)))
-        noisy = drifted + numpy.abs(drifted) * sigma * _normal(seed, STREAM_READ_1F, g.shape)
+        noisy = drifted + numpy.abs(drifted) * sigma * _normal(seed, Stream.READ_1F, g.shape)
         return numpy.maximum(noisy, 0.0)
 
 

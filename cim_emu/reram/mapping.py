@@ -5,8 +5,10 @@
 offset), slice ``S`` (least significant first), and the weight's position. For every weight,
 ``sum_s levels[p, s] * 2**(s * bits_per_cell)`` is the stored magnitude:
 
-* differential: ``W+ = max(W, 0)``, ``W- = max(-W, 0)`` (DESIGN.md);
+* differential: ``W+ = max(W, 0)``, ``W- = max(-W, 0)``;
 * offset: ``W + B`` with ``B = 2**(weight_bits - 1) - 1`` (ISAAC).
+
+The full specification is ``docs/spec/reram.md`` (section *Weight mapping*).
 """
 
 from __future__ import annotations

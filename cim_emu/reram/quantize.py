@@ -13,6 +13,8 @@ Quantization is symmetric and linear, with round-half-to-even (``numpy.rint``):
   bias, which stays digital (as in real designs).
 
 A zero tensor (or channel) gets scale 1. Non-finite floats raise :class:`ValueError`.
+
+The full specification is ``docs/spec/reram.md`` (section *Float API*).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class AnalogLayer:
 
     def __init__(self, weights: Any, config: Optional[ReramConfig] = None, *, bias: Any = None,
                  per_channel: bool = True, input_scale: Optional[float] = None, seed: int = 0,
-                 backend: Optional[str] = None) -> None:
+                 backend: backends.BackendLike = None) -> None:
         self.config = config or ReramConfig()
         chosen, _ = backends.resolve(backend, weights)
         self.backend = chosen
@@ -93,7 +95,7 @@ class AnalogLayer:
         if self.bias is not None and self.bias.shape != (self.quantized_weights.shape[1],):
             raise ValueError(f"bias must have shape ({self.quantized_weights.shape[1]},); got {self.bias.shape}")
         self.input_scale = input_scale
-        self.crossbars = CrossbarArray(self.quantized_weights, self.config, seed=seed, backend=chosen.name)
+        self.crossbars = CrossbarArray(self.quantized_weights, self.config, seed=seed, backend=chosen)
 
     def calibrate(self, x: Any, method: str = "max", percentile: float = 99.99) -> float:
         """Fix the input scale from sample inputs: ``max|x|`` or a ``percentile`` of ``|x|``."""
@@ -112,7 +114,7 @@ class AnalogLayer:
 
     def __call__(self, x: Any, **matmul_options: Any) -> Any:
         """``x @ W + bias`` for float inputs ``(K,)`` or ``(B, K)``; same array kind as ``x``."""
-        chosen, on_gpu = backends.resolve(self.backend.name, x)
+        chosen, on_gpu = backends.resolve(self.backend, x)
         xp = chosen.xp
         x_q, x_scale = quantize_inputs(chosen.asarray(x), self.config, self.input_scale, xp=xp)
         y = self.crossbars.matmul(x_q, **matmul_options).astype(numpy.float64)
@@ -124,7 +126,8 @@ class AnalogLayer:
 
 def analog_matmul(x: Any, weights: Any, config: Optional[ReramConfig] = None, *,
                   per_channel: bool = True, input_scale: Union[None, float] = None, seed: int = 0,
-                  backend: Optional[str] = None) -> Any:
+                  backend: backends.BackendLike = None) -> Any:
     """One-shot float product ``x @ weights`` on emulated crossbars (see :class:`AnalogLayer`)."""
+    chosen, _ = backends.resolve(backend, x, weights)
     return AnalogLayer(weights, config, per_channel=per_channel, input_scale=input_scale, seed=seed,
-                       backend=backend)(x)
+                       backend=chosen)(x)

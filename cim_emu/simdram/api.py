@@ -10,9 +10,12 @@ transpositions are not part of the modelled cost: SIMDRAM keeps data vertical in
 gives transposition to a unit in the memory controller (ASPLOS 2021, Section 4.2).
 
 :func:`run_program` is the part that the applications share: given operands already in
-vertical form and a program, it runs it and returns the requested rows. On the CuPy backend,
-numpy operands too large for a share of the GPU's free memory pass through it a slice of columns
-at a time (:mod:`cim_emu.ambit.streaming`), with the same bits.
+vertical form and a program, it writes them into a subarray, runs the program there and returns
+the requested rows. The rows stay where the operands are: host (numpy) planes on a device
+backend are held on the host (``Subarray(host_rows=True)``), and
+:meth:`Subarray.run <cim_emu.ambit.subarray.Subarray.run>` passes them through the device, a
+slice of columns at a time when they exceed its share of free memory
+(:mod:`cim_emu.ambit.streaming`), with the same bits.
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ import numpy
 
 from .. import backend as backends
 from .._checks import positive_int
-from ..ambit.addresses import AMBIT_DATA_ROWS, DESIGNATED_ROWS
+from ..ambit.addresses import AMBIT_DATA_ROWS
 from ..ambit.cost import AmbitCostModel, ProgramCost
-from ..ambit.faults import NO_FAULTS, TraFaultModel
+from ..ambit.faults import TraFaultModel
 from ..ambit.program import Program
-from ..ambit.streaming import run_in_passes, words_per_device_pass
 from ..ambit.subarray import Subarray
 from .layout import check_bits, from_vertical, to_vertical
 from .operations import build_operation, get_operation, operand_widths
@@ -60,27 +62,24 @@ class SimdramResult:
 
 
 def run_program(program: Program, planes: dict, outputs: Sequence[Sequence[str]], count: int, *,
-                data_rows: int = AMBIT_DATA_ROWS, executor: str = "fast", backend: Optional[str] = None,
+                data_rows: int = AMBIT_DATA_ROWS, executor: str = "fast", backend: backends.BackendLike = None,
                 faults: Optional[TraFaultModel] = None, cost_model: Optional[AmbitCostModel] = None,
                 pass_words: Optional[int] = None) -> tuple[list, ProgramCost]:
     """Run ``program`` on a subarray of ``count``-bit rows whose rows ``planes`` gives.
 
     ``planes`` maps a tuple of row names to the bit planes (``(len(rows), n_words)`` uint64) to
-    store there. Returns the planes of each tuple of ``outputs`` and the program's cost.
-    With ``pass_words``, host planes pass through the backend's device that many words at a
-    time (:mod:`cim_emu.ambit.streaming`: the same bits) and the planes come back on the host.
+    store there. Returns the planes of each tuple of ``outputs`` and the program's cost. Host
+    planes on a device backend stay on the host and pass through the device (the planes come
+    back on the host); ``pass_words`` sets the words of host planes per pass (see
+    :meth:`Subarray.run <cim_emu.ambit.subarray.Subarray.run>`: the same bits).
     """
-    if pass_words is not None:
-        rows = {row: plane for names, words in planes.items() for row, plane in zip(names, words)}
-        values = run_in_passes(program, rows, [row for names in outputs for row in names], count, data_rows=data_rows,
-                               faults=faults or NO_FAULTS, xp=backends.get_backend(backend).xp, pass_words=pass_words)
-        cost = (cost_model or AmbitCostModel()).program_cost(program, count)
-        return [numpy.stack([values[row] for row in names]) for names in outputs], cost
-    subarray = Subarray(count, data_rows, faults=faults, cost_model=cost_model, backend=backend)
+    chosen = backends.get_backend(backend)
+    host_rows = not any(chosen.owns(words) for words in planes.values())
+    subarray = Subarray(count, data_rows, faults=faults, cost_model=cost_model, backend=chosen, host_rows=host_rows)
     for rows, words in planes.items():
         for row, plane in zip(rows, words):
             subarray.write_words(row, plane)
-    cost = subarray.run(program, executor=executor, scratch="drop")
+    cost = subarray.run(program, executor=executor, scratch="drop", pass_words=pass_words)
     xp = subarray.xp
     results = [xp.stack([subarray.take_words(row) if row not in ("C0", "C1") else subarray.read_words(row)
                          for row in rows]) for rows in outputs]
@@ -88,7 +87,7 @@ def run_program(program: Program, planes: dict, outputs: Sequence[Sequence[str]]
 
 
 def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executor: str = "fast",
-               backend: Optional[str] = None, faults: Optional[TraFaultModel] = None,
+               backend: backends.BackendLike = None, faults: Optional[TraFaultModel] = None,
                cost_model: Optional[AmbitCostModel] = None, data_rows: int = AMBIT_DATA_ROWS) -> SimdramResult:
     """Apply SIMDRAM operation ``op`` (see :data:`~cim_emu.simdram.operations.OPERATIONS`).
 
@@ -106,18 +105,13 @@ def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executo
     if len(operands) != operation.arity:
         raise ValueError(f"{op} takes {operation.arity} operand(s); got {len(operands)}")
     chosen, on_gpu = backends.resolve(backend, *operands)
-    host_operands = not on_gpu and chosen.xp is not numpy  # numpy operands on the CuPy backend
+    host_operands = not on_gpu and chosen.on_device  # host operands on a device backend: they stay there
     arrays = [numpy.asarray(x) if host_operands else chosen.asarray(x) for x in operands]
     lengths = {tuple(a.shape) for a in arrays}
     if len(lengths) != 1 or arrays[0].ndim != 1:
         raise ValueError(f"operands must be 1-D arrays of one length; got shapes {sorted(lengths)}")
     count = int(arrays[0].shape[0])
     built = build_operation(op, bits, bool(signed), data_rows)
-    pass_words = None
-    if host_operands and executor == "fast":  # every row the operation uses, data and designated
-        pass_words = words_per_device_pass(chosen, on_gpu, built.rows_used + len(DESIGNATED_ROWS), count)
-    if host_operands and pass_words is None:
-        arrays = [chosen.asarray(x) for x in arrays]
     widths = operand_widths(operation, bits)
     planes = {}
     for index, (array, width, rows) in enumerate(zip(arrays, widths, built.inputs)):
@@ -127,8 +121,7 @@ def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executo
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"operand {index} of {op}: {exc}") from None
     results, cost = run_program(built.program, planes, built.outputs, count, data_rows=data_rows,
-                                executor=executor, backend=chosen.name, faults=faults, cost_model=cost_model,
-                                pass_words=pass_words)
+                                executor=executor, backend=chosen, faults=faults, cost_model=cost_model)
     values = []
     for kind, result in zip(operation.results, results):
         if kind == "bool":

@@ -35,6 +35,7 @@ from typing import Any, Optional, Sequence
 
 import numpy
 
+from .._optional import require
 from ..ambit import library
 from ..ambit.cost import AmbitCostModel, ProgramCost
 from ..ambit.program import Program
@@ -234,13 +235,9 @@ class DigitsBnnResult:
 def load_binary_digits() -> tuple[Any, Any]:
     """scikit-learn's 8x8 digits as 64 bits per image (pixel > 7) and their labels.
 
-    Raises ``ImportError`` when scikit-learn is missing (``pip install scikit-learn``).
+    Raises ``ImportError`` when scikit-learn is missing (``pip install 'cim-emu[data]'``).
     """
-    try:
-        from sklearn.datasets import load_digits  # noqa: PLC0415 - optional dependency
-    except ImportError as exc:
-        raise ImportError("digits_bnn needs scikit-learn: pip install scikit-learn") from exc
-    digits = load_digits()
+    digits = require("sklearn.datasets", context="digits_bnn needs").load_digits()
     return digits.data > 7, digits.target
 
 

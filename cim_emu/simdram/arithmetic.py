@@ -6,7 +6,7 @@ returns the result operand(s). Results are the low ``n`` bits (wrap-around modul
 which is the same bit pattern for signed and unsigned operands except where noted.
 
 Command counts (``n`` = bits; the published ones are CMU-SAFARI's hand-written SIMDRAM-style
-μPrograms, listed in DESIGN.md):
+μPrograms, listed in docs/simdram.md):
 
 =============  ==============================  =====================  ==========================
 operation      cim-emu                         published              how

@@ -18,7 +18,7 @@ computes a multiplexer: an exhaustive search over all of them finds none). ``AAP
 
 (B14 = MAJ(NOT c, b, 0), B15 = MAJ(a, c, 0), then B12 = MAJ of the two and 1: their OR). The
 public hand-written if-then-else of SIMDRAM's repository computes ``c OR b`` under Ambit's
-semantics (DESIGN.md); this one is run bit by bit in the tests.
+semantics (docs/spec/ambit.md); this one is run bit by bit in the tests.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Run cim-emu's CUDA kernels on the CPU: the proof, without a GPU, that they compute the numpy bits.
 
-Each source of ``kernels/`` (its headers inlined by :func:`cim_emu.kernels_loader.kernel_source`,
+Each source of ``kernels/`` (its headers inlined by :func:`cim_emu.gpu.sources.kernel_source`,
 the very text NVRTC compiles) is compiled by the host C++ compiler with ``-DCIM_EMU_CPU_SHIM``,
 which turns ``kernels/cuda_shim.h`` into a small CUDA emulation: the grid runs as loops, and a
 kernel that uses ``__syncthreads`` or warp intrinsics runs each block with one host thread per
 CUDA thread and barriers. The shared library is cached in a folder keyed by a hash of the
 source, the compiler and its flags, and loaded with :mod:`ctypes`.
 
-:class:`CpuKernels` is a kernel provider with the call convention of :class:`cupy.RawKernel`,
-so the launch wrappers of :mod:`cim_emu.kernels_loader` run unchanged on numpy arrays. Before
+:class:`CpuKernels` is a kernel provider (:class:`~cim_emu.gpu.provider.KernelProvider`) with
+the call convention of :class:`cupy.RawKernel`, so the engines' launch wrappers run unchanged on
+numpy arrays. Before
 every launch the arguments are checked against the kernel's C signature (pointer, or a numpy
 scalar of exactly the parameter's type) - the mistakes CuPy would pass silently to the GPU.
 
@@ -31,7 +32,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy
 
-from .kernels_loader import kernel_source
+from .sources import kernel_source
 
 __all__ = ["COMPILE_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel", "CpuKernels", "skip_reason"]
 
@@ -190,6 +191,11 @@ class CpuKernels:
     @staticmethod
     def constant(array: numpy.ndarray) -> numpy.ndarray:
         return array
+
+    @staticmethod
+    def free_bytes() -> Optional[int]:
+        """Host memory: no device limit to pass work through in slices for."""
+        return None
 
     @staticmethod
     def kernel_names(filename: str) -> tuple[str, ...]:

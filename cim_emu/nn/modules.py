@@ -1,118 +1,33 @@
-"""PyTorch layers whose products run on emulated ReRAM crossbars (``pip install 'cim-emu[torch]'``).
+"""Crossbar layers: :class:`CrossbarLinear` and :class:`CrossbarConv2d`, and their shared base.
 
-:class:`CrossbarLinear` and :class:`CrossbarConv2d` are drop-in replacements for
-``nn.Linear`` and ``nn.Conv2d`` (``groups=1``); :func:`convert` swaps them into a trained
-model, :func:`calibrate` fixes their input scales (and, with ``adc=``, their ADC full scales)
-from data, :func:`calibrate_adc` their ADC full scales alone. Each layer's forward is exactly
-:class:`cim_emu.reram.quantize.AnalogLayer` (the ReRAM float API) on the layer's
-:class:`~cim_emu.reram.config.ReramConfig`, so the bits are the engine's:
-
-* weights: ``W_q = clip(rint(W / s_w), -M, M)``, ``M = 2**(weight_bits-1) - 1``, with
-  ``s_w = max|W| / M`` per output channel (default) or per tensor;
-* inputs: ``x_q = clip(rint(x / s_x))`` (round-half-to-even), ``s_x`` dynamic (each batch's
-  maximum), fixed, or calibrated from data (``max`` or a ``percentile`` of ``|x|``);
-* ``y_q = x_q @ W_q`` through the crossbar pipeline (DAC chunks, ADC per column and tile,
-  device noise, shift-and-add: :class:`~cim_emu.reram.crossbar.CrossbarArray`);
-* ``y = y_q * (s_x * s_w) + bias`` in float64, returned in the input's dtype. **The bias and
-  the scales stay digital**, as in real designs: only ``x_q @ W_q`` is analog.
-
-A convolution is the same product on its im2col matrix: every output position's receptive
-field (``C * kh * kw`` values, ``torch.nn.functional.unfold`` order) is one row of ``x``, the
-kernel reshaped to ``(out_channels, C * kh * kw)`` and transposed is ``W``; any stride,
-padding and dilation, ``groups=1`` only.
-
-Training (hardware-aware, straight-through): the forward runs the emulated pipeline; the
-backward is the gradient of the matching float op with the same quantized weights,
-``y = x @ (W_q * s_w) + bias`` (:class:`_CrossbarProduct`), so that a model can be fine-tuned
-to tolerate ADC quantization and device noise. In training mode a layer can also multiply its
-weights by ``1 + weight_noise * z`` (``z`` standard normal, fresh per step, seeded) before
-quantizing, and its crossbars are programmed with a fresh seed per step, so every step sees a
-new draw of the device noise.
-
-Tensors cross to the engine by DLPack without copies (a CPU tensor becomes a numpy array, a
-CUDA tensor a CuPy array; a non-contiguous one is made contiguous first) and the result comes
-back as a tensor on the input's device.
+:class:`_CrossbarMixin` programs the crossbars (an :class:`~cim_emu.reram.quantize.AnalogLayer`
+of the layer's weight matrix, cached until the weights change, reprogrammed every training
+step when noisy), runs rows through them (:func:`~cim_emu.nn.functions.crossbar_product`),
+holds the input scale and calibrates one layer's input scale and ADC full scale. The two
+layers only turn their inputs into ``(B, K)`` rows and the ``(B, N)`` result back. What they
+compute: see :mod:`cim_emu.nn`.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import fnmatch
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Optional
 
-try:
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-except ImportError as exc:  # pragma: no cover - exercised only without torch
-    raise ImportError(f"cim_emu.torch needs PyTorch: pip install 'cim-emu[torch]' ({exc})") from None
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-import numpy
-
-from .reram.config import ReramConfig
-from .reram.quantize import AnalogLayer, quantize_inputs
-
-__all__ = ["CrossbarLinear", "CrossbarConv2d", "convert", "calibrate", "calibrate_adc", "crossbar_layers", "to_array", "to_tensor"]
+from ..reram.config import ReramConfig
+from ..reram.quantize import AnalogLayer, quantize_inputs
+from .functions import crossbar_product, dequantized, to_array
 
 #: Float dtypes a crossbar layer accepts (the engine quantizes float64; both convert exactly).
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-def to_array(tensor: torch.Tensor) -> Any:
-    """The tensor's data as a numpy array (CPU) or CuPy array (CUDA), shared through DLPack.
-
-    Detached first; a non-contiguous tensor is made contiguous (the only copy)."""
-    tensor = tensor.detach()
-    if not tensor.is_contiguous():
-        tensor = tensor.contiguous()
-    if tensor.device.type == "cpu":
-        return numpy.from_dlpack(tensor)
-    if tensor.device.type == "cuda":
-        import cupy  # noqa: PLC0415 - the GPU path needs CuPy ('cim-emu[gpu]')
-
-        return cupy.from_dlpack(tensor)
-    raise ValueError(f"crossbar layers run on CPU or CUDA tensors; got a tensor on {tensor.device}")
-
-
-def to_tensor(array: Any, like: torch.Tensor) -> torch.Tensor:
-    """A numpy or CuPy array back as a tensor (through DLPack), with ``like``'s dtype and device."""
-    return torch.from_dlpack(array).to(device=like.device, dtype=like.dtype)
-
-
-class _CrossbarProduct(torch.autograd.Function):
-    """``y = layer(x)`` on the crossbars; backward: the float op ``x @ w_deq.T + bias``'s gradient.
-
-    ``x`` is ``(B, K)``, ``weight`` ``(N, K)`` (torch layout), ``w_deq`` ``(N, K)`` the
-    dequantized weights ``W_q * s_w`` (the straight-through surrogate) and ``analog`` the
-    programmed :class:`AnalogLayer`. Gradients: ``dx = dy @ w_deq``, ``dweight = dy.T @ x``
-    (passed straight through the quantizer to the float weights), ``dbias = dy.sum(0)``.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-                w_deq: torch.Tensor, analog: AnalogLayer) -> torch.Tensor:
-        ctx.save_for_backward(x, w_deq)
-        ctx.has_bias = bias is not None
-        return to_tensor(analog(to_array(x)), x)
-
-    @staticmethod
-    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple:
-        x, w_deq = ctx.saved_tensors
-        grad_x = grad_y @ w_deq if ctx.needs_input_grad[0] else None
-        grad_weight = grad_y.t() @ x if ctx.needs_input_grad[1] else None
-        grad_bias = grad_y.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return grad_x, grad_weight, grad_bias, None, None
-
-
-def _dequantized(analog: AnalogLayer, like: torch.Tensor) -> torch.Tensor:
-    """``(W_q * s_w).T``, ``(N, K)``, in ``like``'s dtype and device."""
-    return to_tensor(analog.quantized_weights * analog.weight_scale, like).t()
-
-
 @dataclasses.dataclass
 class _Calibration:
-    """Input matrices recorded while calibrating (see :func:`calibrate`)."""
+    """Input matrices recorded while calibrating (see :func:`cim_emu.nn.conversion.calibrate`)."""
 
     method: str
     percentile: float
@@ -177,7 +92,7 @@ class _CrossbarMixin:
 
     def dequantized_weight(self) -> torch.Tensor:
         """``W_q * s_w`` in torch layout ``(N, K)``: the weights the crossbars hold, as floats."""
-        return _dequantized(self.analog_layer(), self._weight_matrix())
+        return dequantized(self.analog_layer(), self._weight_matrix())
 
     def _product(self, rows: torch.Tensor) -> torch.Tensor:
         """``(B, K)`` rows through the crossbars (or recorded, while calibrating), ``(B, N)`` out."""
@@ -190,9 +105,7 @@ class _CrossbarMixin:
         if self._calibration is not None:
             self._calibration.inputs.append(rows.detach().to(torch.float64).cpu())
             return F.linear(rows, weight.to(rows.dtype), None if self.bias is None else self.bias.to(rows.dtype))
-        analog = self.analog_layer()
-        w_deq = _dequantized(analog, rows)
-        y = _CrossbarProduct.apply(rows, weight, self.bias, w_deq, analog)
+        y = crossbar_product(rows, weight, self.bias, self.analog_layer())
         if self.training and torch.is_grad_enabled():
             self.training_steps += 1
         return y
@@ -337,111 +250,3 @@ def _copy_parameters(source: nn.Module, target: nn.Module) -> None:
         target.weight.copy_(source.weight)
         if source.bias is not None:
             target.bias.copy_(source.bias)
-
-
-CROSSBAR_TYPES = {nn.Linear: CrossbarLinear, nn.Conv2d: CrossbarConv2d}
-
-
-def _matches(name: str, patterns: Optional[Iterable[str]]) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns or ())
-
-
-def convert(model: nn.Module, config: Optional[ReramConfig] = None, include: Optional[Sequence[str]] = None,
-            exclude: Optional[Sequence[str]] = None, *, inplace: bool = False,
-            configs: Optional[dict] = None, seed: int = 0, **options: Any) -> nn.Module:
-    """Replace ``model``'s ``nn.Linear`` and ``nn.Conv2d`` layers by crossbar layers, keeping
-    their trained weights and biases (which stay digital).
-
-    ``include``/``exclude`` are module names (as in ``model.named_modules()``) or ``fnmatch``
-    patterns of them: a layer is converted when it matches ``include`` (default: every one)
-    and not ``exclude``. ``configs`` maps names (or patterns) to a per-layer
-    :class:`ReramConfig` in place of ``config``. Layer ``i`` (in ``named_modules`` order) gets
-    device-noise seed ``seed + i``. Other ``options`` (``per_channel``, ``input_scale``,
-    ``weight_noise``) go to every layer. Returns a converted copy (``inplace=False``, the
-    default) or ``model`` itself. A ``Conv2d`` with ``groups != 1`` raises ``ValueError``
-    unless excluded.
-    """
-    model = model if inplace else copy.deepcopy(model)
-    chosen = [(name, module) for name, module in model.named_modules()
-              if type(module) in CROSSBAR_TYPES and (include is None or _matches(name, include))
-              and not _matches(name, exclude)]
-    for index, (name, module) in enumerate(chosen):
-        layer_config = next((c for pattern, c in (configs or {}).items() if fnmatch.fnmatchcase(name, pattern)), config)
-        layer = CROSSBAR_TYPES[type(module)].from_float(module, layer_config, seed=(seed + index) % 2**64, **options)
-        layer.train(module.training)
-        parent_name, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent_name) if parent_name else model, child, layer)
-    return model
-
-
-def crossbar_layers(model: nn.Module) -> list:
-    """``(name, layer)`` of every crossbar layer in ``model``."""
-    return [(name, module) for name, module in model.named_modules() if isinstance(module, _CrossbarMixin)]
-
-
-def _recorded_rows(model: nn.Module, batches: Union[torch.Tensor, Iterable], forward: Optional[Callable]) -> list:
-    """``[(name, layer, rows)]``: the rows every crossbar layer receives while the model runs in float."""
-    layers = crossbar_layers(model)
-    for _, layer in layers:
-        layer._calibration = _Calibration("max", 100.0)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for batch in [batches] if isinstance(batches, torch.Tensor) else batches:
-                if forward is not None:
-                    forward(model, batch)
-                else:
-                    model(batch[0] if isinstance(batch, (tuple, list)) else batch)
-        recorded = {name: layer._calibration for name, layer in layers}
-    finally:
-        for _, layer in layers:
-            layer._calibration = None
-        model.train(was_training)
-    result = []
-    for name, layer in layers:
-        if not recorded[name].inputs:
-            raise ValueError(f"calibrate: layer {name!r} received no input")
-        result.append((name, layer, torch.cat(recorded[name].inputs)))
-    return result
-
-
-def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: str = "max",
-              percentile: float = 99.99, forward: Optional[Callable] = None, *,
-              adc: Optional[str] = None, adc_percentile: float = 99.99) -> dict:
-    """Fix every crossbar layer's input scale (and, with ``adc``, its ADC full scale) from data;
-    returns ``{name: scale}``.
-
-    ``batches`` is one input tensor or an iterable of them (or of tuples whose first item is
-    the input; ``forward(model, batch)`` overrides how a batch is run). The model runs in
-    float (each crossbar layer applies its float weights) while the rows every layer receives
-    are recorded; then each layer's scale is :meth:`AnalogLayer.calibrate` over all its rows
-    (``max|x|`` or a ``percentile`` of ``|x|``). ``adc="max"`` or ``"percentile"`` then also
-    sets each layer's ADC full scale from the same rows, quantized with the new input scale
-    (:meth:`CrossbarLinear.calibrate_adc`, with ``adc_percentile``); the full scales are
-    readable as ``layer.config.adc.full_scale``.
-    """
-    scales = {}
-    for name, layer, rows in _recorded_rows(model, batches, forward):
-        scales[name] = layer.calibrate_inputs(rows, method, percentile)
-        if adc is not None:
-            layer.calibrate_adc(rows, adc, adc_percentile)
-    return scales
-
-
-def calibrate_adc(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: str = "max",
-                  percentile: float = 99.99, forward: Optional[Callable] = None) -> dict:
-    """Set every crossbar layer's ADC full scale from data, keeping its input scale; returns
-    ``{name: full_scale}``.
-
-    The rows each layer receives (recorded as in :func:`calibrate`, model in float) are
-    quantized with the layer's input scale (calibrate it first: a dynamic scale takes the
-    rows' maximum) and the full scale becomes the largest ideal partial sum over every
-    conversion (``method="max"``) or the ``percentile`` of them
-    (:meth:`cim_emu.reram.crossbar.CrossbarArray.largest_partial_sum`). A smaller full scale
-    gives a finer ADC step (``full_scale / Q``); partial sums above it clip. Each layer is
-    reprogrammed with ``dataclasses.replace(config, adc=dataclasses.replace(config.adc,
-    full_scale=...))`` and the same seed.
-    """
-    return {name: layer.calibrate_adc(rows, method, percentile)
-            for name, layer, rows in _recorded_rows(model, batches, forward)}

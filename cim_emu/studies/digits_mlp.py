@@ -2,8 +2,8 @@
 
 The dataset is scikit-learn's handwritten digits (8x8 images of 0..16 grey levels, 1797
 samples, 10 classes), which ships inside scikit-learn: nothing is downloaded. scikit-learn is
-optional (``pip install 'cim-emu[data]'``); without it :func:`load_digits_split` raises
-:class:`DatasetUnavailableError`.
+optional (``pip install 'cim-emu[data]'``); without it :func:`load_digits_dataset` (and so
+:func:`load_digits_split`) raises :class:`DatasetUnavailableError`.
 
 The model is a 64-32-10 multilayer perceptron ``logits = relu(x W1 + b1) W2 + b2`` on pixels
 scaled to ``[0, 1]``, trained in plain numpy by full-batch gradient descent with momentum on
@@ -41,9 +41,10 @@ from typing import Any, NamedTuple, Optional, Sequence
 
 import numpy
 
-from .config import AdcConfig, ReramConfig
-from .devices import DeviceModel
-from .quantize import AnalogLayer, quantize_inputs
+from .._optional import optional, require
+from ..reram.config import AdcConfig, ReramConfig
+from ..reram.devices import DeviceModel
+from ..reram.quantize import AnalogLayer, quantize_inputs
 
 #: Test accuracy the float model must reach (a check that training worked).
 FLOAT_ACCURACY_FLOOR = 0.93
@@ -100,17 +101,18 @@ def _read_only(*arrays: numpy.ndarray) -> list:
     return list(arrays)
 
 
+def load_digits_dataset() -> Any:
+    """scikit-learn's digits (``load_digits()``: ``data`` ``(1797, 64)`` of 0..16, ``target``), or
+    :class:`DatasetUnavailableError` naming the extra when scikit-learn is missing."""
+    datasets = require("sklearn.datasets", context="the digits dataset ships with", error=DatasetUnavailableError)
+    return datasets.load_digits()
+
+
 def load_digits_split(seed: int = 0, test_fraction: float = TEST_FRACTION) -> DigitsSplit:
     """scikit-learn's digits, pixels scaled to ``[0, 1]``, split by a permutation seeded with ``seed``."""
-    try:
-        from sklearn.datasets import load_digits  # noqa: PLC0415 - optional dependency
-    except ImportError as exc:
-        raise DatasetUnavailableError(
-            f"the digits dataset ships with scikit-learn, which is not installed "
-            f"(pip install 'cim-emu[data]'): {exc}") from None
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction!r}")
-    data = load_digits()
+    data = load_digits_dataset()
     x = data.data.astype(numpy.float64) / 16.0
     y = data.target.astype(numpy.int64)
     order = numpy.random.default_rng(seed).permutation(len(y))
@@ -167,11 +169,10 @@ def _one_blas_thread() -> Any:
     they save (far more when another process holds a core), and one thread makes the float
     sums, and so the trained weights, the same on every machine. threadpoolctl comes with
     scikit-learn; without it nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - a dependency of scikit-learn
-    except ImportError:
+    threadpoolctl = optional("threadpoolctl")
+    if threadpoolctl is None:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
 
 @dataclasses.dataclass(frozen=True)

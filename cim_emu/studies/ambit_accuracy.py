@@ -30,12 +30,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy
 
+from ..ambit import OPERATIONS, TraFaultModel, bulk_op
+from ..ambit.subarray import EXECUTORS
 from ..backend import NUMPY_BACKEND, Backend, get_backend
 from ..bits import pack_bits, random_row, unpack_bits
-from .bulk import bulk_op
-from .faults import TraFaultModel
-from .library import OPERATIONS
-from .subarray import EXECUTORS
 
 #: Row lengths of the default library check: 1 bit, around one 64-bit word, ragged tails.
 AWKWARD_ROW_BITS = (1, 63, 64, 65, 1000, 4097)
@@ -102,7 +100,7 @@ def _operands(seed: int, n_bits: int, count: int, chosen: Backend) -> list:
     """The packed random input rows of an ``n_bits``-bit check (see the module docstring)."""
     if not isinstance(n_bits, int) or isinstance(n_bits, bool) or n_bits < 1:
         raise ValueError(f"row_bits must be positive integers; got {n_bits!r}")
-    return [random_row(seed, 4 * n_bits + k, n_bits, xp=chosen.xp) for k in range(count)]
+    return [random_row(seed, 4 * n_bits + k, n_bits, backend=chosen) for k in range(count)]
 
 
 def _differing_bits(words: Any, expected_bits: numpy.ndarray) -> int:

@@ -20,9 +20,11 @@ does not vary much, so every measurement carries both.
     integer product. Beside it: the ReRAM cost model's latency, energy and MAC/s (ISAAC).
 
 Each time is the shortest of ``repeats`` runs after one warm-up run; on CuPy each run ends
-with a stream synchronise. Every measurement also checks its result: Ambit against numpy's
-bits, lossless ReRAM against the exact integer product, lossy ReRAM within the ADC's error
-bound (``correct``).
+with a stream synchronise. ``timer=`` replaces how the emulator alone is timed (``bench/``
+passes pytest-benchmark's, so that the same measurement feeds both ``cim-emu bench`` and the
+benchmark suites); the baselines are always timed by :func:`best_time`. Every measurement also
+checks its result: Ambit against numpy's bits, lossless ReRAM against the exact integer
+product, lossy ReRAM within the ADC's error bound (``correct``).
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ from typing import Any, Callable, Optional
 
 import numpy
 
-from ._checks import positive_int
-from . import backend as backends
-from .ambit import AmbitCostModel, Subarray, program_for
-from .reram import AdcConfig, CrossbarArray, ReramConfig, ReramCostModel
+from .. import backend as backends
+from .._checks import positive_int
+from ..ambit import AmbitCostModel, Subarray, program_for
+from ..reram import AdcConfig, CrossbarArray, ReramConfig, ReramCostModel
 
 #: The Ambit operations measured, with the native baseline of each.
 AMBIT_OPS = {"and": "bitwise_and", "xor": "bitwise_xor"}
@@ -128,11 +130,11 @@ class Throughput:
         return record
 
 
-def _synchronizer(xp: Any) -> Callable[[], None]:
-    """What ends a timed run: a stream synchronise on CuPy (launches are asynchronous), nothing on numpy."""
-    if xp is numpy:
+def _synchronizer(chosen: backends.Backend) -> Callable[[], None]:
+    """What ends a timed run: a stream synchronise on a device (launches are asynchronous), nothing on the host."""
+    if not chosen.on_device:
         return lambda: None
-    return lambda: xp.cuda.get_current_stream().synchronize()
+    return lambda: chosen.xp.cuda.get_current_stream().synchronize()
 
 
 def best_time(function: Callable[[], Any], repeats: int = DEFAULT_REPEATS,
@@ -150,18 +152,39 @@ def best_time(function: Callable[[], Any], repeats: int = DEFAULT_REPEATS,
     return best
 
 
+#: How the emulator is timed: ``timer(run)`` returns the seconds of one ``run()`` (see the module docstring).
+Timer = Callable[[Callable[[], Any]], float]
+
+
 def _check_positive(**sizes: int) -> None:
     for name, value in sizes.items():
         positive_int(name, value)
 
 
+def _time_emulator(run: Callable[[], Any], timer: Optional[Timer], repeats: int,
+                   synchronize: Callable[[], None]) -> float:
+    """``run``'s time by ``timer`` (each call synchronised), or by :func:`best_time` without one."""
+    if timer is None:
+        return best_time(run, repeats, synchronize)
+
+    def synchronized() -> Any:
+        result = run()
+        synchronize()
+        return result
+
+    return timer(synchronized)
+
+
 def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: Optional[str] = None,
-                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[AmbitCostModel] = None) -> Throughput:
+                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[AmbitCostModel] = None,
+                     scratch: str = "drop", timer: Optional[Timer] = None) -> Throughput:
     """The fast executor's ``op`` on rows of ``row_bytes`` bytes against the native bitwise call.
 
-    ``row_bytes`` must be a multiple of 8 (whole 64-bit words). ``details``: ``row_bytes``,
-    ``baseline_in_place_s`` (the native call writing into a preallocated array),
-    ``ratio_to_baseline_in_place``, and ``modelled_peak_per_s`` (every bank busy: Ambit Figure 9).
+    ``row_bytes`` must be a multiple of 8 (whole 64-bit words). ``scratch`` is the
+    :meth:`Subarray.run` option (``"drop"``: only the destination row materialised; ``"keep"``:
+    every row the program changes). ``details``: ``row_bytes``, ``baseline_in_place_s`` (the
+    native call writing into a preallocated array), ``ratio_to_baseline_in_place``, and
+    ``modelled_peak_per_s`` (every bank busy: Ambit Figure 9).
     """
     if op not in AMBIT_OPS:
         raise ValueError(f"op must be one of {', '.join(AMBIT_OPS)}; got {op!r}")
@@ -169,7 +192,7 @@ def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: Optiona
     if row_bytes % 8:
         raise ValueError(f"row_bytes must be a multiple of 8 (whole 64-bit words); got {row_bytes}")
     chosen = backends.get_backend(backend)
-    xp, synchronize = chosen.xp, _synchronizer(chosen.xp)
+    xp, synchronize = chosen.xp, _synchronizer(chosen)
     rng = numpy.random.default_rng(seed)
     a, b = (chosen.asarray(rng.integers(0, 2**64, row_bytes // 8, dtype=numpy.uint64)) for _ in range(2))
     subarray = Subarray(8 * row_bytes, data_rows=3, cost_model=cost_model, backend=chosen.name)
@@ -179,7 +202,7 @@ def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: Optiona
     native = getattr(xp, AMBIT_OPS[op])
     out = xp.empty_like(a)
 
-    emulator = best_time(lambda: subarray.run(program, scratch="drop"), repeats, synchronize)
+    emulator = _time_emulator(lambda: subarray.run(program, scratch=scratch), timer, repeats, synchronize)
     single_call = best_time(lambda: native(a, b), repeats, synchronize)
     in_place = best_time(lambda: native(a, b, out=out), repeats, synchronize)
     cost = subarray.cost_model.program_cost(program, subarray.row_bits)
@@ -209,7 +232,8 @@ def reram_config(path: str) -> ReramConfig:
 
 
 def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, backend: Optional[str] = None,
-                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[ReramCostModel] = None) -> Throughput:
+                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[ReramCostModel] = None,
+                     timer: Optional[Timer] = None) -> Throughput:
     """A ``batch x k`` by ``k x n`` crossbar product on ``path`` against float32 ``matmul``.
 
     ``details``: ``batch``, ``k``, ``n``, ``adc_bits``, ``inherent_products`` (binary products
@@ -220,7 +244,7 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     config = reram_config(path)
     _check_positive(batch=batch, k=k, n=n)
     chosen = backends.get_backend(backend)
-    xp, synchronize = chosen.xp, _synchronizer(chosen.xp)
+    xp, synchronize = chosen.xp, _synchronizer(chosen)
     rng = numpy.random.default_rng(seed)
     weights = rng.integers(-config.mapping.max_weight, config.mapping.max_weight + 1, (k, n))
     x = rng.integers(config.inputs.min_input, config.inputs.max_input + 1, (batch, k))
@@ -228,7 +252,7 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     x_device = chosen.asarray(x)
     x_float, w_float = (chosen.asarray(a.astype(numpy.float32)) for a in (x, weights))
 
-    emulator = best_time(lambda: crossbars.matmul(x_device), repeats, synchronize)
+    emulator = _time_emulator(lambda: crossbars.matmul(x_device), timer, repeats, synchronize)
     matmul = best_time(lambda: xp.matmul(x_float, w_float), repeats, synchronize)
     exact = x.astype(numpy.float64) @ weights.astype(numpy.float64)  # integers below 2**53: exact
     error = numpy.abs(backends.NUMPY_BACKEND.asarray(crossbars.matmul(x_device)) - exact).max()

@@ -23,9 +23,7 @@ from typing import Optional
 
 import numpy
 
-from .config import AdcConfig, InputEncoding, ReramConfig, WeightMapping
-from .crossbar import CrossbarArray
-from .devices import DeviceModel
+from ..reram import AdcConfig, CrossbarArray, DeviceModel, InputEncoding, ReramConfig, WeightMapping
 
 #: Mappings of the exactness check, by name.
 MAPPINGS = {

@@ -3,12 +3,12 @@
 The reusable core of ``scripts/digits_cnn.py`` and of ``cim-emu accuracy``'s
 ``torch-digits-cnn`` section. torch is imported lazily (inside the functions), so that this
 module imports without it; :func:`require_torch` raises :class:`TorchUnavailableError` with
-the install hint when it is missing.
+the install hint when it is missing (:func:`cim_emu._optional.require`).
 
 * :func:`load_digits_tensors`: images ``(n, 1, 8, 8)`` in [0, 1], a seeded 25 % held out;
 * :func:`small_cnn`: ``conv(1->8, 3x3, pad 1) - ReLU - conv(8->16, 3x3, stride 2, pad 1) - ReLU
   - linear(256->10)``; :func:`train`: Adam on the cross-entropy, seeded mini-batches;
-* :func:`emulated`: :func:`cim_emu.torch.convert` every layer (ISAAC-like defaults: 128x128
+* :func:`emulated`: :func:`cim_emu.nn.convert` every layer (ISAAC-like defaults: 128x128
   crossbars, 8-bit weights per output channel in 2-bit cells, 8-bit unsigned inputs through
   1-bit DACs) with a given ADC resolution and device model, input scales calibrated on the
   training set (max), and optionally the ADC full scale calibrated per layer (``adc="max"``);
@@ -19,10 +19,11 @@ the install hint when it is missing.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Optional
 
-from .reram import AdcConfig, DeviceModel, ReramConfig
+from .._optional import require
+from ..reram import AdcConfig, DeviceModel, ReramConfig
+from .digits_mlp import load_digits_dataset
 
 #: Device models of the study by name.
 DEVICES = {"ideal": DeviceModel(), "reram_wan2022": DeviceModel.reram_wan2022()}
@@ -36,23 +37,13 @@ class TorchUnavailableError(RuntimeError):
 
 def require_torch() -> Any:
     """The ``torch`` module, or :class:`TorchUnavailableError` naming the extra to install."""
-    try:
-        return importlib.import_module("torch")
-    except ImportError as exc:
-        raise TorchUnavailableError(f"PyTorch is not installed ({exc}); pip install 'cim-emu[torch]'") from None
+    return require("torch", error=TorchUnavailableError)
 
 
 def load_digits_tensors(seed: int) -> tuple:
     """``(x_train, y_train, x_test, y_test)``: images ``(n, 1, 8, 8)`` in [0, 1], 25 % held out."""
     torch = require_torch()
-    from .reram.digits import DatasetUnavailableError  # noqa: PLC0415
-
-    try:
-        from sklearn.datasets import load_digits  # noqa: PLC0415 - optional dependency ('cim-emu[data]')
-    except ImportError as exc:
-        raise DatasetUnavailableError(f"the digits dataset ships with scikit-learn, which is not installed "
-                                      f"(pip install 'cim-emu[data]'): {exc}") from None
-    data = load_digits()
+    data = load_digits_dataset()
     x = torch.tensor(data.data / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
     y = torch.tensor(data.target, dtype=torch.int64)
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
@@ -100,7 +91,7 @@ def emulated(model: Any, x_train: Any, adc_bits: Optional[int], devices: str, se
              adc: Optional[str] = None) -> Any:
     """The float model converted to crossbars, input scales calibrated on ``x_train`` (max);
     ``adc="max"`` or ``"percentile"`` also calibrates each layer's ADC full scale from it."""
-    from .torch import calibrate, convert  # noqa: PLC0415 - needs torch
+    from ..nn import calibrate, convert  # noqa: PLC0415 - needs torch
 
     converted = convert(model, config_for(adc_bits, devices), seed=seed)
     calibrate(converted, x_train, adc=adc)
@@ -122,7 +113,7 @@ def digital_reference(converted: Any) -> Any:
     analog step: every crossbar product becomes the exact integer product ``x_q @ W_q``, with
     the same quantization and dequantization. Returns it (in eval mode; while its weights do
     not change, the layers keep the replaced product)."""
-    from .torch import crossbar_layers  # noqa: PLC0415
+    from ..nn import crossbar_layers  # noqa: PLC0415 - needs torch
 
     reference = converted.eval()
     for _, layer in crossbar_layers(reference):
@@ -154,7 +145,7 @@ def study(quick: bool, seed: int) -> list:
     integer products, :func:`digital_reference`) and emulated test accuracy, each with its
     bound and ``passed``. torch runs on at most 2 threads meanwhile (restored after), so the
     numbers and the time do not depend on the machine's core count. Raises :class:`TorchUnavailableError` or
-    :class:`~cim_emu.reram.digits.DatasetUnavailableError` when a dependency is missing."""
+    :class:`~cim_emu.studies.digits_mlp.DatasetUnavailableError` when a dependency is missing."""
     torch = require_torch()
     x_train, y_train, x_test, y_test = load_digits_tensors(seed)
     threads = torch.get_num_threads()

@@ -1,0 +1,63 @@
+"""The CUDA sources of ``kernels/`` as the compilers see them.
+
+Sources live in ``kernels/`` (installed as the package ``cim_emu.kernels``) and are read with
+:mod:`importlib.resources`. :func:`kernel_source` inlines every ``#include "..."`` header, so
+that the text handed to the compiler - and hence CuPy's on-disk cache key, which hashes the
+source string only (CuPy issue #941), and the CPU shim's cache key - changes whenever a header
+does. :data:`KERNELS` names the instances of every source (CuPy's ``name_expressions``, the CPU
+shim's registered names): each is a ``CIM_KERNEL_INSTANCE`` line of its source.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from typing import Callable
+
+__all__ = ["KERNEL_PACKAGE", "NVRTC_OPTIONS", "KERNELS", "inline_includes", "kernel_source"]
+
+KERNEL_PACKAGE = "cim_emu.kernels"
+"""The package that holds the CUDA sources (``kernels/`` in the repository)."""
+
+NVRTC_OPTIONS = ("-std=c++17",)
+"""NVRTC options. Never ``--use_fast_math``: the ADC relies on IEEE float arithmetic."""
+
+KERNELS: dict[str, tuple[str, ...]] = {
+    "philox_draws.cu": tuple(f"philox_{where}<cim::{draw}>" for where in ("range", "at")
+                             for draw in ("UniformDraw", "BernoulliDraw", "NormalDraw")),
+    "ambit_program.cu": tuple(f"ambit_program<{lanes}, {faults}>" for lanes in (1, 2) for faults in ("false", "true")),
+    "reram_epilogue.cu": tuple(f"reram_adc_shift_add<{sums}, {codes}>" for sums in ("float", "double", "int")
+                               for codes in ("float", "double")),
+    "reram_tile_codes.cu": ("reram_tile_codes<float, true>", "reram_tile_codes<double, true>",
+                            "reram_tile_codes<float, false>"),
+}
+"""The kernel instances of each source, as name expressions."""
+
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[ \t]*$', re.MULTILINE)
+
+
+def _read(filename: str) -> str:
+    return importlib.resources.files(KERNEL_PACKAGE).joinpath(filename).read_text(encoding="utf-8")
+
+
+def inline_includes(text: str, read: Callable[[str], str] = _read) -> str:
+    """``text`` with every ``#include "name"`` replaced by ``read(name)``, recursively, each
+    header once (system ``<...>`` includes are left alone)."""
+    seen: set[str] = set()
+
+    def inline(match: re.Match) -> str:
+        header = match.group(1)
+        if header in seen:
+            return f"// #include \"{header}\": inlined above"
+        seen.add(header)
+        return f"// ---- {header}\n{_INCLUDE.sub(inline, read(header))}\n// ---- end of {header}"
+
+    return _INCLUDE.sub(inline, text)
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_source(filename: str) -> str:
+    """The text of ``kernels/<filename>`` with its headers inlined (:func:`inline_includes`):
+    what NVRTC and the CPU shim compile, and what their caches key on."""
+    return inline_includes(_read(filename))

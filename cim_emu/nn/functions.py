@@ -1,0 +1,75 @@
+"""The autograd function of a crossbar layer and the tensor <-> array crossing by DLPack.
+
+:func:`to_array` hands a tensor's data to the engine without a copy (numpy for a CPU tensor,
+CuPy for a CUDA one) and :func:`to_tensor` brings an engine result back.
+:class:`_CrossbarProduct` runs the forward on the crossbars and takes its gradient from the
+float op with the same quantized weights (straight-through).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy
+import torch
+
+from .._optional import require
+from ..reram.quantize import AnalogLayer
+
+
+def to_array(tensor: torch.Tensor) -> Any:
+    """The tensor's data as a numpy array (CPU) or CuPy array (CUDA), shared through DLPack.
+
+    Detached first; a non-contiguous tensor is made contiguous (the only copy)."""
+    tensor = tensor.detach()
+    if not tensor.is_contiguous():
+        tensor = tensor.contiguous()
+    if tensor.device.type == "cpu":
+        return numpy.from_dlpack(tensor)
+    if tensor.device.type == "cuda":
+        cupy = require("cupy", context="crossbar layers on CUDA tensors need")
+        return cupy.from_dlpack(tensor)
+    raise ValueError(f"crossbar layers run on CPU or CUDA tensors; got a tensor on {tensor.device}")
+
+
+def to_tensor(array: Any, like: torch.Tensor) -> torch.Tensor:
+    """A numpy or CuPy array back as a tensor (through DLPack), with ``like``'s dtype and device."""
+    return torch.from_dlpack(array).to(device=like.device, dtype=like.dtype)
+
+
+class _CrossbarProduct(torch.autograd.Function):
+    """``y = layer(x)`` on the crossbars; backward: the float op ``x @ w_deq.T + bias``'s gradient.
+
+    ``x`` is ``(B, K)``, ``weight`` ``(N, K)`` (torch layout), ``w_deq`` ``(N, K)`` the
+    dequantized weights ``W_q * s_w`` (the straight-through surrogate) and ``analog`` the
+    programmed :class:`AnalogLayer`. Gradients: ``dx = dy @ w_deq``, ``dweight = dy.T @ x``
+    (passed straight through the quantizer to the float weights), ``dbias = dy.sum(0)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                w_deq: torch.Tensor, analog: AnalogLayer) -> torch.Tensor:
+        ctx.save_for_backward(x, w_deq)
+        ctx.has_bias = bias is not None
+        return to_tensor(analog(to_array(x)), x)
+
+    @staticmethod
+    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple:
+        x, w_deq = ctx.saved_tensors
+        grad_x = grad_y @ w_deq if ctx.needs_input_grad[0] else None
+        grad_weight = grad_y.t() @ x if ctx.needs_input_grad[1] else None
+        grad_bias = grad_y.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return grad_x, grad_weight, grad_bias, None, None
+
+
+def dequantized(analog: AnalogLayer, like: torch.Tensor) -> torch.Tensor:
+    """``(W_q * s_w).T``, ``(N, K)``, in ``like``'s dtype and device: the straight-through surrogate."""
+    return to_tensor(analog.quantized_weights * analog.weight_scale, like).t()
+
+
+def crossbar_product(rows: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                     analog: AnalogLayer) -> torch.Tensor:
+    """``(B, K)`` rows through the programmed crossbars ``analog``, ``(B, N)`` out, with the
+    straight-through backward of :class:`_CrossbarProduct` (``weight`` ``(N, K)`` and ``bias``
+    receive the gradients)."""
+    return _CrossbarProduct.apply(rows, weight, bias, dequantized(analog, rows), analog)

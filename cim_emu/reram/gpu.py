@@ -1,0 +1,164 @@
+"""Launch wrappers of the ReRAM kernels: the ADC and shift-and-add epilogue
+(``kernels/reram_epilogue.cu``) and the int8 tensor-core partial sums with the ADC fused in
+(``kernels/reram_tile_codes.cu``).
+
+Each takes a kernel provider (:class:`~cim_emu.gpu.provider.KernelProvider`: CuPy's on a GPU,
+the CPU shim's in the tests), checks its operands, chooses the launch shape and passes numpy
+scalars of the exact C parameter types.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Optional
+
+import numpy
+
+from ..gpu.provider import BLOCK_THREADS, BLOCKS_PER_MULTIPROCESSOR, KernelProvider
+from .adc import Adc
+
+__all__ = ["AdcFlag", "reram_adc_shift_add", "reram_shift_add_codes", "TILE_CODES_DEPTH", "tile_codes_depth",
+           "reram_tile_codes"]
+
+
+class AdcFlag(enum.IntFlag):
+    """The ADC flags of ``kernels/reram_adc.cuh`` (``AdcFlag``; a test holds the two equal)."""
+
+    SIGNED = 1
+    """Codes of a signed ADC (currents subtracted before conversion)."""
+    PRESCALED = 2
+    """Sums arrive as ``scale * p + bias`` (the product carried the ADC's scale and bias)."""
+    SATURATES = 4
+    """Clamp codes to the ADC's range (a conversion can exceed it)."""
+
+
+C_FLOAT = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
+"""The C type of each float dtype of the kernels' template parameters."""
+C_SUM = {**C_FLOAT, numpy.dtype(numpy.int32): "int"}
+
+
+def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: int, width: int, pack: int,
+                        pack_bits: int, polarities: int, slices: int, bits_per_cell: int, dac_bits: int,
+                        prescaled: bool, saturates: bool, noise: Optional[Any] = None,
+                        kernels: KernelProvider, grid: Optional[tuple[int, int]] = None) -> None:
+    """ADC and shift-and-add of one block of partial sums into ``acc`` (see
+    ``kernels/reram_epilogue.cu``; the step of :meth:`cim_emu.reram.pipeline.Pipeline.accumulate`
+    after its product).
+
+    ``sums`` is ``(tiles, chunks * b, columns * width)`` float32/float64 (or int32 integers
+    exact in the ADC's float type: :func:`reram_shift_add_codes`), ``acc`` an int64
+    ``(b, columns)`` array whose rows may be strided (a column block of a wider array),
+    ``noise`` ``None`` or float64 ``(tiles, chunks * b, columns, polarities * slices)``,
+    ``adc`` a :class:`~cim_emu.reram.adc.Adc` (its ``scale``, ``bias``, ``divisor``,
+    ``levels``, ``signed`` and ``dtype``). ``grid`` (column blocks, row blocks) overrides the
+    launch shape (for tests: any grid gives the same bits).
+    """
+    if sums.ndim != 3 or sums.dtype not in C_SUM or not sums.flags.c_contiguous:
+        raise ValueError(f"sums must be a C-contiguous 3-D float32/float64/int32 array; got {sums.dtype} {sums.shape}")
+    batch, columns = acc.shape
+    if acc.dtype != numpy.int64 or acc.strides[1] != 8 or sums.shape != (tiles, chunks * batch, columns * width):
+        raise ValueError(f"acc must be int64 (b, columns) with unit column stride matching sums {sums.shape}; "
+                         f"got {acc.dtype} {acc.shape}")
+    cells = (tiles, chunks * batch, columns, polarities * slices)
+    if noise is not None and (noise.dtype != numpy.float64 or noise.shape != cells or not noise.flags.c_contiguous):
+        raise ValueError(f"noise must be a C-contiguous float64 array of shape {cells}; "
+                         f"got {noise.dtype} {noise.shape}")
+    if adc.divisor < 2:
+        raise ValueError(f"the ADC divisor must be at least 2; got {adc.divisor}")
+    code = numpy.dtype(adc.dtype).type
+    flags = ((AdcFlag.SIGNED if adc.signed else 0) | (AdcFlag.PRESCALED if prescaled else 0)
+             | (AdcFlag.SATURATES if saturates else 0))
+    name = f"reram_adc_shift_add<{C_SUM[sums.dtype]}, {C_FLOAT[numpy.dtype(code)]}>"
+    if grid is None:  # a block row per batch row (grid-stride past 65535), columns to fill the device
+        rows = max(1, min(batch, 65535))
+        full = kernels.multiprocessors * BLOCKS_PER_MULTIPROCESSOR
+        grid = (max(1, min(-(-columns // BLOCK_THREADS), -(-full // rows))), rows)
+    kernels.function("reram_epilogue.cu", name)(
+        grid, (BLOCK_THREADS,),
+        (sums, noise, acc, numpy.int64(acc.strides[0] // 8), numpy.int32(tiles), numpy.int32(chunks),
+         numpy.int64(batch), numpy.int64(columns), numpy.int32(width), numpy.int32(pack), numpy.int32(pack_bits),
+         numpy.int32(polarities), numpy.int32(slices), numpy.int32(bits_per_cell), numpy.int32(dac_bits),
+         code(adc.scale), code(adc.bias), code(adc.divisor), code(1) / code(adc.divisor), code(adc.levels),
+         numpy.int32(flags)))
+
+
+def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int, slices: int, bits_per_cell: int,
+                          dac_bits: int, code_bound: int, kernels: KernelProvider,
+                          grid: Optional[tuple[int, int]] = None) -> None:
+    """The shift-and-add of codes already converted (:func:`reram_tile_codes`), into int64:
+    ``acc[i, n] = sum_c 2**(c dac_bits) sum_{p, s} sign_p 2**(s bits_per_cell) codes[c b + i, n P S + p S + s]``
+    (``sign_p`` = +1, -1 for W+, W-; ``polarities = 1`` for a signed ADC's codes).
+
+    The epilogue kernel of :func:`reram_adc_shift_add` on int32 ``codes`` (one tile), with the
+    pass-through transfer ``floor((2 v + 0) / 2) = v``, exact for integers while ``2 |v|`` is
+    (``|v| <= code_bound``: float below ``2**23``, else double), unclamped.
+    """
+    passthrough = Adc(levels=0, scale=2, bias=0, divisor=2, signed=False,
+                      dtype=numpy.float32 if code_bound < 2**23 else numpy.float64)
+    batch = acc.shape[0]
+    reram_adc_shift_add(codes.reshape(1, chunks * batch, -1), acc, passthrough, tiles=1, chunks=chunks,
+                        width=polarities * slices, pack=1, pack_bits=1, polarities=polarities, slices=slices,
+                        bits_per_cell=bits_per_cell, dac_bits=dac_bits, prescaled=False, saturates=False,
+                        kernels=kernels, grid=grid)
+
+
+#: The depth (bytes of a row of either operand) of kernels/reram_tile_codes.cu is a multiple of this.
+TILE_CODES_DEPTH = 64
+
+
+def tile_codes_depth(rows: int) -> int:
+    """The depth of :func:`reram_tile_codes`'s operands for ``rows`` rows: ``rows`` rounded up
+    to a multiple of :data:`TILE_CODES_DEPTH` (the operands are zero-padded to it)."""
+    return -(-rows // TILE_CODES_DEPTH) * TILE_CODES_DEPTH
+
+
+#: Rows and columns of the codes one block of kernels/reram_tile_codes.cu computes; its threads.
+_TILE_CODES_TILE, _TILE_CODES_THREADS = 64, 128
+
+
+def reram_tile_codes(inputs: Any, cells: Any, codes: Any, adc: Any, *, first_column: int = 0,
+                     kernels: KernelProvider, grid: Optional[tuple[int, int]] = None) -> None:
+    """Crossbar partial sums on int8 tensor cores with the ADC fused in (``kernels/reram_tile_codes.cu``):
+    ``codes[m, j] = sum_t ADC(inputs[t, m] . cells[t, first_column + j])``.
+
+    ``inputs`` is int8 ``(T, rows, depth)``, ``cells`` int8 ``(T, cell_columns, depth)`` (rows of
+    cells down the crossbar; ``depth`` a multiple of :data:`TILE_CODES_DEPTH`, zero-padded), both
+    C-contiguous and 16-byte aligned; ``codes`` a C-contiguous int32 ``(rows, columns)`` array
+    with ``first_column + columns <= cell_columns``. ``adc`` is a :class:`~cim_emu.reram.adc.Adc`
+    (its unscaled transfer, always clamped to ``[0, levels]``: the same codes where the numpy
+    pipeline skips a clamp that cannot act), or ``None`` for the raw sums themselves. The caller
+    guarantees the exactness bounds stated in the kernel's header. ``grid`` (column blocks, row
+    blocks) overrides the launch shape (for tests: any grid gives the same bits).
+    """
+    tiles, rows, depth = inputs.shape if inputs.ndim == 3 else (0, 0, 0)
+    columns = codes.shape[1] if codes.ndim == 2 else 0
+    operands = (("inputs", inputs, numpy.int8), ("cells", cells, numpy.int8), ("codes", codes, numpy.int32))
+    for name, array, dtype in operands:
+        if array.dtype != dtype or not array.flags.c_contiguous or kernels.address(array) % 16:
+            raise ValueError(f"{name} must be a C-contiguous, 16-byte aligned {numpy.dtype(dtype)} array; "
+                             f"got {array.dtype} {array.shape}")
+    if (inputs.ndim != 3 or depth % TILE_CODES_DEPTH or depth == 0 or cells.ndim != 3
+            or cells.shape[0] != tiles or cells.shape[2] != depth):
+        raise ValueError(f"inputs (T, rows, depth) and cells (T, cell_columns, depth) must agree, with depth a "
+                         f"positive multiple of {TILE_CODES_DEPTH}; got {inputs.shape} and {cells.shape}")
+    if codes.shape != (rows, columns) or not 0 <= first_column <= cells.shape[1] - columns:
+        raise ValueError(f"codes must be (rows, columns) = ({rows}, columns) with first_column + columns <= "
+                         f"{cells.shape[1]}; got {codes.shape} from column {first_column}")
+    if adc is None:
+        name, code, flags, parameters = "reram_tile_codes<float, false>", numpy.float32, 0, (1, 0, 2, 0.5, 1)
+    else:
+        if adc.divisor < 2:
+            raise ValueError(f"the ADC divisor must be at least 2; got {adc.divisor}")
+        code = numpy.dtype(adc.dtype).type
+        name = f"reram_tile_codes<{C_FLOAT[numpy.dtype(code)]}, true>"
+        flags = (AdcFlag.SIGNED if adc.signed else 0) | AdcFlag.SATURATES
+        parameters = (adc.scale, adc.bias, adc.divisor, code(1) / code(adc.divisor), adc.levels)
+    if rows == 0 or columns == 0:
+        return
+    if grid is None:
+        grid = (-(-columns // _TILE_CODES_TILE), min(65535, -(-rows // _TILE_CODES_TILE)))
+    kernels.function("reram_tile_codes.cu", name)(
+        grid, (_TILE_CODES_THREADS,),
+        (inputs, cells, codes, numpy.int32(tiles), numpy.int64(rows), numpy.int64(columns),
+         numpy.int64(first_column), numpy.int64(cells.shape[1]), numpy.int32(depth),
+         *(code(value) for value in parameters), numpy.int32(flags)))

@@ -1,0 +1,19 @@
+"""Studies: the emulator measured against exact references and native baselines.
+
+What ``cim-emu accuracy`` and ``cim-emu bench`` run, and what the benchmark suites of
+``bench/`` and the scripts of ``scripts/`` call, so that every check and measurement is
+written once. None of them is imported by the engines; each module imports only what it
+needs when it is imported (torch and scikit-learn only when a function asks for them).
+
+* :mod:`~cim_emu.studies.ambit_accuracy` — Ambit library operations against numpy's bitwise
+  result, and the TRA fault model's measured flip rate (``ambit-library``, ``ambit-fault-rate``);
+* :mod:`~cim_emu.studies.reram_accuracy` — ReRAM products against the exact integer product,
+  lossless and across ADC resolutions and device models (``reram-exact``, ``reram-adc-sweep``);
+* :mod:`~cim_emu.studies.digits_mlp` — a 64-32-10 MLP on scikit-learn's digits in float, 8-bit
+  digital and on crossbars (``reram-digits``; needs the ``data`` extra);
+* :mod:`~cim_emu.studies.digits_cnn` — a small CNN on the same digits converted to crossbar
+  layers by :mod:`cim_emu.nn` (``torch-digits-cnn``, ``scripts/digits_cnn.py``; needs the
+  ``torch`` and ``data`` extras);
+* :mod:`~cim_emu.studies.benchmarks` — emulator throughput against the backend's native
+  operation beside the modelled hardware (``cim-emu bench`` and ``bench/``).
+"""
