@@ -37,16 +37,16 @@ import pytest
 pytestmark = pytest.mark.gpu
 cupy = pytest.importorskip("cupy")
 
-from cim_emu.ambit import gpu as ambit_gpu  # noqa: E402
-from cim_emu.gpu import CupyKernels  # noqa: E402
-from cim_emu.rng import gpu as rng_gpu  # noqa: E402
 from cim_emu.ambit import OPERATIONS, program_for  # noqa: E402
+from cim_emu.ambit import gpu as ambit_gpu  # noqa: E402
 from cim_emu.ambit.compiler import compile_program  # noqa: E402
 from cim_emu.ambit.program_encoding import encode_program  # noqa: E402
 from cim_emu.backend import Backend, cupy_available  # noqa: E402
+from cim_emu.gpu import CupyKernels  # noqa: E402
 from cim_emu.reram import CrossbarArray  # noqa: E402
 from cim_emu.reram import gpu as reram_gpu  # noqa: E402
 from cim_emu.reram.config import AdcConfig, ReramConfig  # noqa: E402
+from cim_emu.rng import gpu as rng_gpu  # noqa: E402
 
 if not cupy_available():
     pytest.skip("no CUDA device answers", allow_module_level=True)

@@ -16,9 +16,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from cim_emu.nn import CrossbarLinear  # noqa: E402
 from cim_emu.reram import AdcConfig, ReramConfig  # noqa: E402
 from cim_emu.reram.quantize import AnalogLayer  # noqa: E402
-from cim_emu.nn import CrossbarLinear  # noqa: E402
 
 
 @pytest.mark.parametrize("path", ["lossy", "lossless"])

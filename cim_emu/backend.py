@@ -125,9 +125,9 @@ def _check(backend: Union[str, Backend]) -> Union[str, Backend]:
     return backend
 
 
-_DEFAULT: contextvars.ContextVar[Union[str, Backend]] = contextvars.ContextVar(
-    "cim_emu_default_backend", default=_check(os.environ.get("CIM_EMU_BACKEND", "auto"))
-)
+_ENVIRONMENT_DEFAULT = _check(os.environ.get("CIM_EMU_BACKEND", "auto"))  # a name: an immutable str
+_DEFAULT: contextvars.ContextVar[Union[str, Backend]] = contextvars.ContextVar("cim_emu_default_backend",
+                                                                              default=_ENVIRONMENT_DEFAULT)
 
 
 def is_cupy_array(array: Any) -> bool:

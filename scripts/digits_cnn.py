@@ -29,8 +29,16 @@ from pathlib import Path
 
 import torch
 
-from cim_emu.studies.digits_cnn import (DEVICES, LOSSLESS_BITS, accuracy, config_for,  # noqa: F401 - re-exported
-                                        emulated, load_digits_tensors, small_cnn, train)
+from cim_emu.studies.digits_cnn import (  # noqa: F401 - re-exported
+    DEVICES,
+    LOSSLESS_BITS,
+    accuracy,
+    config_for,
+    emulated,
+    load_digits_tensors,
+    small_cnn,
+    train,
+)
 
 
 def plot(results: dict, path: Path) -> None:

@@ -17,7 +17,7 @@ def main() -> None:
     print("| operation | " + " | ".join(f"{n}-bit commands" for n in WIDTHS)
           + " | 32-bit latency (µs) | 32-bit energy (µJ) | 32-bit G elements/s |")
     print("| --- |" + " --- |" * (len(WIDTHS) + 3))
-    for name, operation in OPERATIONS.items():
+    for name in OPERATIONS:
         signed = name in ("abs", "relu")
         costs = [modelled_cost(name, n, ELEMENTS, signed=signed) for n in WIDTHS]
         top = costs[-1]

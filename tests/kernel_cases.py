@@ -6,7 +6,6 @@ come back as numpy for the comparison.
 """
 
 import numpy
-from fake_cupy import with_free_bytes
 from hypothesis import strategies as st
 
 from cim_emu.ambit import AAP, AP, AmbitCommandError, Program, Subarray, TraFaultModel, bulk_op, streaming
@@ -21,6 +20,8 @@ from cim_emu.reram import gpu as reram_gpu
 from cim_emu.reram.config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping
 from cim_emu.reram.devices import DeviceModel
 from cim_emu.simdram import build_operation, simdram_op
+
+from fake_cupy import with_free_bytes
 
 DATA_ROWS = 4
 FAULTS = TraFaultModel(flip_probability=0.2, weak_column_fraction=0.3, weak_column_flip_probability=0.5, seed=9)

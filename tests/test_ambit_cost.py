@@ -6,7 +6,13 @@ import numpy
 import pytest
 
 from cim_emu.ambit import (
-    OPERATIONS, AmbitCostModel, DramOrganization, DramTiming, Subarray, bulk_op, program_for,
+    OPERATIONS,
+    AmbitCostModel,
+    DramOrganization,
+    DramTiming,
+    Subarray,
+    bulk_op,
+    program_for,
 )
 
 # docs/spec/ambit.md / Ambit Figure 8: commands of each library program.

@@ -5,12 +5,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ambit_model import IllegalCommand, IntModel
 from cim_emu.ambit import (
-    AAP, AP, OPERATIONS, AmbitCommandError, Program, Subarray, TraFaultModel, bulk_op, program_for,
+    AAP,
+    AP,
+    OPERATIONS,
+    AmbitCommandError,
+    Program,
+    Subarray,
+    TraFaultModel,
+    bulk_op,
+    program_for,
 )
 from cim_emu.backend import NUMPY_BACKEND
 from cim_emu.bits import constant_row, pack_bits, random_row, unpack_bits
+
+from ambit_model import IllegalCommand, IntModel
 
 AWKWARD_LENGTHS = [1, 5, 63, 64, 65, 127, 129, 1000, 4097, 70001]
 
@@ -218,11 +227,11 @@ def test_slices_are_checked_against_the_row():
 
 
 def test_host_rows_pass_in_slices_only_past_the_memory_share():
-    from fake_cupy import stand_in_backend
-
     from cim_emu import backend as backends
     from cim_emu.ambit import streaming
     from cim_emu.gpu.memory import DEVICE_MEMORY_SHARE
+
+    from fake_cupy import stand_in_backend
 
     budget_words = 1000  # three rows of 1000 words fill the share of free memory
     gpu = stand_in_backend(free_bytes=int(3 * 8 * budget_words / DEVICE_MEMORY_SHARE))

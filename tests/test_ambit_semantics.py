@@ -3,8 +3,9 @@
 import numpy
 import pytest
 
-from ambit_model import TABLE
 from cim_emu.ambit import AAP, AP, B_GROUP, Address, AmbitCommandError, Program, Subarray
+
+from ambit_model import TABLE
 
 
 def bits(subarray, row):

@@ -15,7 +15,6 @@ import types
 
 import numpy
 import pytest
-from click.testing import CliRunner
 
 import cim_emu
 import cim_emu.cli
@@ -24,9 +23,10 @@ from cim_emu.ambit.subarray import EXECUTORS, Subarray
 from cim_emu.backend import cupy_available
 from cim_emu.bits import random_row
 from cim_emu.cli import ambit as ambit_cli
-from cim_emu.cli import cli, main
+from cim_emu.cli import main
 from cim_emu.studies import ambit_accuracy, reram_accuracy
-from cli_checks import ENVELOPE_KEYS, json_document, usage_error
+
+from cli_checks import json_document, usage_error
 
 #: XOR of D0 and D1 into D2 (Ambit Figure 8) with a syntax-checked comment line and blank line.
 XOR_PROGRAM = """\

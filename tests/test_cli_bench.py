@@ -4,11 +4,12 @@ import csv
 import json
 
 import pytest
-from cli_checks import json_document, usage_error
 
 from cim_emu.ambit import program_for
 from cim_emu.cli import bench as bench_cli
 from cim_emu.studies import benchmarks
+
+from cli_checks import json_document, usage_error
 
 COMMON_KEYS = ["engine", "case", "size", "work", "unit", "emulator_s", "baseline", "baseline_s", "correct",
                "modelled_latency_ns", "modelled_energy_nj", "ratio_to_baseline", "emulator_per_s",

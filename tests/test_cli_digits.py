@@ -7,10 +7,11 @@ import sys
 
 import numpy
 import pytest
-from cli_checks import json_document
 
 from cim_emu.reram import DeviceModel
 from cim_emu.studies import digits_mlp
+
+from cli_checks import json_document
 
 needs_sklearn = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
                                    reason="the digits dataset ships with scikit-learn (the 'data' extra)")

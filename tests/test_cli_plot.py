@@ -5,6 +5,7 @@ import struct
 import sys
 
 import pytest
+
 from cli_checks import usage_error
 
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,

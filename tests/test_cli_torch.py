@@ -5,11 +5,12 @@ import importlib.util
 import sys
 
 import pytest
-from cli_checks import json_document
 
 from cim_emu.studies import digits_cnn
 
-needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None or importlib.util.find_spec("sklearn") is None,
+from cli_checks import json_document
+
+needs_torch = pytest.mark.skipif(any(importlib.util.find_spec(name) is None for name in ("torch", "sklearn")),
                                  reason="needs torch (the 'torch' extra) and scikit-learn")
 
 

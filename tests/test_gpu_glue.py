@@ -5,16 +5,23 @@ at small sizes; each against the numpy backend, bit for bit, with the array kind
 import numpy
 import pytest
 
-import fake_cupy
+from cim_emu.ambit import TraFaultModel, bulk_op
 from cim_emu.backend import default_backend
 from cim_emu.gpu import cpu_shim
-from cim_emu.ambit import TraFaultModel, bulk_op
 from cim_emu.reram import CrossbarArray
 from cim_emu.reram.config import InputEncoding, ReramConfig
 from cim_emu.simdram import simdram_op
+
+import fake_cupy
 from kernel_cases import (
-    FAULTS, RERAM_CONFIGS, bulk_host_operands_stream, crossbar_host_inputs_stream, pipeline_against_numpy,
-    program_launches, recording_launches, simdram_host_operands_stream,
+    FAULTS,
+    RERAM_CONFIGS,
+    bulk_host_operands_stream,
+    crossbar_host_inputs_stream,
+    pipeline_against_numpy,
+    program_launches,
+    recording_launches,
+    simdram_host_operands_stream,
 )
 
 pytestmark = pytest.mark.skipif(cpu_shim.skip_reason() is not None, reason=str(cpu_shim.skip_reason()))

@@ -13,16 +13,25 @@ pytestmark = pytest.mark.gpu
 cupy = pytest.importorskip("cupy")
 
 from cim_emu import rng  # noqa: E402
-from cim_emu.backend import get_backend  # noqa: E402
-from cim_emu.rng import gpu as rng_gpu  # noqa: E402
 from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for  # noqa: E402
 from cim_emu.ambit.compiler import compile_program  # noqa: E402
 from cim_emu.ambit.program_encoding import run_program_kernel  # noqa: E402
-from cim_emu.backend import cupy_available  # noqa: E402
+from cim_emu.backend import cupy_available, get_backend  # noqa: E402
+from cim_emu.rng import gpu as rng_gpu  # noqa: E402
+
 from kernel_cases import (  # noqa: E402
-    COMMANDS, FAULTS, RERAM_CONFIGS, bulk_host_operands_stream, crossbar_host_inputs_stream, epilogue_against_numpy,
-    kernel_runs_like_fast_executor, pipeline_against_numpy, program_of, random_subarray,
-    simdram_host_operands_stream, tile_codes_against_numpy,
+    COMMANDS,
+    FAULTS,
+    RERAM_CONFIGS,
+    bulk_host_operands_stream,
+    crossbar_host_inputs_stream,
+    epilogue_against_numpy,
+    kernel_runs_like_fast_executor,
+    pipeline_against_numpy,
+    program_of,
+    random_subarray,
+    simdram_host_operands_stream,
+    tile_codes_against_numpy,
 )
 
 if not cupy_available():
@@ -67,7 +76,8 @@ def test_draw_at_equals_rng(kernels, kind, np_rng):
 
 
 @pytest.mark.parametrize("op", sorted(OPERATIONS))
-@pytest.mark.parametrize("faults", [None, FAULTS, TraFaultModel.ambit_spice(20, seed=5)], ids=["ideal", "faults", "spice"])
+@pytest.mark.parametrize("faults", [None, FAULTS, TraFaultModel.ambit_spice(20, seed=5)],
+                         ids=["ideal", "faults", "spice"])
 @pytest.mark.parametrize("scratch", ["keep", "drop"])
 def test_library_programs_equal_the_fast_executor(kernels, op, faults, scratch):
     program = program_for(op, [f"D{i}" for i in range(OPERATIONS[op][0])], "D3")

@@ -2,9 +2,10 @@
 
 Every kernel is compiled by the host C++ compiler from the very source NVRTC compiles
 (:mod:`cim_emu.gpu.cpu_shim`) and launched through the same wrappers the CuPy backend uses
-(:mod:`cim_emu.rng.gpu`, :mod:`cim_emu.ambit.gpu`, :mod:`cim_emu.reram.gpu`), on small random cases and with small, varied grids so that the
-grid-stride loops go round several times. The last tests compile every source with nvcc for
-sm_80 and sm_90 and check the resource report (no spills, no stack).
+(:mod:`cim_emu.rng.gpu`, :mod:`cim_emu.ambit.gpu`, :mod:`cim_emu.reram.gpu`), on small random
+cases and with small, varied grids so that the grid-stride loops go round several times. The last
+tests compile every source with nvcc for sm_80 and sm_90 and check the resource report (no
+spills, no stack).
 """
 
 import re
@@ -19,23 +20,37 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cim_emu import rng
+from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for
 from cim_emu.ambit import gpu as ambit_gpu
+from cim_emu.ambit.compiler import compile_program
+from cim_emu.ambit.fast import evaluate
+from cim_emu.ambit.program_encoding import encode_program, fits_shared_memory, run_program_kernel
 from cim_emu.backend import Backend
+from cim_emu.bits import random_row
 from cim_emu.gpu import KERNELS, cpu_shim
 from cim_emu.gpu.sources import inline_includes
 from cim_emu.reram import gpu as reram_gpu
-from cim_emu.rng import gpu as rng_gpu
-from cim_emu.ambit import OPERATIONS, TraFaultModel, program_for
-from cim_emu.ambit.compiler import compile_program
-from cim_emu.ambit.fast import evaluate
-from cim_emu.bits import random_row
-from cim_emu.ambit.program_encoding import encode_program, fits_shared_memory, run_program_kernel
 from cim_emu.reram.adc import Adc
 from cim_emu.reram.config import InputEncoding, ReramConfig
+from cim_emu.rng import gpu as rng_gpu
+
 from kernel_cases import (
-    COMMANDS, DATA_ROWS, FAULTS, POISON, RERAM_CONFIGS, LaunchRecorder, assert_same_state, crossbar_for,
-    epilogue_against_numpy, kernel_runs_like_fast_executor, pipeline_against_numpy, program_launches, program_of,
-    random_subarray, recording_launches, tile_codes_against_numpy,
+    COMMANDS,
+    DATA_ROWS,
+    FAULTS,
+    POISON,
+    RERAM_CONFIGS,
+    LaunchRecorder,
+    assert_same_state,
+    crossbar_for,
+    epilogue_against_numpy,
+    kernel_runs_like_fast_executor,
+    pipeline_against_numpy,
+    program_launches,
+    program_of,
+    random_subarray,
+    recording_launches,
+    tile_codes_against_numpy,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -405,7 +420,8 @@ def test_threaded_mode_runs_barriers_shared_memory_and_warp_intrinsics(np_rng):
     padded[:n] = values
     block_sums, reversed_ = numpy.zeros(blocks, numpy.int64), numpy.zeros(blocks * threads, numpy.int64)
     warps = blocks * threads // 32
-    warp_sums, ballots, agreement = numpy.zeros(warps, numpy.int64), numpy.zeros(warps, numpy.uint32), numpy.zeros(warps, numpy.int32)
+    warp_sums, ballots = numpy.zeros(warps, numpy.int64), numpy.zeros(warps, numpy.uint32)
+    agreement = numpy.zeros(warps, numpy.int32)
     kernel((blocks,), (threads,), (values, numpy.int64(n), block_sums, reversed_, warp_sums, ballots, agreement),
            shared_mem=8 * threads)
     numpy.testing.assert_array_equal(block_sums, padded.reshape(blocks, threads).sum(axis=1))
@@ -418,7 +434,8 @@ def test_threaded_mode_runs_barriers_shared_memory_and_warp_intrinsics(np_rng):
 
 # -- nvcc: every source compiles for sm_80 and sm_90, without spills --------------------------
 
-CUDA_SOURCES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kernels").glob("*.cu")) + ["tests/cuda/shim_selftest.cu"]
+CUDA_SOURCES = (sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kernels").glob("*.cu"))
+                + ["tests/cuda/shim_selftest.cu"])
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")

@@ -6,7 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cim_emu.reram import (
-    AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, InputEncoding, ReramConfig, ReramCostModel,
+    AdcConfig,
+    CrossbarArray,
+    CrossbarGeometry,
+    DeviceModel,
+    InputEncoding,
+    ReramConfig,
+    ReramCostModel,
     WeightMapping,
 )
 from cim_emu.reram.mapping import cell_levels

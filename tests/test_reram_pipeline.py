@@ -4,7 +4,6 @@ import dataclasses
 
 import numpy
 import pytest
-from fake_cupy import stand_in_backend
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +12,8 @@ from cim_emu.reram import AdcConfig, CrossbarArray, CrossbarGeometry, DeviceMode
 from cim_emu.reram.adc import Adc
 from cim_emu.reram.config import WeightMapping
 from cim_emu.reram.dac import Dac
+
+from fake_cupy import stand_in_backend
 
 MAPPINGS = [
     WeightMapping(8, 2, "differential", "per_polarity"),

@@ -11,10 +11,10 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
+from cim_emu.nn import CrossbarConv2d, CrossbarLinear, calibrate, convert, crossbar_layers  # noqa: E402
 from cim_emu.reram import AdcConfig, DeviceModel, ReramConfig  # noqa: E402
 from cim_emu.reram.config import CrossbarGeometry, InputEncoding  # noqa: E402
 from cim_emu.reram.quantize import AnalogLayer, quantize_inputs, quantize_weights  # noqa: E402
-from cim_emu.nn import CrossbarConv2d, CrossbarLinear, calibrate, convert, crossbar_layers  # noqa: E402
 
 CONFIGS = {
     "lossless": ReramConfig(),
@@ -260,14 +260,17 @@ def test_import_without_torch_names_the_extra_and_the_package_never_imports_torc
     message = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'cim-emu[torch]'" in message
     code = "import sys, cim_emu, cim_emu.reram, cim_emu.cli; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == "False"
 
 
 # -- ADC full scale calibrated from data ------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", [ReramConfig(crossbar=CrossbarGeometry(rows=8)),
-                                    ReramConfig(crossbar=CrossbarGeometry(rows=8), inputs=InputEncoding(8, 2, signed=True))])
+@pytest.mark.parametrize("config", [
+    ReramConfig(crossbar=CrossbarGeometry(rows=8)),
+    ReramConfig(crossbar=CrossbarGeometry(rows=8), inputs=InputEncoding(8, 2, signed=True)),
+])
 def test_largest_partial_sum_equals_brute_force(config):
     from cim_emu.reram.crossbar import CrossbarArray
 

@@ -100,10 +100,11 @@ def _jsonable(value: Any) -> Any:
 
 def command_name() -> str:
     """The running command without the program name, e.g. ``"ambit run"``."""
-    names = []
+    names: list[str] = []
     context = click.get_current_context()
     while context.parent is not None:
-        names.append(context.info_name)
+        if context.info_name:  # None only for a context made without a name
+            names.append(context.info_name)
         context = context.parent
     return " ".join(reversed(names))
 

@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 import click
 
+from ..backend import Backend
 from ._options import backend_option, open_backend, seed_option
 from ._output import Column, csv_option, format_table, json_option, progress, report
 from ._plot import plot_accuracy, plot_option
@@ -50,7 +51,7 @@ def _records(name: str, checks: Iterable[Any]) -> list:
     return [{"check": name, **check.as_dict()} for check in checks]
 
 
-def _ambit_library(quick: bool, seed: int, backend: str) -> Section:
+def _ambit_library(quick: bool, seed: int, backend: Backend) -> Section:
     from ..studies import ambit_accuracy  # noqa: PLC0415
 
     row_bits = ambit_accuracy.AWKWARD_ROW_BITS + (() if quick else LIBRARY_LONG_ROW_BITS)
@@ -84,9 +85,9 @@ FAULT_COLUMNS = [
 ]
 
 
-def _ambit_fault_rates(quick: bool, seed: int, backend: str) -> Section:
-    from ..studies import ambit_accuracy  # noqa: PLC0415
+def _ambit_fault_rates(quick: bool, seed: int, backend: Backend) -> Section:
     from ..ambit.subarray import EXECUTORS  # noqa: PLC0415
+    from ..studies import ambit_accuracy  # noqa: PLC0415
 
     cases = [(p, executor) for p in FAULT_PROBABILITIES for executor in EXECUTORS]
     row_bits = FAULT_ROW_BITS_QUICK if quick else FAULT_ROW_BITS_FULL
@@ -111,7 +112,7 @@ RERAM_COLUMNS = [
 ]
 
 
-def _reram_exact(quick: bool, seed: int, backend: str) -> Section:
+def _reram_exact(quick: bool, seed: int, backend: Backend) -> Section:
     from ..studies import reram_accuracy  # noqa: PLC0415
 
     checks = reram_accuracy.check_exact(seed=seed, backend=backend, quick=quick)
@@ -120,7 +121,7 @@ def _reram_exact(quick: bool, seed: int, backend: str) -> Section:
                    _records("reram-exact", checks))
 
 
-def _reram_adc_sweep(quick: bool, seed: int, backend: str) -> Section:
+def _reram_adc_sweep(quick: bool, seed: int, backend: Backend) -> Section:
     from ..studies import reram_accuracy  # noqa: PLC0415
 
     devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
@@ -144,9 +145,8 @@ DIGITS_COLUMNS = [
 ]
 
 
-def _reram_digits(quick: bool, seed: int, backend: str) -> Section:
-    from ..studies import reram_accuracy  # noqa: PLC0415
-    from ..studies import digits_mlp  # noqa: PLC0415
+def _reram_digits(quick: bool, seed: int, backend: Backend) -> Section:
+    from ..studies import digits_mlp, reram_accuracy  # noqa: PLC0415
 
     name = "reram-digits"
     heading = ("Digits MLP 64-32-10 (scikit-learn's 8x8 digits, test set) in float, 8-bit digital and on "
@@ -170,7 +170,7 @@ TORCH_DIGITS_COLUMNS = [Column("adc_full_scale", "ADC full scale") if c.key == "
                         for c in DIGITS_COLUMNS]
 
 
-def _torch_digits_cnn(quick: bool, seed: int, backend: str) -> Section:
+def _torch_digits_cnn(quick: bool, seed: int, backend: Backend) -> Section:
     from ..studies import digits_cnn  # noqa: PLC0415 - imports torch only when run
     from ..studies.digits_mlp import DatasetUnavailableError  # noqa: PLC0415
 
@@ -187,7 +187,7 @@ def _torch_digits_cnn(quick: bool, seed: int, backend: str) -> Section:
 
 
 #: The groups of checks by name, in the order they run and print.
-SECTIONS: dict[str, Callable[[bool, int, str], Section]] = {
+SECTIONS: dict[str, Callable[[bool, int, Backend], Section]] = {
     "ambit-library": _ambit_library,
     "ambit-fault-rate": _ambit_fault_rates,
     "reram-exact": _reram_exact,
@@ -264,13 +264,13 @@ def accuracy(quick: bool, checks: Sequence[str], backend: Optional[str], seed: i
     if plot_path and not set(names) & set(PLOTTED_SECTIONS):
         raise click.UsageError(f"--plot draws the {' and '.join(PLOTTED_SECTIONS)} checks, and --check "
                                f"leaves neither to run")
-    chosen = open_backend(backend).name
+    chosen = open_backend(backend)
     sections = [SECTIONS[name](quick, seed, chosen) for name in names]
     passed, verdict = _verdict(sections)
-    text = "\n\n".join([*(f"{s.heading} (backend {chosen}, seed {seed})\n{s.table}" for s in sections),
+    text = "\n\n".join([*(f"{s.heading} (backend {chosen.name}, seed {seed})\n{s.table}" for s in sections),
                         verdict])
     records = [record for section in sections for record in section.records]
-    report(text, records, json_path=json_path, csv_path=csv_path, backend=chosen, seed=seed,
+    report(text, records, json_path=json_path, csv_path=csv_path, backend=chosen.name, seed=seed,
            passed=passed, skipped={s.name: s.skipped for s in sections if s.skipped})
     if plot_path:
         plot_accuracy(records, plot_path)

@@ -118,7 +118,7 @@ def _run_on_random_rows(subarray: Any, program: Any, program_file: pathlib.Path,
         raise click.BadParameter(f"{program_file}, line {line}: {exc}", param_hint=PROGRAM_HINT) from None
     order = row_names(subarray.data_rows)
     position = {row: index for index, row in enumerate(order)}
-    streams = {row: position[row] for row in sorted(compiled.reads, key=position.get)}
+    streams = {row: position[row] for row in sorted(compiled.reads, key=position.__getitem__)}
     for row, stream in streams.items():
         subarray.write_words(row, random_row(seed, stream, subarray.row_bits, backend=subarray.backend))
     cost = subarray.run(program, executor=executor)
@@ -175,7 +175,7 @@ def run(program_file: pathlib.Path, row_bits: int, data_rows: Optional[int], see
     data_rows = data_rows or _rows_named(program)
     chosen = open_backend(backend)
     try:
-        subarray = Subarray(row_bits, data_rows, faults=_fault_model(fault_preset, seed), backend=chosen.name)
+        subarray = Subarray(row_bits, data_rows, faults=_fault_model(fault_preset, seed), backend=chosen)
         streams, cost, records = _run_on_random_rows(subarray, program, program_file, seed, executor)
     except MemoryError as exc:
         raise click.BadParameter(f"rows of {row_bits} bits do not fit in memory: {exc}",

@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import click
 
+from ..backend import Backend
 from ._options import backend_option, open_backend, seed_option
 from ._output import Column, csv_option, format_table, json_option, progress, report
 from ._plot import plot_option, plot_throughput
@@ -74,11 +75,11 @@ def _display(record: dict) -> dict:
             "modelled_energy_uj": record["modelled_energy_nj"] / 1e3}
 
 
-def _cases(engine: str, sizes: dict) -> list:
+def _cases(engine: str, sizes: dict) -> list[tuple[str, str, Any]]:
     """``(engine, case, size)`` triples in the order they run: Ambit rows, then ReRAM shapes."""
     from ..studies import benchmarks  # noqa: PLC0415
 
-    cases = []
+    cases: list[tuple[str, str, Any]] = []
     if engine in ("all", "ambit"):
         cases += [("ambit", op, mib) for mib in sizes["row_mib"] for op in benchmarks.AMBIT_OPS]
     if engine in ("all", "reram"):
@@ -87,7 +88,7 @@ def _cases(engine: str, sizes: dict) -> list:
     return cases
 
 
-def _measure(engine: str, case: str, size: Any, seed: int, backend: str, repeats: int) -> Any:
+def _measure(engine: str, case: str, size: Any, seed: int, backend: Backend, repeats: int) -> Any:
     """One measurement; sizes the machine cannot hold are a usage error naming their options."""
     from ..studies import benchmarks  # noqa: PLC0415
 
@@ -150,13 +151,13 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
     """
     from ..studies.benchmarks import machine_info  # noqa: PLC0415
 
-    chosen = open_backend(backend).name
+    chosen = open_backend(backend)
     defaults = QUICK_SIZES if quick else FULL_SIZES
     given = {"row_mib": row_mib, "batch": batch, "k": k, "n": n}
     sizes = {name: tuple(values) or defaults[name] for name, values in given.items()}
     repeats = QUICK_REPEATS if quick else FULL_REPEATS
     with progress(_cases(engine, sizes), "bench", show=not quick) as cases:
-        results = [_measure(*case, seed, chosen, repeats) for case in cases]
+        results = [_measure(case_engine, case, size, seed, chosen, repeats) for case_engine, case, size in cases]
     records = [result.as_dict() for result in results]
     wrong = sum(not record["correct"] for record in records)
 
@@ -166,10 +167,10 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
             ("reram", RERAM_COLUMNS, "ReRAM crossbar products against float32 matmul (ISAAC model)")):
         rows = [_display(record) for record in records if record["engine"] == name]
         if rows:
-            sections.append(f"{heading} (backend {chosen}, best of {repeats})\n{format_table(rows, columns)}")
+            sections.append(f"{heading} (backend {chosen.name}, best of {repeats})\n{format_table(rows, columns)}")
     verdict = f"FAIL: {wrong} of {len(records)} results wrong" if wrong else f"all {len(records)} results correct"
 
-    report("\n\n".join([*sections, verdict]), records, json_path=json_path, csv_path=csv_path, backend=chosen,
+    report("\n\n".join([*sections, verdict]), records, json_path=json_path, csv_path=csv_path, backend=chosen.name,
            seed=seed, sizes={name: list(values) for name, values in sizes.items()}, repeats=repeats,
            machine=machine_info(chosen), correct=not wrong)
     if plot_path:

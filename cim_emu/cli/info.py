@@ -10,7 +10,7 @@ from typing import Optional
 import click
 
 from .._version import __version__
-from ..backend import BackendUnavailableError, get_backend, get_default_backend
+from ..backend import Backend, BackendUnavailableError, get_backend, get_default_backend
 from ._output import format_fields, json_option, report
 
 
@@ -38,11 +38,16 @@ def _cupy_status() -> dict:
 
 
 def _default_backend() -> tuple[str, Optional[str]]:
-    """The default backend's name and what it computes on now (``None``: unavailable)."""
+    """The default backend's name and what it computes on now (``None``: unavailable).
+
+    The default is a name, or a :class:`~cim_emu.backend.Backend` set as the default: its name.
+    """
+    default = get_default_backend()
+    name = default.name if isinstance(default, Backend) else default
     try:
-        return get_default_backend(), get_backend().name
+        return name, get_backend().name
     except BackendUnavailableError:
-        return get_default_backend(), None
+        return name, None
 
 
 def _device_text(device: dict) -> str:

@@ -34,16 +34,20 @@ import numpy
 
 from .sources import kernel_source
 
-__all__ = ["COMPILE_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel", "CpuKernels", "skip_reason"]
+__all__ = ["COMPILE_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel", "CpuKernels",
+           "skip_reason"]
 
 COMPILE_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-DCIM_EMU_CPU_SHIM",
                  "-pthread", "-ffp-contract=off", "-Wall", "-Wno-unknown-pragmas")
 """Host compiler flags (``-ffp-contract=off``: no fused multiply-add where numpy has none)."""
 
 #: Scalar parameter type codes of cim_shim_signature: numpy type and ctypes type of each.
-_SCALARS = {"b1": (numpy.bool_, ctypes.c_bool), "i1": (numpy.int8, ctypes.c_int8), "i4": (numpy.int32, ctypes.c_int32), "u4": (numpy.uint32, ctypes.c_uint32),
-            "i8": (numpy.int64, ctypes.c_int64), "u8": (numpy.uint64, ctypes.c_uint64),
-            "f4": (numpy.float32, ctypes.c_float), "f8": (numpy.float64, ctypes.c_double)}
+_SCALARS: dict[str, tuple[type[numpy.generic], Any]] = {
+    "b1": (numpy.bool_, ctypes.c_bool), "i1": (numpy.int8, ctypes.c_int8),
+    "i4": (numpy.int32, ctypes.c_int32), "u4": (numpy.uint32, ctypes.c_uint32),
+    "i8": (numpy.int64, ctypes.c_int64), "u8": (numpy.uint64, ctypes.c_uint64),
+    "f4": (numpy.float32, ctypes.c_float), "f8": (numpy.float64, ctypes.c_double),
+}
 
 
 class ShimUnavailableError(RuntimeError):

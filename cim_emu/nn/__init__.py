@@ -50,9 +50,9 @@ from .._optional import require
 
 require("torch", context="cim_emu.nn needs")
 
-from .conversion import CROSSBAR_TYPES, calibrate, calibrate_adc, convert, crossbar_layers  # noqa: E402
+from .conversion import calibrate, calibrate_adc, convert, crossbar_layers  # noqa: E402
 from .functions import to_array, to_tensor  # noqa: E402
-from .modules import FLOAT_DTYPES, CrossbarConv2d, CrossbarLinear  # noqa: E402
+from .modules import CrossbarConv2d, CrossbarLinear  # noqa: E402
 
 __all__ = ["CrossbarLinear", "CrossbarConv2d", "convert", "calibrate", "calibrate_adc", "crossbar_layers", "to_array",
            "to_tensor"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Union
 
 import torch
 from torch import nn
@@ -19,7 +19,19 @@ from torch import nn
 from ..reram.config import ReramConfig
 from .modules import CrossbarConv2d, CrossbarLinear, _Calibration, _CrossbarMixin
 
-CROSSBAR_TYPES = {nn.Linear: CrossbarLinear, nn.Conv2d: CrossbarConv2d}
+
+class _CrossbarType(Protocol):
+    """A crossbar layer class: ``from_float(module, config, **options)`` makes one of a float layer.
+
+    The float layer's type is the :data:`CROSSBAR_TYPES` key the class sits under, which a type
+    checker cannot tie to the parameter's type: hence ``Any`` for it and the other arguments.
+    """
+
+    def from_float(self, module: Any, /, *args: Any, **options: Any) -> nn.Module: ...
+
+
+#: The float layers :func:`convert` replaces, and the crossbar layer class of each.
+CROSSBAR_TYPES: dict[type[nn.Module], _CrossbarType] = {nn.Linear: CrossbarLinear, nn.Conv2d: CrossbarConv2d}
 
 
 def _matches(name: str, patterns: Optional[Iterable[str]]) -> bool:

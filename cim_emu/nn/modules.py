@@ -11,7 +11,7 @@ compute: see :mod:`cim_emu.nn`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +40,11 @@ class _CrossbarMixin:
     straight-through product and the input scale. Subclasses give ``_weight_matrix`` ``(N, K)``
     and turn their input into ``(B, K)`` rows and the ``(B, N)`` result back."""
 
+    # nn.Module's mode flag, declared for the type checker (an annotation without a value
+    # leaves nn.Module's attribute in place); the bias comes through _bias_vector, as nn.Linear
+    # and nn.Conv2d type their bias differently.
+    training: bool
+
     def _setup_crossbars(self, config: Optional[ReramConfig], per_channel: bool,
                          input_scale: Optional[float], seed: int, weight_noise: float) -> None:
         config = config or ReramConfig()
@@ -61,6 +66,9 @@ class _CrossbarMixin:
     def _weight_matrix(self) -> torch.Tensor:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _bias_vector(self) -> Optional[torch.Tensor]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     def crossbar_extra_repr(self) -> str:
         scale = "dynamic" if self.input_scale is None else f"{self.input_scale:.4g}"
         weights = "per_channel" if self.per_channel else "per_tensor"
@@ -71,7 +79,7 @@ class _CrossbarMixin:
         (eval mode: programmed once per weight version with ``seed``; training mode: reprogrammed
         every step with seed ``seed + step`` and, if set, multiplicative weight noise)."""
         weight = self._weight_matrix()
-        bias = self.bias
+        bias = self._bias_vector()
         noisy = self.training and (self.weight_noise > 0 or not self.config.devices.ideal)
         key = (weight._version, weight.data_ptr(), None if bias is None else bias._version,
                self.config, self.per_channel, self.seed, noisy)
@@ -96,7 +104,7 @@ class _CrossbarMixin:
 
     def _product(self, rows: torch.Tensor) -> torch.Tensor:
         """``(B, K)`` rows through the crossbars (or recorded, while calibrating), ``(B, N)`` out."""
-        weight = self._weight_matrix()
+        weight, bias = self._weight_matrix(), self._bias_vector()
         if rows.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{type(self).__name__} takes float32 or float64 inputs; got {rows.dtype}")
         if rows.device != weight.device:
@@ -104,8 +112,8 @@ class _CrossbarMixin:
                              "move the model or the input")
         if self._calibration is not None:
             self._calibration.inputs.append(rows.detach().to(torch.float64).cpu())
-            return F.linear(rows, weight.to(rows.dtype), None if self.bias is None else self.bias.to(rows.dtype))
-        y = crossbar_product(rows, weight, self.bias, self.analog_layer())
+            return F.linear(rows, weight.to(rows.dtype), None if bias is None else bias.to(rows.dtype))
+        y = crossbar_product(rows, weight, bias, self.analog_layer())
         if self.training and torch.is_grad_enabled():
             self.training_steps += 1
         return y
@@ -137,7 +145,8 @@ class _CrossbarMixin:
             rows = to_array(rows.to(torch.float64))
         analog = self.analog_layer()
         x_q, _ = quantize_inputs(analog.backend.asarray(rows), self.config, self.input_scale, xp=analog.backend.xp)
-        full_scale = analog.crossbars.largest_partial_sum(x_q, percentile=percentile if method == "percentile" else None)
+        full_scale = analog.crossbars.largest_partial_sum(x_q,
+                                                          percentile=percentile if method == "percentile" else None)
         self.config = dataclasses.replace(self.config, adc=dataclasses.replace(self.config.adc, full_scale=full_scale))
         return full_scale
 
@@ -173,6 +182,9 @@ class CrossbarLinear(_CrossbarMixin, nn.Linear):
     def _weight_matrix(self) -> torch.Tensor:
         return self.weight
 
+    def _bias_vector(self) -> Optional[torch.Tensor]:
+        return self.bias
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.shape[-1] != self.in_features:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -205,7 +217,7 @@ class CrossbarConv2d(_CrossbarMixin, nn.Conv2d):
         if isinstance(padding, str):
             raise ValueError(f"CrossbarConv2d takes integer padding; got padding={padding!r}")
         nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                           padding_mode, device=device, dtype=dtype)
+                           "zeros", device=device, dtype=dtype)
         self._setup_crossbars(config, per_channel, input_scale, seed, weight_noise)
 
     @classmethod
@@ -220,10 +232,20 @@ class CrossbarConv2d(_CrossbarMixin, nn.Conv2d):
     def _weight_matrix(self) -> torch.Tensor:
         return self.weight.reshape(self.out_channels, -1)
 
+    def _bias_vector(self) -> Optional[torch.Tensor]:
+        return self.bias
+
+    @property
+    def _integer_padding(self) -> tuple[int, ...]:
+        """``padding`` as integers (``__init__`` refuses the strings ``nn.Conv2d`` also takes)."""
+        if isinstance(self.padding, str):
+            raise ValueError(f"CrossbarConv2d takes integer padding; got padding={self.padding!r}")
+        return self.padding
+
     def output_size(self, height: int, width: int) -> tuple:
         """``(H', W')``: ``floor((size + 2 p - d (k - 1) - 1) / s) + 1`` per dimension."""
         return tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, p, d, k, s in
-                     zip((height, width), self.padding, self.dilation, self.kernel_size, self.stride))
+                     zip((height, width), self._integer_padding, self.dilation, self.kernel_size, self.stride))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -235,7 +257,7 @@ class CrossbarConv2d(_CrossbarMixin, nn.Conv2d):
         out_h, out_w = self.output_size(x.shape[2], x.shape[3])
         if out_h < 1 or out_w < 1:
             raise ValueError(f"input {tuple(x.shape)} is smaller than the kernel's receptive field")
-        columns = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # (B, K, L)
+        columns = F.unfold(x, self.kernel_size, self.dilation, self._integer_padding, self.stride)  # (B, K, L)
         rows = columns.transpose(1, 2).reshape(-1, columns.shape[1])
         y = self._product(rows)  # (B * L, out)
         return y.reshape(batch, out_h * out_w, self.out_channels).transpose(1, 2).reshape(
@@ -245,8 +267,9 @@ class CrossbarConv2d(_CrossbarMixin, nn.Conv2d):
         return f"{nn.Conv2d.extra_repr(self)}, {self.crossbar_extra_repr()}"
 
 
-def _copy_parameters(source: nn.Module, target: nn.Module) -> None:
+def _copy_parameters(source: Union[nn.Linear, nn.Conv2d], target: Union[CrossbarLinear, CrossbarConv2d]) -> None:
+    """Copy the weight and the bias (``target`` was made with a bias when ``source`` has one)."""
     with torch.no_grad():
         target.weight.copy_(source.weight)
-        if source.bias is not None:
+        if source.bias is not None and target.bias is not None:
             target.bias.copy_(source.bias)

@@ -87,8 +87,7 @@ wrappers of the CUDA twin).
 
 from .draws import bernoulli, bernoulli_at, bernoulli_threshold, normal, normal_at
 from .normal_table import NORMAL_BODY_BITS, normal_table
-from .philox import (PHILOX_M0, PHILOX_M1, PHILOX_ROUNDS, PHILOX_W0, PHILOX_W1, philox4x32, random_uint32,
-                     uniform_uint32)
+from .philox import PHILOX_M0, PHILOX_M1, PHILOX_ROUNDS, PHILOX_W0, PHILOX_W1, philox4x32, random_uint32, uniform_uint32
 from .streams import Stream
 
 __all__ = [

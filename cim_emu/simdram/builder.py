@@ -63,6 +63,7 @@ def extend(builder: ProgramBuilder, program: Program) -> None:
         if isinstance(line, Comment):
             builder.note(line.text or "")
         elif line.op == "AAP":
-            builder.aap(*map(str, line.addresses), line.comment)
+            source, destination = line.addresses  # Command checks that an AAP has two
+            builder.aap(str(source), str(destination), line.comment)
         else:
             builder.ap(str(line.addresses[0]), line.comment)

@@ -140,6 +140,6 @@ def from_vertical(planes: Any, count: int, signed: bool = False, dtype: Any = No
         by_byte[:, :, byte] = transpose_bytes(block.view(numpy.uint64)).view(numpy.uint8).reshape(groups * 8, 8)
     values = by_byte.reshape(-1).view(word_type)[:count]
     dtype = numpy.dtype(dtype) if dtype is not None else result_dtype(bits, signed)
-    if dtype == bool:
+    if dtype == numpy.dtype(bool):
         return values.astype(bool)
     return (values.view(value_type) if signed else values).astype(dtype)

@@ -32,7 +32,7 @@ import numpy
 
 from ..ambit import OPERATIONS, TraFaultModel, bulk_op
 from ..ambit.subarray import EXECUTORS
-from ..backend import NUMPY_BACKEND, Backend, get_backend
+from ..backend import NUMPY_BACKEND, Backend, BackendLike, get_backend
 from ..bits import pack_bits, random_row, unpack_bits
 
 #: Row lengths of the default library check: 1 bit, around one 64-bit word, ragged tails.
@@ -114,7 +114,7 @@ def _exact(op: str, operands: list, n_bits: int) -> numpy.ndarray:
 
 
 def check_library(row_bits: Sequence[int] = AWKWARD_ROW_BITS, seed: int = 0,
-                  backend: Optional[str] = None, *, ops: Optional[Sequence[str]] = None,
+                  backend: BackendLike = None, *, ops: Optional[Sequence[str]] = None,
                   executors: Sequence[str] = EXECUTORS) -> list[LibraryCheck]:
     """Run every operation in ``ops`` (default: all of the library) at every row length with
     every executor, and count the bits where the result differs from numpy's.
@@ -135,14 +135,14 @@ def check_library(row_bits: Sequence[int] = AWKWARD_ROW_BITS, seed: int = 0,
             inputs = operands[:OPERATIONS[op][0]]
             expected = _exact(op, inputs, n_bits)
             for executor in executors:
-                result = bulk_op(op, *inputs, n_bits=n_bits, executor=executor, backend=chosen.name)
+                result = bulk_op(op, *inputs, n_bits=n_bits, executor=executor, backend=chosen)
                 checks.append(LibraryCheck(op, n_bits, executor, chosen.name,
                                            _differing_bits(result.value, expected)))
     return checks
 
 
 def check_fault_rate(flip_probability: float, row_bits: int = 2**20, seed: int = 0,
-                     backend: Optional[str] = None, *, executor: str = "fast",
+                     backend: BackendLike = None, *, executor: str = "fast",
                      sigmas: float = 5.0) -> FaultRateCheck:
     """Measure the flip rate of ``maj``'s TRA under ``TraFaultModel(flip_probability=p)``.
 
@@ -152,7 +152,7 @@ def check_fault_rate(flip_probability: float, row_bits: int = 2**20, seed: int =
     operands = _operands(seed, row_bits, 3, chosen)
     faults = TraFaultModel(flip_probability=flip_probability, seed=seed)
     result = bulk_op("maj", *operands, n_bits=row_bits, faults=faults, executor=executor,
-                     backend=chosen.name)
+                     backend=chosen)
     flipped = _differing_bits(result.value, _exact("maj", operands, row_bits))
     p = flip_probability
     return FaultRateCheck("maj", row_bits, executor, chosen.name, p, flipped, flipped / row_bits,

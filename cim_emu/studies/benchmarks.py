@@ -175,7 +175,7 @@ def _time_emulator(run: Callable[[], Any], timer: Optional[Timer], repeats: int,
     return timer(synchronized)
 
 
-def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: Optional[str] = None,
+def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: backends.BackendLike = None,
                      repeats: int = DEFAULT_REPEATS, cost_model: Optional[AmbitCostModel] = None,
                      scratch: str = "drop", timer: Optional[Timer] = None) -> Throughput:
     """The fast executor's ``op`` on rows of ``row_bytes`` bytes against the native bitwise call.
@@ -195,7 +195,7 @@ def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: Optiona
     xp, synchronize = chosen.xp, _synchronizer(chosen)
     rng = numpy.random.default_rng(seed)
     a, b = (chosen.asarray(rng.integers(0, 2**64, row_bytes // 8, dtype=numpy.uint64)) for _ in range(2))
-    subarray = Subarray(8 * row_bytes, data_rows=3, cost_model=cost_model, backend=chosen.name)
+    subarray = Subarray(8 * row_bytes, data_rows=3, cost_model=cost_model, backend=chosen)
     subarray.write_words(0, a)
     subarray.write_words(1, b)
     program = program_for(op, ["D0", "D1"], "D2")
@@ -231,7 +231,7 @@ def reram_config(path: str) -> ReramConfig:
     return ReramConfig(adc=AdcConfig(bits=LOSSY_ADC_BITS)) if path == "lossy" else ReramConfig()
 
 
-def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, backend: Optional[str] = None,
+def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, backend: backends.BackendLike = None,
                      repeats: int = DEFAULT_REPEATS, cost_model: Optional[ReramCostModel] = None,
                      timer: Optional[Timer] = None) -> Throughput:
     """A ``batch x k`` by ``k x n`` crossbar product on ``path`` against float32 ``matmul``.
@@ -248,7 +248,7 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     rng = numpy.random.default_rng(seed)
     weights = rng.integers(-config.mapping.max_weight, config.mapping.max_weight + 1, (k, n))
     x = rng.integers(config.inputs.min_input, config.inputs.max_input + 1, (batch, k))
-    crossbars = CrossbarArray(chosen.asarray(weights), config, seed=seed, backend=chosen.name)
+    crossbars = CrossbarArray(chosen.asarray(weights), config, seed=seed, backend=chosen)
     x_device = chosen.asarray(x)
     x_float, w_float = (chosen.asarray(a.astype(numpy.float32)) for a in (x, weights))
 
@@ -270,7 +270,7 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     )
 
 
-def machine_info(backend: Optional[str] = None) -> dict:
+def machine_info(backend: backends.BackendLike = None) -> dict:
     """What the figures were measured on: CPU, core count, numpy version, and the GPU if any."""
     chosen = backends.get_backend(backend)
     device = None

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple, Optional, Sequence
 import numpy
 
 from .._optional import optional, require
+from ..backend import BackendLike
 from ..reram.config import AdcConfig, ReramConfig
 from ..reram.devices import DeviceModel
 from ..reram.quantize import AnalogLayer, quantize_inputs
@@ -213,7 +214,7 @@ class _QuantizedMlp:
     """The perceptron's two layers, quantized once: input scales calibrated on the training set."""
 
     def __init__(self, mlp: Mlp, x_calibration: numpy.ndarray, config: ReramConfig, seed: int,
-                 backend: Optional[str] = "numpy") -> None:
+                 backend: BackendLike = "numpy") -> None:
         self.mlp = mlp
         self.layers = [AnalogLayer(mlp.w1, config, bias=mlp.b1, seed=seed, backend=backend),
                        AnalogLayer(mlp.w2, config, bias=mlp.b2, seed=(seed + 1) % 2**64, backend=backend)]
@@ -245,7 +246,7 @@ class DigitsStudy:
     is where the crossbars compute (the float and digital models run on numpy).
     """
 
-    def __init__(self, seed: int = 0, backend: Optional[str] = "numpy") -> None:
+    def __init__(self, seed: int = 0, backend: BackendLike = "numpy") -> None:
         self.seed = seed
         self.backend = backend
         self.split, self.mlp = trained_model(seed)
@@ -279,7 +280,7 @@ class DigitsStudy:
 
 
 def evaluate(devices: dict, adc_bits: Sequence[Optional[int]] = (4, 6, 8, None), *, seed: int = 0,
-             backend: Optional[str] = "numpy") -> list:
+             backend: BackendLike = "numpy") -> list:
     """Test accuracy of the digits model in float, 8-bit digital, and on crossbars.
 
     ``devices`` maps names to :class:`~cim_emu.reram.devices.DeviceModel`; ``adc_bits``

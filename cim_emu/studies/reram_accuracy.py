@@ -23,6 +23,7 @@ from typing import Optional
 
 import numpy
 
+from ..backend import BackendLike
 from ..reram import AdcConfig, CrossbarArray, DeviceModel, InputEncoding, ReramConfig, WeightMapping
 
 #: Mappings of the exactness check, by name.
@@ -64,7 +65,7 @@ class ProductCheck:
 
 
 def _measure(config: ReramConfig, name: str, devices: str, shape: tuple, seed: int,
-             backend: Optional[str], bounded: bool) -> ProductCheck:
+             backend: BackendLike, bounded: bool) -> ProductCheck:
     batch, K, N = shape
     rng = numpy.random.default_rng(seed)
     weights = rng.integers(-config.mapping.max_weight, config.mapping.max_weight + 1, (K, N))
@@ -83,7 +84,7 @@ def _measure(config: ReramConfig, name: str, devices: str, shape: tuple, seed: i
     )
 
 
-def check_exact(*, seed: int = 0, backend: Optional[str] = None, quick: bool = True) -> list:
+def check_exact(*, seed: int = 0, backend: BackendLike = None, quick: bool = True) -> list:
     """Every mapping, unsigned and signed inputs, lossless and ideal: the error must be 0."""
     shape = (8, 300, 40) if quick else (64, 1500, 300)
     return [
@@ -94,7 +95,7 @@ def check_exact(*, seed: int = 0, backend: Optional[str] = None, quick: bool = T
 
 
 def check_adc_sweep(adc_bits: tuple = (4, 6, 8), devices: tuple = ("ideal", "wan2022"), *, seed: int = 0,
-                    backend: Optional[str] = None, quick: bool = True) -> list:
+                    backend: BackendLike = None, quick: bool = True) -> list:
     """The default crossbar with each ADC resolution and device model against ``x @ W``."""
     shape = (8, 256, 64) if quick else (64, 1024, 256)
     return [
