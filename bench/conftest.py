@@ -1,10 +1,16 @@
-"""Benchmark set-up: row size from the environment, the machine in the JSON, and the timers.
+"""Benchmark set-up: sizes and threads from the environment, the machine in the JSON, the driver.
 
-The Ambit and ReRAM measurements live in :mod:`cim_emu.studies.benchmarks` (also behind
-``cim-emu bench``): the benchmarks here call them with :func:`emulator_timer`, so that
-pytest-benchmark times the emulator and the baselines are timed by the same code as there.
-The other benchmarks time the emulator with :func:`timed` and their baselines with
-:func:`best_time`. Both work with ``--benchmark-disable`` (then :func:`best_time` times).
+Every benchmark times its baselines and the emulator by :mod:`cim_emu.studies.timing` (the
+method of ``cim-emu bench``): interleaved round by round after a warm-up round, medians, threads
+pinned and stated, each ratio held against its floor (``plausible`` in ``extra_info``). The
+Ambit, ReRAM and model measurements live in :mod:`cim_emu.studies` and the benchmarks here call
+them with :func:`driver`, so that pytest-benchmark's figures are the emulator's rounds of the
+same measurement. Everything works with ``--benchmark-disable`` (the rounds are then run by
+the timing module alone).
+
+Environment: ``CIM_EMU_BENCH_QUICK=1`` small sizes without targets; ``CIM_EMU_BENCH_MIB`` the
+Ambit row size; ``CIM_EMU_BENCH_THREADS`` the threads of both sides (default: every usable
+core); ``CIM_EMU_BENCH_ROUNDS`` the rounds (default 7).
 """
 
 import os
@@ -13,17 +19,23 @@ import pytest
 
 import cim_emu
 from cim_emu.backend import cupy_available
-from cim_emu.studies import benchmarks
+from cim_emu.studies import benchmarks, timing
+
+
+def bench_threads():
+    """``CIM_EMU_BENCH_THREADS``, else every usable core."""
+    return int(os.environ.get("CIM_EMU_BENCH_THREADS", "0")) or timing.usable_cores()
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Record what the figures were measured on (CPU, numpy, GPU if any)."""
+    """Record what the figures were measured on (CPU, numpy, GPU if any, threads of both sides)."""
     measured_on = benchmarks.machine_info("cupy" if cupy_available() else "numpy")
     machine_info["cim_emu_version"] = cim_emu.__version__
     machine_info["numpy_version"] = measured_on["numpy"]
     machine_info["cpu_count"] = measured_on["cpu_count"]
     machine_info["processor"] = measured_on["processor"]
     machine_info["gpu"] = measured_on["device"]
+    machine_info["threads"] = bench_threads()
 
 
 @pytest.fixture(scope="session")
@@ -39,28 +51,36 @@ def row_mib(quick):
 
 
 @pytest.fixture(scope="session")
-def best_time():
-    """Time a baseline in the same run as the benchmark it is compared with (warm-up, best of N):
-    :func:`cim_emu.studies.benchmarks.best_time`."""
-    return benchmarks.best_time
+def rounds(quick):
+    """Rounds per measurement: ``CIM_EMU_BENCH_ROUNDS``, else 7 (2 when quick)."""
+    return int(os.environ.get("CIM_EMU_BENCH_ROUNDS", "2" if quick else str(timing.ROUNDS)))
 
 
 @pytest.fixture
-def timed(benchmark):
-    """``timed(run, rounds)``: ``(run()'s result, seconds)``, pytest-benchmark timing ``rounds``
-    rounds after one warm-up round (its figures go to the JSON; the shortest round counts). With
-    ``--benchmark-disable`` pytest-benchmark runs it once untimed, and :func:`best_time` takes
-    the same ``rounds`` after a warm-up."""
-    def measure(run, rounds):
-        result = benchmark.pedantic(run, rounds=rounds, warmup_rounds=1)
-        if benchmark.stats is None:  # --benchmark-disable
-            return result, benchmarks.best_time(run, rounds)
-        return result, benchmark.stats.stats.min
-    return measure
+def threads(benchmark):
+    """The pinned thread count of both sides (recorded in ``extra_info``), pinned for the test."""
+    with timing.pinned_threads(bench_threads()) as pinned:
+        benchmark.extra_info["threads"] = pinned["threads"]
+        yield pinned["threads"]
 
 
 @pytest.fixture
-def emulator_timer(timed):
-    """``emulator_timer(rounds)``: a ``timer=`` for :mod:`cim_emu.studies.benchmarks`: the
-    emulator's seconds by :func:`timed`."""
-    return lambda rounds: lambda run: timed(run, rounds)[1]
+def driver(benchmark):
+    """A ``driver=`` for :mod:`cim_emu.studies.timing`: pytest-benchmark runs the rounds (the
+    baselines in its untimed ``setup``, the emulator timed), its statistics the emulator's."""
+    def run_rounds(run, before, rounds):
+        benchmark.pedantic(run, setup=before, rounds=rounds, warmup_rounds=0)
+    return run_rounds
+
+
+@pytest.fixture
+def record_timings(benchmark):
+    """``record_timings(timings, floor, basis, side=..., baseline=...)``: store a measurement's
+    shared keys (:meth:`Timings.record`) in ``extra_info`` with its plausibility against
+    ``floor`` (a ratio to the baseline, or ``None``); returns them."""
+    def store(timings, floor, basis, **names):
+        shared = timings.record(**names)
+        shared.update(timing.plausibility(shared["ratio_to_baseline"], floor, basis))
+        benchmark.extra_info.update(shared)
+        return shared
+    return store

@@ -17,8 +17,9 @@ so "keep" writes AND's result once and XOR's three distinct values (the XOR and 
 DCC half-terms) once each. Steady state: the subarray is reused across rounds, as rows of
 memory are, so results are written into the buffers the overwritten rows release.
 
-The measurement is :func:`cim_emu.studies.benchmarks.ambit_throughput` (``cim-emu bench``'s),
-with pytest-benchmark timing the emulator.
+The measurement is :func:`cim_emu.studies.benchmarks.ambit_throughput` (``cim-emu bench``'s:
+the calls interleaved round by round, medians, threads pinned, ``plausible`` against the
+in-place call), with pytest-benchmark driving the rounds and timing the emulator.
 
 Run: ``pytest bench/ --benchmark-json bench/results/<machine>.json`` (``CIM_EMU_BENCH_MIB``
 sets the row size; the targets are asserted at 64 MiB and above).
@@ -33,11 +34,11 @@ TARGETS = {"drop": 1.3, "keep": 2.5}
 
 @pytest.mark.parametrize("scratch", ["drop", "keep"])
 @pytest.mark.parametrize("op", ["and", "xor"])
-def test_fast_executor_against_numpy(benchmark, emulator_timer, row_mib, op, scratch):
+def test_fast_executor_against_numpy(benchmark, driver, rounds, threads, row_mib, op, scratch):
     benchmark.group = f"ambit-{op}-{row_mib}MiB"
     benchmark.extra_info["scratch"] = scratch
-    result = ambit_throughput(op, row_mib * 2**20, seed=0, backend="numpy", scratch=scratch,
-                              timer=emulator_timer(7))
+    result = ambit_throughput(op, row_mib * 2**20, seed=0, backend="numpy", scratch=scratch, rounds=rounds,
+                              threads=threads, driver=driver)
 
     ratio = result.ratio_to_baseline
     benchmark.extra_info.update(
@@ -49,7 +50,9 @@ def test_fast_executor_against_numpy(benchmark, emulator_timer, row_mib, op, scr
         ratio_to_numpy_in_place=result.details["ratio_to_baseline_in_place"],
         target_ratio=TARGETS[scratch],
         emulated_gbytes_per_s=result.emulator_per_s / 1e9,
+        **result.method,
     )
     assert result.correct
     if row_mib >= 64:
+        assert result.plausible, result.method["implausible_reason"]
         assert ratio <= TARGETS[scratch], f"{op}/{scratch}: {ratio:.2f}x numpy, target {TARGETS[scratch]}x"

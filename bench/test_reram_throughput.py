@@ -8,8 +8,10 @@ Configuration (the issue's): 8-bit unsigned inputs and signed weights, 2-bit cel
   shift-and-add; ``ratio_to_inherent`` = time / (64 x matmul time), target <= 1.5;
 * lossless (9-bit ADC, ideal devices): one exact integer product; target <= 2 x matmul time.
 
-The measurement is :func:`cim_emu.studies.benchmarks.reram_throughput` (``cim-emu bench``'s),
-with pytest-benchmark timing the emulator.
+The measurement is :func:`cim_emu.studies.benchmarks.reram_throughput` (``cim-emu bench``'s:
+interleaved rounds, medians, threads pinned, ``plausible`` against the floor: the read's packed
+products, 8 x 4 = 32 matmuls, when lossy; one when lossless), with pytest-benchmark driving the
+rounds and timing the emulator.
 """
 
 import pytest
@@ -20,11 +22,11 @@ TARGETS = {"lossy": 1.5, "lossless": 2.0}
 
 
 @pytest.mark.parametrize("path", ["lossy", "lossless"])
-def test_crossbar_product_against_float_matmul(benchmark, emulator_timer, quick, path):
+def test_crossbar_product_against_float_matmul(benchmark, driver, rounds, threads, quick, path):
     batch, K, N = (16, 256, 256) if quick else (256, 1024, 1024)
     benchmark.group = f"reram-{path}-{batch}x{K}x{N}"
-    result = reram_throughput(path, batch, K, N, seed=0, backend="numpy", repeats=20,
-                              timer=emulator_timer(3 if path == "lossy" else 7))
+    result = reram_throughput(path, batch, K, N, seed=0, backend="numpy", rounds=rounds, threads=threads,
+                              driver=driver)
 
     ratio_to_inherent = result.details["ratio_to_inherent"]
     benchmark.extra_info.update(
@@ -39,7 +41,9 @@ def test_crossbar_product_against_float_matmul(benchmark, emulator_timer, quick,
         modelled_latency_s=result.modelled_latency_ns * 1e-9,
         modelled_energy_uj=result.modelled_energy_nj * 1e-3,
         modelled_macs_per_s=result.modelled_per_s,
+        **result.method,
     )
     assert result.correct
     if not quick:
+        assert result.plausible, result.method["implausible_reason"]
         assert ratio_to_inherent <= TARGETS[path], f"{path}: {ratio_to_inherent:.2f}x, target {TARGETS[path]}x"

@@ -8,41 +8,47 @@ channel, ISAAC-like crossbars (8-bit inputs and weights, 2-bit cells, 1-bit DACs
 
 The layer is programmed before timing (as after ``convert``); each forward quantizes its
 inputs, crosses to numpy by DLPack, runs the crossbars and comes back as a tensor.
-``ratio_to_linear`` = layer time / ``nn.Linear`` time; ``correct``: the output equals
-:class:`~cim_emu.reram.quantize.AnalogLayer`'s bit for bit.
+``ratio_to_linear`` = layer time / ``nn.Linear`` time (medians of interleaved rounds, threads
+pinned: :func:`cim_emu.studies.timing.interleaved`; floor: the crossbars' own, as in
+``test_reram_throughput.py``, counting torch's product no faster per MAC than numpy's);
+``correct``: the output equals :class:`~cim_emu.reram.quantize.AnalogLayer`'s bit for bit.
 """
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from cim_emu.backend import get_backend  # noqa: E402
 from cim_emu.nn import CrossbarLinear  # noqa: E402
 from cim_emu.reram import AdcConfig, ReramConfig  # noqa: E402
 from cim_emu.reram.quantize import AnalogLayer  # noqa: E402
+from cim_emu.studies.benchmarks import reram_floor  # noqa: E402
+from cim_emu.studies.timing import interleaved  # noqa: E402
 
 
 @pytest.mark.parametrize("path", ["lossy", "lossless"])
-def test_crossbar_linear_against_torch_linear(benchmark, best_time, timed, quick, path):
+def test_crossbar_linear_against_torch_linear(benchmark, driver, rounds, threads, record_timings, quick, path):
     batch, K, N = (16, 256, 256) if quick else (256, 1024, 1024)
     config = ReramConfig(adc=AdcConfig(bits=6)) if path == "lossy" else ReramConfig()
     torch.manual_seed(0)
     linear = torch.nn.Linear(K, N).eval()
     layer = CrossbarLinear.from_float(linear, config).eval()
     x = torch.rand((batch, K))
-    layer.analog_layer()  # programmed once, outside the timing
+    crossbars = layer.analog_layer().crossbars  # programmed once, outside the timing
 
     benchmark.group = f"torch-{path}-{batch}x{K}x{N}"
     with torch.no_grad():
-        y, emulator = timed(lambda: layer(x), 3 if path == "lossy" else 7)
-        plain = best_time(lambda: linear(x), 20)
+        timings = interleaved({"baseline": lambda: linear(x), "emulator": lambda: layer(x)}, rounds, driver=driver)
+        y = layer(x)
+    shared = record_timings(timings, *reram_floor(crossbars, get_backend("numpy"), batch * K * N))
     reference = AnalogLayer(linear.weight.detach().numpy().T, config, bias=linear.bias.detach().numpy())
     correct = bool(torch.equal(y, torch.from_numpy(reference(x.numpy())).to(torch.float32)))
     benchmark.extra_info.update(
         correct=correct,
         shape=[batch, K, N],
         adc_bits=config.adc_bits,
-        torch_linear_s=plain,
-        ratio_to_linear=emulator / plain,
+        torch_linear_s=shared["baseline_s"],
+        ratio_to_linear=shared["ratio_to_baseline"],
         torch_threads=torch.get_num_threads(),
     )
     assert correct

@@ -4,6 +4,10 @@
 //                       rng.bernoulli, rng.normal); one thread per counter block of 4 elements
 //   philox_at<Draw>     the draws at arbitrary element indices             (rng.random_uint32,
 //                       rng.bernoulli_at, rng.normal_at); one thread per index
+//   philox_runs<Draw>   `runs` runs of `length` consecutive elements, run r starting at element
+//                       first + r * stride, into out[r * length + i]        (rng.normal_runs:
+//                       the read noise of a block of crossbar columns); one thread per counter
+//                       block of a run
 //
 // Draw is cim::UniformDraw (uint32 out), cim::BernoulliDraw (bool out, `threshold` =
 // rng.bernoulli_threshold(p)) or cim::NormalDraw (float64 out, `table` = rng.normal_table());
@@ -79,9 +83,47 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+template <class Draw>
+__global__ void __launch_bounds__(256)
+    philox_runs(cim_u64 seed, cim_u64 stream, cim_u64 first, cim_u64 stride, cim_u64 length, cim_u64 runs,
+                cim_u64 threshold, const double* __restrict__ table, typename Draw::Out* __restrict__ out) {
+  if (length == 0 || runs == 0) return;
+  // Work item w is block k of run r (w = r * per_run + k); a run of `length` elements touches at
+  // most per_run = ceil((length + 3) / 4) counter blocks, fewer when its start is aligned. The
+  // caller keeps first + (runs - 1) * stride + length <= 2**64, so no element index overflows.
+  const cim_u64 per_run = (length + 6) >> 2;
+  const cim_u64 items = runs * per_run;
+  const cim_u64 step = static_cast<cim_u64>(gridDim.x) * blockDim.x;
+  const cim_u64 step_runs = step / per_run, step_blocks = step % per_run;
+  cim_u64 w = static_cast<cim_u64>(blockIdx.x) * blockDim.x + threadIdx.x;
+  cim_u64 r = w / per_run, k = w % per_run;  // one division per thread; the loop steps them
+  for (; w < items; w += step) {
+    const cim_u64 start = first + r * stride;
+    const cim_u64 block = (start >> 2) + k;
+    if (block <= ((start + (length - 1)) >> 2)) {
+      const cim::PhiloxBlock words = cim::philox_block(seed, stream, block);
+      typename Draw::Out* __restrict__ run_out = out + r * length;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const cim_u64 offset = 4 * block + q - start;  // wraps past length when the element is before start
+        if (offset < length) run_out[offset] = Draw::from(words.word[q], threshold, table);
+      }
+    }
+    r += step_runs;
+    k += step_blocks;
+    if (k >= per_run) {
+      k -= per_run;
+      ++r;
+    }
+  }
+}
+
 CIM_KERNEL_INSTANCE(sequential, philox_range<cim::UniformDraw>);
 CIM_KERNEL_INSTANCE(sequential, philox_range<cim::BernoulliDraw>);
 CIM_KERNEL_INSTANCE(sequential, philox_range<cim::NormalDraw>);
 CIM_KERNEL_INSTANCE(sequential, philox_at<cim::UniformDraw>);
 CIM_KERNEL_INSTANCE(sequential, philox_at<cim::BernoulliDraw>);
 CIM_KERNEL_INSTANCE(sequential, philox_at<cim::NormalDraw>);
+CIM_KERNEL_INSTANCE(sequential, philox_runs<cim::UniformDraw>);
+CIM_KERNEL_INSTANCE(sequential, philox_runs<cim::BernoulliDraw>);
+CIM_KERNEL_INSTANCE(sequential, philox_runs<cim::NormalDraw>);

@@ -12,6 +12,9 @@
 #   gpu-tests.xml   JUnit results of every test marked `gpu` (numpy against CuPy, bit for bit)
 #   bench.json      pytest-benchmark JSON of the GPU benchmarks, with the ratios to the limits
 #                   measured in the same run in each benchmark's extra_info
+#   models.json     pytest-benchmark JSON of the model benchmark (bench/test_models.py) with the
+#                   models on the GPU and their crossbars on CuPy, against the float models on the
+#                   GPU (needs torch with CUDA; skipped without it)
 #   summary.txt     the short table printed last
 # and exits non-zero when the device is missing, a GPU test fails or a benchmark misses its
 # target. Needs python3 with CuPy, numpy, click, pytest, pytest-benchmark and hypothesis (the
@@ -70,13 +73,24 @@ echo "== GPU tests (tests/, marked gpu)"
 echo "== GPU benchmarks (bench/, marked gpu)"
 "$python" -m pytest bench -m gpu -p no:cacheprovider -q --benchmark-json="$out/bench.json" || status=1
 
+echo "== model benchmark on the GPU (bench/test_models.py, CIM_EMU_BENCH_DEVICE=cuda)"
+if "$python" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  CIM_EMU_BENCH_DEVICE=cuda "$python" -m pytest bench/test_models.py -p no:cacheprovider -q \
+    --benchmark-json="$out/models.json" || status=1
+else
+  echo "skipped: torch with CUDA does not import"
+fi
+
 if [ -f "$out/bench.json" ]; then
-  "$python" - "$out/bench.json" <<'EOF' | tee "$out/summary.txt"
-import json, sys
+  "$python" - "$out/bench.json" "$out/models.json" <<'EOF' | tee "$out/summary.txt"
+import json, os, sys
 results = json.load(open(sys.argv[1]))
+benchmarks = results["benchmarks"]
+if os.path.exists(sys.argv[2]):
+    benchmarks += json.load(open(sys.argv[2]))["benchmarks"]
 print(f"device: {results['machine_info'].get('gpu')}")
 print(f"{'benchmark':44} {'median ms':>10}  {'correct':7}  ratios")
-for bench in results["benchmarks"]:
+for bench in benchmarks:
     info = bench["extra_info"]
     ratios = "  ".join(f"{key[6:]}={value:.3g}" for key, value in sorted(info.items())
                        if key.startswith("ratio") and value is not None)

@@ -163,13 +163,16 @@ def crossbar_for(config, np_rng, K=None, N=37):
 
 
 def epilogue_against_numpy(config, np_rng, kernels, *, batch=5, K=None, N=37, n0=5, grid=None):
-    """Run the epilogue kernel on one column block of a crossbar's partial sums (built with numpy,
-    moved to ``kernels``' device) into a wider, poisoned accumulator; returns ``(got, expected,
-    untouched)``: the kernel's block, the numpy pipeline's (``Pipeline.accumulate``), and whether
-    the columns outside the block kept their poison."""
+    """Run the epilogue kernel on one column block of a crossbar's partial sums (built with numpy
+    for a backend with ``kernels``, moved to their device) into a wider, poisoned accumulator;
+    returns ``(got, expected, untouched)``: the kernel's block, the numpy pipeline's
+    (``Pipeline.accumulate`` of the same crossbar programmed for numpy, whose operand holds
+    ``W+ - W-`` for a signed ADC), and whether the columns outside the block kept their poison."""
     mapping, inputs = config.mapping, config.inputs
     crossbar = crossbar_for(config, np_rng, K, N)
-    pipeline = crossbar.pipeline
+    host_pipeline = crossbar.pipeline
+    pipeline = CrossbarArray(crossbar.weights, config, seed=crossbar.seed,
+                             backend=Backend("numpy", numpy, kernels)).pipeline
     x = np_rng.integers(inputs.min_input, inputs.max_input + 1, (batch, crossbar.shape[0]))
     tiles = pipeline.input_tiles(x, numpy)
     width = pipeline.width
@@ -187,7 +190,9 @@ def epilogue_against_numpy(config, np_rng, kernels, *, batch=5, K=None, N=37, n0
         prescaled=pipeline.prescaled, saturates=pipeline.saturates,
         noise=None if noise is None else xp.asarray(noise), kernels=kernels, grid=grid)
     acc = to_host(acc)
-    expected = pipeline.accumulate(tiles, n0, n1, first_row, read_index, NUMPY_BACKEND)
+    expected = host_pipeline.accumulate(tiles, n0, n1, first_row, read_index, NUMPY_BACKEND)
+    numpy.testing.assert_array_equal(pipeline.accumulate(tiles, n0, n1, first_row, read_index, NUMPY_BACKEND),
+                                     expected)  # the array code reads either operand
     untouched = bool((acc[:, :n0] == -1).all() and (acc[:, n1:] == -1).all())
     return acc[:, n0:n1], expected, untouched
 

@@ -7,7 +7,7 @@ import pytest
 
 from cim_emu.ambit import program_for
 from cim_emu.cli import bench as bench_cli
-from cim_emu.studies import benchmarks
+from cim_emu.studies import benchmarks, timing
 
 from cli_checks import json_document, usage_error
 
@@ -16,6 +16,8 @@ COMMON_KEYS = ["engine", "case", "size", "work", "unit", "emulator_s", "baseline
                "baseline_per_s", "modelled_per_s", "modelled_energy_pj_per_unit"]
 AMBIT_KEYS = ["row_bytes", "baseline_in_place_s", "ratio_to_baseline_in_place", "modelled_peak_per_s"]
 RERAM_KEYS = ["batch", "k", "n", "adc_bits", "inherent_products", "ratio_to_inherent", "crossbars", "conversions"]
+METHOD_KEYS = ["rounds", "emulator_cpu_s", "baseline_cpu_s", "ratio_rounds_min", "ratio_rounds_max", "threads",
+               "floor_ratio", "floor_basis", "plausible", "implausible_reason"]
 
 
 def records_by_case(document):
@@ -25,15 +27,17 @@ def records_by_case(document):
 def test_quick_run_records(invoke):
     document = json_document(invoke("bench", "--quick", "--seed", 5, "--json", "-"))
     assert (document["command"], document["backend"], document["seed"]) == ("bench", "numpy", 5)
-    assert document["correct"] is True and document["repeats"] == bench_cli.QUICK_REPEATS
+    assert document["correct"] is True and document["repeats"] == document["rounds"] == bench_cli.QUICK_ROUNDS
+    assert document["threads"]["threads"] == timing.usable_cores()  # every usable core, both sides
+    assert document["plausible"] == all(record["plausible"] for record in document["results"])
     assert document["sizes"] == {name: list(values) for name, values in bench_cli.QUICK_SIZES.items()}
     assert document["machine"]["backend"] == "numpy" and document["machine"]["device"] is None
     records = records_by_case(document)
     assert sorted(records) == [("ambit", "and", "1 MiB rows"), ("ambit", "xor", "1 MiB rows"),
                                ("reram", "lossless", "16x256x256"), ("reram", "lossy", "16x256x256")]
     for (engine, _, _), record in records.items():
-        assert list(record) == COMMON_KEYS + (AMBIT_KEYS if engine == "ambit" else RERAM_KEYS)
-        assert record["correct"] is True
+        assert list(record) == COMMON_KEYS + (AMBIT_KEYS if engine == "ambit" else RERAM_KEYS) + METHOD_KEYS
+        assert record["correct"] is True and record["rounds"] == bench_cli.QUICK_ROUNDS
         assert record["ratio_to_baseline"] == pytest.approx(record["emulator_s"] / record["baseline_s"])
         assert record["emulator_per_s"] == pytest.approx(record["work"] / record["emulator_s"])
 
@@ -76,8 +80,22 @@ def test_text_tables(invoke):
     assert lines[2].split()[:3] == ["and", "1", "MiB"] and lines[2].split()[-1] == "yes"
     assert lines[5].startswith("ReRAM crossbar products against float32 matmul")
     lossy = lines[7].split()
-    assert lossy[:3] == ["lossy", "16x256x256", "6"] and lossy[-2:] == ["0.532", "yes"]
-    assert lines[-1] == "all 4 results correct"
+    assert lossy[:3] == ["lossy", "16x256x256", "6"] and lossy[-3:-1] == ["0.532", "yes"]
+    assert lossy[-1] in ("yes", "no")  # plausible (no floor holds at this small size)
+    assert lines[-1].startswith("all 4 results correct")
+
+
+def test_implausible_ratios_are_flagged_not_shown(invoke, monkeypatch):
+    monkeypatch.setattr(timing, "PLAUSIBLE_FRACTION", 1e9)  # every ratio with a floor falls below it
+    document = json_document(invoke("bench", "--quick", "--engine", "ambit", "--json", "-"))
+    assert document["plausible"] is False
+    assert [r["plausible"] for r in document["results"]] == [False, False]
+    assert "the baseline was slowed" in document["results"][0]["implausible_reason"]
+    lines = invoke("bench", "--quick", "--engine", "ambit").stdout.splitlines()
+    row = lines[2].split()
+    assert row[:3] == ["and", "1", "MiB"] and row[-1] == "no" and row[6:8] == ["-", "-"]  # ratios left out
+    assert lines[5].startswith("implausible: ambit and 1 MiB rows: ratio")
+    assert lines[-1] == "all 2 results correct; 2 implausible (see above)"
 
 
 def test_csv(invoke, tmp_path):
@@ -104,16 +122,16 @@ def test_wrong_result_fails_the_run(invoke, monkeypatch):
 
 def test_full_run_shows_progress(invoke, monkeypatch):
     monkeypatch.setattr(bench_cli, "FULL_SIZES", {"row_mib": (1,), "batch": (2,), "k": (64,), "n": (8,)})
-    monkeypatch.setattr(bench_cli, "FULL_REPEATS", 1)
-    result = invoke("bench")
+    monkeypatch.setattr(bench_cli, "FULL_ROUNDS", 1)
+    result = invoke("bench", "--threads", 1)
     assert result.exit_code == 0, result.output
     assert "bench" in result.stderr
-    assert "best of 1" in result.stdout
+    assert "median of 1 interleaved rounds, 1 threads" in result.stdout
 
 
 @pytest.mark.parametrize("option, value", [
     ("--batch", 0), ("--k", 0), ("--n", -3), ("--row-mib", 0), ("--engine", "dram"), ("--backend", "tpu"),
-    ("--seed", -1),
+    ("--seed", -1), ("--rounds", 0), ("--threads", 0), ("--model-case", "vgg-eval-ideal"), ("--train-batch", 0),
 ])  # fmt: skip
 def test_rejects_impossible_options(invoke, option, value):
     assert option in usage_error(invoke("bench", "--quick", option, value))
@@ -141,5 +159,25 @@ def test_library_rejects_bad_arguments():
         benchmarks.reram_throughput("lossy", 0, 4, 4)
     with pytest.raises(ValueError, match="path must be one of lossy, lossless"):
         benchmarks.reram_throughput("exact", 1, 4, 4)
-    with pytest.raises(ValueError, match="repeats must be a positive integer"):
-        benchmarks.best_time(lambda: None, 0)
+    with pytest.raises(ValueError, match="rounds must be a positive integer"):
+        benchmarks.reram_throughput("lossy", 1, 4, 4, rounds=0)
+
+
+def test_models_quick_case(invoke, tmp_path):
+    pytest.importorskip("torch")
+    path = tmp_path / "models.json"
+    result = invoke("bench", "--engine", "models", "--quick", "--model-case", "transformer-eval-ideal", "--no-memory",
+                    "--threads", 1, "--json", path)
+    (record,) = json.loads(path.read_text())["results"]
+    assert (record["engine"], record["case"], record["batch"], record["adc_bits"]) == (
+        "models", "transformer-eval-ideal", 2, 8)
+    assert record["rounds"] == 2 and record["threads"] == 1 and record["thread_settings"]["threads"] == 1
+    assert json.loads(path.read_text())["threads"]["torch_threads"] == 1
+    assert record["relative_error"] < 0.05 and "peak_memory_ratio" not in record
+    text = result.stdout.splitlines()
+    assert text[0].startswith("Models on crossbars (8-bit ADC, calibrated) against the float model")
+    assert text[2].split()[:3] == ["transformer-eval-ideal", "2", "8"]
+
+
+def test_models_refuse_a_plot(invoke, tmp_path):
+    assert "--plot" in usage_error(invoke("bench", "--engine", "models", "--plot", tmp_path / "p.png"))

@@ -65,6 +65,20 @@ def test_draw_range_equals_rng(kernels, kind, start):
 
 
 @pytest.mark.parametrize("kind", ["uniform", "bernoulli", "normal"])
+@pytest.mark.parametrize(("first", "stride", "length", "runs"), [(2**40 + 3, 8195, 1001, 3001), (0, 8192, 512, 4096),
+                                                                 (2**64 - 2**20, 7, 5, 100)])
+def test_draw_runs_equals_rng(kernels, kind, first, stride, length, runs):
+    got = rng_gpu.draw_runs(kind, 7, 2**63 + 5, first, stride, length, runs, threshold=rng.bernoulli_threshold(0.3),
+                            kernels=kernels)
+    index = (numpy.uint64(first) + numpy.arange(runs, dtype=numpy.uint64)[:, None] * numpy.uint64(stride)
+             + numpy.arange(length, dtype=numpy.uint64))
+    expected = {"uniform": lambda: rng.random_uint32(7, 2**63 + 5, index),
+                "bernoulli": lambda: rng.bernoulli_at(7, 2**63 + 5, index, 0.3),
+                "normal": lambda: rng.normal_at(7, 2**63 + 5, index)}[kind]()
+    numpy.testing.assert_array_equal(got.get(), expected)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "bernoulli", "normal"])
 def test_draw_at_equals_rng(kernels, kind, np_rng):
     index = np_rng.integers(0, 2**64, 1_000_003, dtype=numpy.uint64)
     got = rng_gpu.draw_at(kind, 11, 12, cupy.asarray(index), threshold=rng.bernoulli_threshold(0.7),

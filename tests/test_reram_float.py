@@ -77,3 +77,24 @@ def test_float_inputs_are_validated():
         quantize_inputs(numpy.ones(3), ReramConfig(), scale=-1.0)
     q, scale = quantize_weights(numpy.zeros((3, 2)), ReramConfig())
     assert not q.any() and numpy.all(scale == 1.0)
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64, numpy.float16, numpy.int32])
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("scale", [None, 0.013, 1])
+def test_input_quantization_is_the_float64_definition(np_rng, dtype, signed, scale):
+    """``x_q = clip(rint(float64(x) / s_x))`` with ``s_x = max|x| / levels`` (dynamic) or the given
+    scale, whatever the input's dtype; ties of ``x / s_x`` round to even."""
+    config = ReramConfig(inputs=InputEncoding(8, 1, signed))
+    levels = 127 if signed else 255
+    x = np_rng.standard_normal((40, 33)) * 3
+    x = x if signed else numpy.abs(x)
+    x[0, :4] = [0.5, 1.5, 2.5, -0.0]  # ties, and a negative zero (not negative)
+    x = x.astype(dtype)
+    x_q, s_x = quantize_inputs(x, config, scale)
+    x64 = x.astype(numpy.float64)
+    expected_scale = numpy.abs(x64).max() / levels if scale is None else scale
+    assert float(s_x) == expected_scale
+    expected = numpy.clip(numpy.rint(x64 / expected_scale), -levels if signed else 0, levels)
+    assert x_q.dtype == numpy.int64
+    numpy.testing.assert_array_equal(x_q, expected)

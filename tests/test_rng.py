@@ -1,4 +1,9 @@
-"""Tests of cim_emu.rng: Philox4x32-10, the (seed, stream, index) mapping and derived draws."""
+"""Tests of cim_emu.rng: Philox4x32-10, the (seed, stream, index) mapping and derived draws.
+
+Every test runs twice, once on each generator of the numpy backend: numpy's array Philox
+(``CIM_EMU_NATIVE=0``) and the native draws (the CUDA twin compiled for the host; skipped where
+no C++ compiler is found).
+"""
 
 import math
 import statistics
@@ -10,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cim_emu import rng
+from cim_emu.gpu import cpu_shim
 
 U64 = 2**64
 MASK32 = 0xFFFFFFFF
@@ -27,6 +33,16 @@ PHILOX4X32_10_KAT = [
     ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
      (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True, params=["numpy", "native"])
+def draws(request):
+    """The numpy backend's generator of this round of the module: ``"numpy"`` or ``"native"``."""
+    if request.param == "native" and cpu_shim.skip_reason() is not None:
+        pytest.skip(cpu_shim.skip_reason())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CIM_EMU_NATIVE", "0" if request.param == "numpy" else "1")
+        yield request.param
 
 
 def reference_philox(counter, key):
@@ -141,9 +157,11 @@ def test_empty_and_last_ranges():
 
 @pytest.mark.parametrize("start, count, blocks", [(0, 4, [0]), (3, 6, [0, 1, 2]),
                                                   (8, 1, [2]), (U64 - 1, 1, [2**62 - 1])])
-def test_range_evaluates_each_needed_block_once(monkeypatch, start, count, blocks):
+def test_range_evaluates_each_needed_block_once(monkeypatch, draws, start, count, blocks):
     from cim_emu.rng import philox as philox_module
 
+    if draws == "native":
+        pytest.skip("counts the array Philox's evaluations")
     seen = []
     philox = philox_module._philox
 

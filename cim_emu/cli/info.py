@@ -61,9 +61,11 @@ def info(json_path: Optional[str]) -> None:
 
     Lists the versions of cim-emu, Python and numpy; whether CuPy imports and which CUDA
     devices it sees (name and memory); the default backend and what it resolves to; and the
-    host threads of the fast Ambit executor (CIM_EMU_THREADS overrides); and where compiled
-    kernels are cached (CuPy's CUPY_CACHE_DIR, the CPU shim's CIM_EMU_SHIM_CACHE). Works
-    without CuPy.
+    host threads of the fast Ambit executor (CIM_EMU_THREADS overrides); how the numpy backend
+    draws its random numbers (native: the generator's CUDA twin compiled for the host, when a
+    C++ compiler is found; numpy: its array Philox; CIM_EMU_NATIVE=0 forces numpy); and where
+    compiled kernels are cached (CuPy's CUPY_CACHE_DIR, the CPU shim's CIM_EMU_SHIM_CACHE).
+    Works without CuPy.
 
     The JSON document (--json) holds one record with these fields.
     """
@@ -71,6 +73,7 @@ def info(json_path: Optional[str]) -> None:
 
     from ..gpu import cpu_shim  # noqa: PLC0415
     from ..parallel import default_threads  # noqa: PLC0415
+    from ..rng import native  # noqa: PLC0415
 
     default, resolved = _default_backend()
     record = {
@@ -81,6 +84,7 @@ def info(json_path: Optional[str]) -> None:
         "default_backend": default,
         "default_backend_resolves_to": resolved,
         "fast_executor_threads": default_threads(),
+        "host_draws": native.status(),
         "kernel_cache_cupy": os.environ.get("CUPY_CACHE_DIR") or str(Path.home() / ".cupy" / "kernel_cache"),
         "kernel_cache_cpu_shim": str(cpu_shim.cache_location()),
     }
@@ -94,6 +98,7 @@ def info(json_path: Optional[str]) -> None:
         "backends": ", ".join(["numpy", *(["cupy"] if record["cupy_problem"] is None else [])]),
         "default backend": f"{default} (computes on {resolved or 'nothing: unavailable'})",
         "fast executor": f"{record['fast_executor_threads']} host thread(s)",
+        "host draws": record["host_draws"],
         "kernel cache": f"CuPy {record['kernel_cache_cupy']}; CPU shim {record['kernel_cache_cpu_shim']}",
     })
     report(text, [record], json_path=json_path, backend=resolved, seed=None)

@@ -34,12 +34,17 @@ import numpy
 
 from .sources import kernel_source
 
-__all__ = ["COMPILE_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel", "CpuKernels",
-           "skip_reason"]
+__all__ = ["COMPILE_FLAGS", "OPTIMIZED_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel",
+           "CpuKernels", "skip_reason"]
 
 COMPILE_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-DCIM_EMU_CPU_SHIM",
                  "-pthread", "-ffp-contract=off", "-Wall", "-Wno-unknown-pragmas")
 """Host compiler flags (``-ffp-contract=off``: no fused multiply-add where numpy has none)."""
+
+OPTIMIZED_FLAGS = ("-O3",) + COMPILE_FLAGS[1:]
+"""The flags of a build that does real work on the host (the native draws of :mod:`cim_emu.rng.native`):
+``-O3`` unrolls the ten Philox rounds, which gcc's ``-O2`` keeps as a loop (it ignores
+``#pragma unroll``). Same bits: no flag here permits a value-changing transformation."""
 
 #: Scalar parameter type codes of cim_shim_signature: numpy type and ctypes type of each.
 _SCALARS: dict[str, tuple[type[numpy.generic], Any]] = {
@@ -73,11 +78,11 @@ def _cache_dir() -> Path:
     return folder
 
 
-def _build(source: str, label: str) -> Path:
-    """The shared library of ``source``, compiled unless the cache has it."""
+def _build(source: str, label: str, flags: tuple[str, ...]) -> Path:
+    """The shared library of ``source``, compiled with ``flags`` unless the cache has it."""
     cxx = compiler()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    key = hashlib.sha256("\0".join((source, cxx, version, *COMPILE_FLAGS)).encode()).hexdigest()[:20]
+    key = hashlib.sha256("\0".join((source, cxx, version, *flags)).encode()).hexdigest()[:20]
     folder = _cache_dir()
     library = folder / f"{label}-{key}.so"
     if library.exists():
@@ -86,7 +91,7 @@ def _build(source: str, label: str) -> Path:
     try:
         (scratch / "source.cpp").write_text(source, encoding="utf-8")
         built = scratch / library.name
-        result = subprocess.run([cxx, *COMPILE_FLAGS, "-x", "c++", str(scratch / "source.cpp"), "-o", str(built)],
+        result = subprocess.run([cxx, *flags, "-x", "c++", str(scratch / "source.cpp"), "-o", str(built)],
                                 capture_output=True, text=True)
         if result.returncode:
             raise RuntimeError(f"compiling {label} for the CPU shim failed:\n{result.stderr}")
@@ -97,9 +102,10 @@ def _build(source: str, label: str) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
-def build(source: str, label: str = "kernels") -> ctypes.CDLL:
-    """The CPU build of a kernel source (headers already inlined), loaded (compiled on first use)."""
-    library = ctypes.CDLL(str(_build(source, label)))
+def build(source: str, label: str = "kernels", flags: tuple[str, ...] = COMPILE_FLAGS) -> ctypes.CDLL:
+    """The CPU build of a kernel source (headers already inlined), loaded (compiled on first use,
+    once per process; the library is cached on disk)."""
+    library = ctypes.CDLL(str(_build(source, label, flags)))
     library.cim_shim_launch.restype = ctypes.c_int
     library.cim_shim_launch.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                         ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p)]
@@ -110,9 +116,10 @@ def build(source: str, label: str = "kernels") -> ctypes.CDLL:
     return library
 
 
-def load(filename: str) -> ctypes.CDLL:
-    """The CPU build of ``kernels/<filename>``."""
-    return build(kernel_source(filename), Path(filename).stem)
+def load(filename: str, flags: tuple[str, ...] = COMPILE_FLAGS) -> ctypes.CDLL:
+    """The CPU build of ``kernels/<filename>`` (``flags``: :data:`COMPILE_FLAGS` or :data:`OPTIMIZED_FLAGS`)."""
+    label = Path(filename).stem + ("" if flags == COMPILE_FLAGS else "-optimized")
+    return build(kernel_source(filename), label, flags)
 
 
 def _dim3(dims: Sequence[int]) -> Any:
@@ -162,23 +169,30 @@ class ShimKernel:
             raise RuntimeError(f"{self.name}: {self.library.cim_shim_last_error().decode()}")
 
 
+@functools.lru_cache(maxsize=None)
+def _kernel(filename: str, name: str, flags: tuple[str, ...]) -> ShimKernel:
+    """One :class:`ShimKernel` per (source, name, flags), looked up once."""
+    return ShimKernel(load(filename, flags), name)
+
+
 class CpuKernels:
     """The kernel provider of the CPU shim: numpy arrays, the kernels compiled for the host.
 
     ``multiprocessors`` only sizes default grids (kept small, so that the grid-stride loops
-    run several rounds in the tests); ``shared_bytes_limit`` mimics a Hopper GPU's opt-in limit.
+    run several rounds in the tests); ``shared_bytes_limit`` mimics a Hopper GPU's opt-in limit;
+    ``flags`` are the compiler's (:data:`COMPILE_FLAGS`, or :data:`OPTIMIZED_FLAGS`).
     """
 
     name = "cpu-shim"
     xp = numpy
     shared_bytes_limit = 227 * 1024
 
-    def __init__(self, multiprocessors: int = 2) -> None:
+    def __init__(self, multiprocessors: int = 2, flags: tuple[str, ...] = COMPILE_FLAGS) -> None:
         self.multiprocessors = multiprocessors
+        self.flags = flags
 
-    @staticmethod
-    def function(filename: str, name: str) -> ShimKernel:
-        return ShimKernel(load(filename), name)
+    def function(self, filename: str, name: str) -> ShimKernel:
+        return _kernel(filename, name, self.flags)
 
     @staticmethod
     def address(array: numpy.ndarray) -> int:
@@ -201,10 +215,9 @@ class CpuKernels:
         """Host memory: no device limit to pass work through in slices for."""
         return None
 
-    @staticmethod
-    def kernel_names(filename: str) -> tuple[str, ...]:
+    def kernel_names(self, filename: str) -> tuple[str, ...]:
         """The kernels a source registers (its ``CIM_KERNEL_INSTANCE`` lines)."""
-        names = load(filename).cim_shim_kernel_names().decode()
+        names = load(filename, self.flags).cim_shim_kernel_names().decode()
         return tuple(names.split("\n")) if names else ()
 
 

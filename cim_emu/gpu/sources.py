@@ -24,7 +24,7 @@ NVRTC_OPTIONS = ("-std=c++17",)
 """NVRTC options. Never ``--use_fast_math``: the ADC relies on IEEE float arithmetic."""
 
 KERNELS: dict[str, tuple[str, ...]] = {
-    "philox_draws.cu": tuple(f"philox_{where}<cim::{draw}>" for where in ("range", "at")
+    "philox_draws.cu": tuple(f"philox_{where}<cim::{draw}>" for where in ("range", "at", "runs")
                              for draw in ("UniformDraw", "BernoulliDraw", "NormalDraw")),
     "ambit_program.cu": tuple(f"ambit_program<{lanes}, {faults}>" for lanes in (1, 2) for faults in ("false", "true")),
     "reram_epilogue.cu": tuple(f"reram_adc_shift_add<{sums}, {codes}>" for sums in ("float", "double", "int")

@@ -19,7 +19,11 @@ from data, :func:`calibrate_adc` their ADC full scales alone. Each layer's forwa
 A convolution is the same product on its im2col matrix: every output position's receptive
 field (``C * kh * kw`` values, ``torch.nn.functional.unfold`` order) is one row of ``x``, the
 kernel reshaped to ``(out_channels, C * kh * kw)`` and transposed is ``W``; any stride,
-padding and dilation, ``groups=1`` only.
+padding and dilation, ``groups=1`` only. Without autograd (``torch.no_grad()``, or no tensor
+that requires a gradient) a convolution quantizes its input once per value and unfolds the
+integers (quantizing is element-wise with one scale, and the rows hold the covered values and
+zeros), which gives the same bits from up to ``kh * kw`` times fewer values; and no layer
+computes the straight-through surrogate weights.
 
 Training (hardware-aware, straight-through): the forward runs the emulated pipeline; the
 backward is the gradient of the matching float op with the same quantized weights,

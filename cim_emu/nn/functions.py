@@ -67,9 +67,16 @@ def dequantized(analog: AnalogLayer, like: torch.Tensor) -> torch.Tensor:
     return to_tensor(analog.quantized_weights * analog.weight_scale, like).t()
 
 
+def needs_grad(*tensors: Optional[torch.Tensor]) -> bool:
+    """Whether autograd records an op on ``tensors`` (grad mode on and one of them requires grad)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
 def crossbar_product(rows: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
                      analog: AnalogLayer) -> torch.Tensor:
     """``(B, K)`` rows through the programmed crossbars ``analog``, ``(B, N)`` out, with the
     straight-through backward of :class:`_CrossbarProduct` (``weight`` ``(N, K)`` and ``bias``
-    receive the gradients)."""
+    receive the gradients); without autograd, the forward alone (no surrogate weights)."""
+    if not needs_grad(rows, weight, bias):
+        return to_tensor(analog(to_array(rows)), rows)
     return _CrossbarProduct.apply(rows, weight, bias, dequantized(analog, rows), analog)

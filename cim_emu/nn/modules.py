@@ -4,8 +4,10 @@
 of the layer's weight matrix, cached until the weights change, reprogrammed every training
 step when noisy), runs rows through them (:func:`~cim_emu.nn.functions.crossbar_product`),
 holds the input scale and calibrates one layer's input scale and ADC full scale. The two
-layers only turn their inputs into ``(B, K)`` rows and the ``(B, N)`` result back. What they
-compute: see :mod:`cim_emu.nn`.
+layers only turn their inputs into ``(B, K)`` rows and the ``(B, N)`` result back; without
+autograd a convolution quantizes its input before unfolding it
+(:meth:`CrossbarConv2d._quantized_forward`, the same bits). What they compute: see
+:mod:`cim_emu.nn`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 
 from ..reram.config import ReramConfig
 from ..reram.quantize import AnalogLayer, quantize_inputs
-from .functions import crossbar_product, dequantized, to_array
+from .functions import crossbar_product, dequantized, needs_grad, to_array, to_tensor
 
 #: Float dtypes a crossbar layer accepts (the engine quantizes float64; both convert exactly).
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -102,14 +104,18 @@ class _CrossbarMixin:
         """``W_q * s_w`` in torch layout ``(N, K)``: the weights the crossbars hold, as floats."""
         return dequantized(self.analog_layer(), self._weight_matrix())
 
+    def _check_input(self, x: torch.Tensor) -> None:
+        weight = self._weight_matrix()
+        if x.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{type(self).__name__} takes float32 or float64 inputs; got {x.dtype}")
+        if x.device != weight.device:
+            raise ValueError(f"{type(self).__name__}: input on {x.device} but weights on {weight.device}; "
+                             "move the model or the input")
+
     def _product(self, rows: torch.Tensor) -> torch.Tensor:
         """``(B, K)`` rows through the crossbars (or recorded, while calibrating), ``(B, N)`` out."""
         weight, bias = self._weight_matrix(), self._bias_vector()
-        if rows.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{type(self).__name__} takes float32 or float64 inputs; got {rows.dtype}")
-        if rows.device != weight.device:
-            raise ValueError(f"{type(self).__name__}: input on {rows.device} but weights on {weight.device}; "
-                             "move the model or the input")
+        self._check_input(rows)
         if self._calibration is not None:
             self._calibration.inputs.append(rows.detach().to(torch.float64).cpu())
             return F.linear(rows, weight.to(rows.dtype), None if bias is None else bias.to(rows.dtype))
@@ -251,17 +257,65 @@ class CrossbarConv2d(_CrossbarMixin, nn.Conv2d):
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"CrossbarConv2d expects a tensor (B, {self.in_channels}, H, W); got {shape}")
-        if x.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"CrossbarConv2d takes float32 or float64 inputs; got {x.dtype}")
+        self._check_input(x)
         batch = x.shape[0]
         out_h, out_w = self.output_size(x.shape[2], x.shape[3])
         if out_h < 1 or out_w < 1:
             raise ValueError(f"input {tuple(x.shape)} is smaller than the kernel's receptive field")
-        columns = F.unfold(x, self.kernel_size, self.dilation, self._integer_padding, self.stride)  # (B, K, L)
-        rows = columns.transpose(1, 2).reshape(-1, columns.shape[1])
-        y = self._product(rows)  # (B * L, out)
+        if self._calibration is None and not needs_grad(x, self.weight, self.bias):
+            y = self._quantized_forward(x)
+        else:
+            columns = F.unfold(x, self.kernel_size, self.dilation, self._integer_padding, self.stride)  # (B, K, L)
+            y = self._product(columns.transpose(1, 2).reshape(-1, columns.shape[1]))  # (B * L, out)
         return y.reshape(batch, out_h * out_w, self.out_channels).transpose(1, 2).reshape(
             batch, self.out_channels, out_h, out_w)
+
+    def _quantized_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward without autograd: the input quantized once per value, then unfolded.
+
+        Quantizing is element-wise, with one scale: the rows of ``F.unfold`` hold the values the
+        kernel covers (each up to ``kh * kw`` times) and padding zeros, which quantize to 0 and
+        add nothing to ``max|x|``. So the input, its uncovered values set to 0 (a stride past
+        the kernel skips some), gives the same checks, scale and integers as its rows, from up to
+        ``kh * kw`` times fewer values; the integer rows are then unfolded. Same bits as
+        :meth:`_product` on the float rows.
+        """
+        analog = self.analog_layer()
+        xp = analog.backend.xp
+        covered = self._covered(x.shape[2], x.shape[3], x.device)
+        values = x if covered is None else x.masked_fill(~covered, 0)
+        x_q, x_scale = quantize_inputs(analog.backend.asarray(to_array(values)), self.config, analog.input_scale, xp=xp)
+        return to_tensor(analog.quantized_product(self._unfolded(x_q, xp), x_scale), x)
+
+    def _unfolded(self, x: Any, xp: Any) -> Any:
+        """The rows ``(B * H' * W', C * kh * kw)`` of an array ``x`` ``(B, C, H, W)``, as
+        ``F.unfold(x).transpose(1, 2)`` orders them: a strided view of the zero-padded array,
+        copied once."""
+        B, C, H, W = x.shape
+        (ph, pw), (dh, dw), (sh, sw), (kh, kw) = self._integer_padding, self.dilation, self.stride, self.kernel_size
+        if ph or pw:
+            padded = xp.zeros((B, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+            padded[:, :, ph:ph + H, pw:pw + W] = x
+            x = padded
+        out_h, out_w = self.output_size(H, W)
+        sB, sC, sH, sW = x.strides
+        windows = xp.lib.stride_tricks.as_strided(x, (B, out_h, out_w, C, kh, kw),
+                                                  (sB, sH * sh, sW * sw, sC, sH * dh, sW * dw))
+        return windows.reshape(B * out_h * out_w, C * kh * kw)
+
+    def _covered(self, height: int, width: int, device: Any) -> Optional[torch.Tensor]:
+        """``(H, W)`` mask of the input positions some output's receptive field covers, or
+        ``None`` when it covers them all."""
+        masks = []
+        for size, out, k, s, p, d in zip((height, width), self.output_size(height, width), self.kernel_size,
+                                         self.stride, self._integer_padding, self.dilation):
+            positions = (torch.arange(out)[:, None] * s + torch.arange(k)[None] * d - p).reshape(-1)
+            mask = torch.zeros(size, dtype=torch.bool)
+            mask[positions[(positions >= 0) & (positions < size)]] = True
+            masks.append(mask)
+        if bool(masks[0].all()) and bool(masks[1].all()):
+            return None
+        return (masks[0][:, None] & masks[1][None, :]).to(device)
 
     def extra_repr(self) -> str:
         return f"{nn.Conv2d.extra_repr(self)}, {self.crossbar_extra_repr()}"

@@ -7,7 +7,8 @@
   :mod:`~cim_emu.reram.devices` (non-idealities in fixed point, device presets);
 * the read stages, in pipeline order: :mod:`~cim_emu.reram.dac` (inputs to bit-serial
   chunks), :mod:`~cim_emu.reram.layout` (row tiles, column packing),
-  :mod:`~cim_emu.reram.pipeline` (products, read noise, ADC, shift-and-add, corrections),
+  :mod:`~cim_emu.reram.pipeline` (jobs over the host threads, read noise, corrections),
+  :mod:`~cim_emu.reram.host_path` (products, ADC, shift-and-add with numpy),
   :mod:`~cim_emu.reram.adc` (the column ADC); on a backend with kernels
   :mod:`~cim_emu.reram.gpu_path` (tensor cores, epilogue) through :mod:`~cim_emu.reram.gpu`
   (launch wrappers); :mod:`~cim_emu.reram.exact` (the single exact product);

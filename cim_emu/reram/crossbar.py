@@ -206,8 +206,11 @@ class CrossbarArray:
         chosen, on_gpu = backends.resolve(self.backend, x)
         xp = chosen.xp
         inputs = self.config.inputs
-        x = check_integer_array("x", x if on_gpu else numpy.asarray(x), inputs.min_input, inputs.max_input,
-                                xp if on_gpu else numpy)
+        x = x if on_gpu else numpy.asarray(x)
+        if _integers_within(x, inputs.min_input, inputs.max_input):
+            x = x.astype(numpy.int64, copy=False)
+        else:  # not integers, or out of range: the check raises (or converts integral floats)
+            x = check_integer_array("x", x, inputs.min_input, inputs.max_input, xp if on_gpu else numpy)
         vector = x.ndim == 1
         if vector:
             x = x[None]
@@ -263,3 +266,9 @@ class CrossbarArray:
         """
         drifted: CrossbarArray = drift.at_time(self, t_seconds, drift_compensation=drift_compensation)
         return drifted
+
+
+def _integers_within(x: Any, low: int, high: int) -> bool:
+    """Whether ``x`` is a non-empty integer array with every value in ``[low, high]`` (two reductions)."""
+    return (x.dtype != bool and numpy.issubdtype(x.dtype, numpy.integer) and x.size > 0
+            and int(x.min()) >= low and int(x.max()) <= high)

@@ -51,7 +51,16 @@ class Dac:
         """``2**(c * dac)`` for ``c = 0 .. C - 1``, float64 (exact: below ``2**53``)."""
         return 2.0 ** (xp.arange(self.chunks, dtype=numpy.float64) * self.bits)
 
+
     def convert(self, x: Any, xp: Any) -> Any:
-        """Chunks ``(C, B, K)`` (int64) of integer inputs ``x`` ``(B, K)``: ``x'_c`` above."""
-        shifts = xp.arange(self.chunks, dtype=numpy.int64) * self.bits
-        return ((x + self.offset)[None] >> shifts[:, None, None]) & self.max_chunk
+        """Chunks ``(C, B, K)`` of integer inputs ``x`` ``(B, K)``: ``x'_c`` above, in the smallest
+        unsigned integer type that holds ``x'`` (``0 <= x' < 2**(C * dac)``, checked by the caller)."""
+        bits = self.chunks * self.bits
+        dtype = next(t for t, width in ((numpy.uint8, 8), (numpy.uint16, 16), (numpy.uint32, 32), (numpy.uint64, 64))
+                     if bits <= width)
+        shifted = (x + self.offset if self.offset else x).astype(dtype, copy=False)
+        chunks = xp.empty((self.chunks,) + tuple(x.shape), dtype=dtype)
+        shifts = xp.arange(0, bits, self.bits, dtype=dtype).reshape((-1,) + (1,) * x.ndim)
+        xp.right_shift(shifted[None], shifts, out=chunks)
+        xp.bitwise_and(chunks, self.max_chunk, out=chunks)
+        return chunks

@@ -50,13 +50,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy
 
 from .. import rng
 from .._checks import nonnegative_number, positive_number, probability
+from ..parallel import default_threads, thread_pool
 from ..rng import Stream
+from ..rng.native import in_shared_pool
 
 #: Fractional bits of fixed-point conductances (units of 2**-8 of a level step).
 FRACTION_BITS = 8
@@ -172,26 +174,66 @@ class DeviceModel:
     def program(self, levels: numpy.ndarray, max_level: int, seed: int,
                 t_seconds: Optional[float] = None) -> numpy.ndarray:
         """Conductances (float64, units of g_max) of cells programmed to ``levels`` (any shape),
-        as read ``t_seconds`` after programming (``None``: right after; see the module docstring)."""
+        as read ``t_seconds`` after programming (``None``: right after; see the module docstring).
+
+        Every step is a function of one cell (its level and its draws, keyed by its flat index),
+        so the cells are programmed in blocks of ``PROGRAM_BLOCK`` over the host threads, with
+        the bits of one pass over them all."""
+        if self.ideal:
+            return self.g_min + levels.astype(numpy.float64) / max_level * (1.0 - self.g_min)
+        flat = numpy.ascontiguousarray(levels).reshape(-1)
+        return _by_blocks(lambda a, out: self._program_cells(flat[a:a + out.size], a, max_level, seed, t_seconds, out),
+                          flat.size).reshape(levels.shape)
+
+    def _program_cells(self, levels: numpy.ndarray, first: int, max_level: int, seed: int,
+                       t_seconds: Optional[float], out: numpy.ndarray) -> None:
+        """:meth:`program` of cells ``first ..`` of the flat cell array, at ``levels``, into ``out``."""
         g_min = self.g_min
         target = g_min + levels.astype(numpy.float64) / max_level * (1.0 - g_min)
-        if self.ideal:
-            return target
-        g = numpy.maximum(target + self.programming_sigma(target) * _normal(seed, Stream.PROGRAMMING, levels.shape), 0)
+        g = numpy.maximum(target + self.programming_sigma(target) * _normal(seed, Stream.PROGRAMMING, levels.shape,
+                                                                             first), 0)
         if t_seconds is not None:
-            g = MODELS[self.model].conductance_at(self, g, target, float(t_seconds), seed)
+            g = MODELS[self.model].conductance_at(self, g, target, float(t_seconds), seed, first)
         if self.stuck_at_low or self.stuck_at_high:
-            flat = numpy.arange(levels.size, dtype=numpy.uint64)
-            u = rng.random_uint32(seed, Stream.STUCK, flat).reshape(levels.shape).astype(numpy.uint64)
+            u = rng.uniform_uint32(seed, Stream.STUCK, first, levels.size).reshape(levels.shape).astype(numpy.uint64)
             low = rng.bernoulli_threshold(self.stuck_at_low)
             high = low + rng.bernoulli_threshold(self.stuck_at_high)
             g = numpy.where(u < low, g_min, numpy.where(u < high, 1.0, g))
-        return numpy.clip(g, 0.0, G_CLIP)
+        numpy.clip(g, 0.0, G_CLIP, out=out)
+
+
+#: Cells per block of the per-cell formulas (:meth:`DeviceModel.program`, :func:`to_fixed`): a
+#: multiple of 64, so that numpy's vector loops meet every cell at the same lane as in one pass.
+PROGRAM_BLOCK = 2**16
+
+
+def _by_blocks(cells: Callable[[int, numpy.ndarray], None], n: int) -> numpy.ndarray:
+    """The float64 values of ``n`` cells, ``cells(a, out)`` writing those of cells ``a ..`` into
+    ``out``, for blocks of ``PROGRAM_BLOCK`` cells over the shared host threads (on this thread
+    inside one of them), as one array."""
+    out = numpy.empty(n)
+
+    def block(a: int) -> None:
+        cells(a, out[a:a + PROGRAM_BLOCK])
+
+    starts = range(0, n, PROGRAM_BLOCK)
+    threads = 1 if in_shared_pool() else default_threads()
+    if threads > 1 and len(starts) > 1:
+        list(thread_pool(threads).map(block, starts))
+    else:
+        for a in starts:
+            block(a)
+    return out
+
+
+def _fixed(g: numpy.ndarray, max_level: int, out: numpy.ndarray) -> None:
+    numpy.rint(numpy.multiply(g, max_level * 2**FRACTION_BITS, out=out), out=out)
 
 
 def to_fixed(g: numpy.ndarray, max_level: int) -> numpy.ndarray:
     """Fixed-point conductances: ``round_half_even(g * max_level * 2**FRACTION_BITS)`` as float64."""
-    return numpy.rint(g * (max_level * 2**FRACTION_BITS))
+    flat = numpy.ascontiguousarray(g).reshape(-1)
+    return _by_blocks(lambda a, out: _fixed(flat[a:a + out.size], max_level, out), flat.size).reshape(g.shape)
 
 
 class _Generic:
@@ -211,26 +253,29 @@ class _Generic:
 
     @staticmethod
     def conductance_at(model: DeviceModel, g: numpy.ndarray, target: numpy.ndarray, t: float,
-                       seed: int) -> numpy.ndarray:
-        """``g ((t + t0) / t0) ** -nu``, ``nu = max(nu_mean + nu_std z, 0)`` per cell."""
+                       seed: int, first: int) -> numpy.ndarray:
+        """``g ((t + t0) / t0) ** -nu``, ``nu = max(nu_mean + nu_std z, 0)`` per cell (cells ``first ..``)."""
         if not (model.drift_nu_mean or model.drift_nu_std):
             return g
-        nu = numpy.maximum(model.drift_nu_mean + model.drift_nu_std * _normal(seed, Stream.DRIFT, g.shape), 0.0)
+        nu = numpy.maximum(model.drift_nu_mean + model.drift_nu_std * _normal(seed, Stream.DRIFT, g.shape, first), 0.0)
         return g * ((t + model.drift_t0) / model.drift_t0) ** (-nu)
 
 
 def _polynomial(coefficients: tuple, x: numpy.ndarray) -> numpy.ndarray:
     """``c0 + c1 x + c2 x**2 + ...`` (coefficients lowest order first), evaluated term by term."""
-    total = numpy.full_like(x, coefficients[0])
-    power = numpy.ones_like(x)
-    for c in coefficients[1:]:
+    if len(coefficients) == 1:
+        return numpy.full_like(x, coefficients[0])
+    total = coefficients[0] + coefficients[1] * x  # the first term as c0 + c1 * (1 * x): 1 * x is x exactly
+    power = x
+    for c in coefficients[2:]:
         power = power * x
-        total = total + c * power
+        total += c * power
     return total
 
 
-def _normal(seed: int, stream: int, shape: tuple) -> numpy.ndarray:
-    return rng.normal(seed, stream, 0, int(numpy.prod(shape)), ).reshape(shape)
+def _normal(seed: int, stream: int, shape: tuple, first: int) -> numpy.ndarray:
+    """Normal draws of cells ``first ..`` (flat indices), in ``shape``."""
+    return rng.normal(seed, stream, first, int(numpy.prod(shape))).reshape(shape)
 
 
 class _ReramWan2022:
@@ -271,11 +316,11 @@ class _ReramWan2022:
 
     @classmethod
     def conductance_at(cls, model: DeviceModel, g: numpy.ndarray, target: numpy.ndarray, t: float,
-                       seed: int) -> numpy.ndarray:
+                       seed: int, first: int) -> numpy.ndarray:
         if t not in cls.CURVES:
             raise ValueError(f"t_seconds must be one of {sorted(cls.CURVES)} for the Wan 2022 model "
                              f"(the times its fit covers); got {t!r}")
-        return target + cls.sigma_at(t, target) * _normal(seed, Stream.DRIFT, g.shape)
+        return target + cls.sigma_at(t, target) * _normal(seed, Stream.DRIFT, g.shape, first)
 
 
 class _PcmJoshi2020:
@@ -304,16 +349,16 @@ class _PcmJoshi2020:
 
     @classmethod
     def conductance_at(cls, model: DeviceModel, g: numpy.ndarray, target: numpy.ndarray, t: float,
-                       seed: int) -> numpy.ndarray:
+                       seed: int, first: int) -> numpy.ndarray:
         t0 = model.drift_t0
         log_x = numpy.log(numpy.maximum(numpy.abs(target), 1e-7))
         mu = numpy.clip(-0.0155 * log_x + 0.0244, 0.049, 0.1)
         spread = numpy.clip(-0.0125 * log_x - 0.0059, 0.008, 0.045)
-        nu = numpy.abs(mu + spread * _normal(seed, Stream.DRIFT, g.shape))
+        nu = numpy.abs(mu + spread * _normal(seed, Stream.DRIFT, g.shape, first))
         drifted = g * ((t + t0) / t0) ** (-nu)
         q_s = numpy.minimum(0.0088 / numpy.maximum(numpy.abs(g) ** 0.65, 1e-3), 0.2)
         sigma = q_s * math.sqrt(math.log((t + t0 + cls.T_READ) / (2 * cls.T_READ)))
-        noisy = drifted + numpy.abs(drifted) * sigma * _normal(seed, Stream.READ_1F, g.shape)
+        noisy = drifted + numpy.abs(drifted) * sigma * _normal(seed, Stream.READ_1F, g.shape, first)
         return numpy.maximum(noisy, 0.0)
 
 
@@ -324,4 +369,6 @@ def read_sigma_fixed(model: DeviceModel, g: numpy.ndarray, max_level: int) -> Op
     """Integer read-noise standard deviations (fixed point) per cell, or ``None`` without read noise."""
     if not model.has_read_noise:
         return None
-    return to_fixed(model.read_sigma(g), max_level)
+    flat = numpy.ascontiguousarray(g).reshape(-1)
+    return _by_blocks(lambda a, out: _fixed(model.read_sigma(flat[a:a + out.size]), max_level, out),
+                      flat.size).reshape(g.shape)

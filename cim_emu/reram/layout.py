@@ -1,24 +1,27 @@
-"""Stage 2's operands: cells and input chunks laid out in row tiles for one batched product.
+"""Stage 2's operands: cells and input chunks laid out in row tiles for the products.
 
 ``K`` is split into ``T = ceil(K / rows)`` row tiles of ``rows`` word lines (the last one
-zero-padded). Every partial sum of a read is then an entry of one batched matrix product
+zero-padded). Every partial sum of a read is then an entry of one product per tile
 
     sums[t, c*b, (n, pol, s)] = sum_{k < rows} tiles[t, c*b, k] * cells[t, k, (n, pol, s)]
                               = sum_{k in tile t} x'_c[k] * g_s[k, n]
 
 with the input chunks as ``(T, C*b, rows)`` (:meth:`TileLayout.input_tiles`) and the cells
 as ``(T, rows, N' * P * S)`` (:meth:`TileLayout.cells`), weight column ``n`` major and
-(polarity, slice) minor. Optionally each tile gets one more row, holding the ADC's bias, which
-the inputs meet with a constant 1, so that the product yields ``scale * p + bias``.
+(polarity, slice) minor (or ``W+ - W-`` per slice, for a signed ADC read with numpy).
+Optionally each tile gets one more row, holding the ADC's bias, which the inputs meet with a
+constant 1, so that the product yields ``scale * p + bias``.
 
 **Column packing** (:class:`ColumnPacking`). When a partial sum needs at most ``bits <= 12``
-bits, ``factor`` consecutive (polarity, slice) columns of a weight share one float32 column,
+bits, ``factor`` consecutive columns of a weight share one float32 column,
 
-    packed = sum_j column_j * 2**(bits * j),    0 <= column_j < 2**bits,    packed < 2**24,
+    packed = sum_j column_j * 2**(bits * j),    |packed| < 2**24,
 
-which cuts the product's work by ``factor``; after the product the parts are split exactly,
-from the highest down: ``p_j = floor(packed * 2**(-bits * j))``, ``packed -= p_j * 2**(bits * j)``
-(scaling by powers of two, ``floor`` and subtracting integers below ``2**24`` are exact).
+with ``0 <= column_j < 2**bits``, or, for signed parts, ``|column_j| < 2**(bits - 1)``. That
+cuts the product's work by ``factor``; after the product the parts are split exactly, from the
+highest down (:meth:`ColumnPacking.unpack`): ``floor`` (or ``rint`` for signed parts, with no
+ties) of the sums scaled by ``2**(-bits * j)``, then the part subtracted (scaling by powers of
+two, rounding and subtracting integers below ``2**24`` are exact).
 
 The full specification is ``docs/spec/reram.md`` (sections *Tiles and partial sums* and *How the
 numpy pipeline computes it exactly*).
@@ -27,7 +30,8 @@ numpy pipeline computes it exactly*).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator, Optional
+import math
+from typing import Any, Optional
 
 import numpy
 
@@ -36,10 +40,19 @@ __all__ = ["ColumnPacking", "NO_PACKING", "TileLayout"]
 
 @dataclasses.dataclass(frozen=True)
 class ColumnPacking:
-    """``factor`` (polarity, slice) columns of a weight in one float32 column, radix ``2**bits``."""
+    """``factor`` (polarity, slice) columns of a weight in one float32 column, radix ``2**bits``;
+    ``signed``: the parts are signed, ``|p_j| < 2**(bits - 1)``, and split by rounding."""
 
     factor: int = 1
     bits: int = 1
+    signed: bool = False
+
+    @classmethod
+    def for_sums(cls, largest: float, columns: int, *, signed: bool = False) -> "ColumnPacking":
+        """The packing of ``columns`` columns whose sums are integers in ``[0, largest]`` (or
+        ``[-largest, largest]`` when ``signed``): as many as fit in float32's 24 bits."""
+        bits = max(1, math.ceil(math.log2((2 if signed else 1) * largest + 1)))
+        return cls(max(1, min(columns, 24 // bits)), bits, signed)
 
     def pack(self, operand: numpy.ndarray, dtype: Any) -> numpy.ndarray:
         """``(T, R, N, P*S)`` -> ``(T, R, N, groups)``: every ``factor`` consecutive columns of a
@@ -53,23 +66,26 @@ class ColumnPacking:
         radix = 2.0 ** (self.bits * numpy.arange(self.factor))
         return (grouped.reshape(operand.shape[:3] + (groups, self.factor)) * radix).sum(axis=-1)
 
-    def parts(self, sums: Any, n_weights: int, xp: Any) -> Iterator[tuple[int, Any]]:
-        """Split packed sums ``sum_j p_j 2**(bits j)`` (``0 <= p_j < 2**bits``) into their parts.
+    def unpack(self, sums: Any, parts: Any, xp: Any, *, integral_low: bool = True) -> None:
+        """Split packed sums ``sum_j p_j 2**(bits j)`` into their parts, exactly: ``parts[j] = p_j``
+        for ``j >= 1``, and ``p_0`` left in ``sums`` (which may be ``parts[0]``), or ``p_0 /
+        2**bits`` with ``integral_low=False`` (one pass fewer, for a consumer that scales it).
 
-        Yields ``(j, p_j)`` from the highest part down, each ``(T, C*b, n_weights, groups)``:
-        part ``j`` holds the (polarity, slice) columns ``j, j + factor, j + 2 factor, ...``.
-        Exact, in place (``sums`` is consumed). The yielded array may be overwritten by the
-        consumer.
+        ``parts`` is ``(factor,) + sums.shape``; ``sums`` is consumed. With ``v = sums *
+        2**(-bits (factor - 1))``, from the highest part down: ``p_j = floor(v)`` (``0 <= p_j <
+        2**bits``), or ``rint(v)`` for signed parts, whose lower parts sum to less than half of
+        ``2**(bits j)`` in magnitude (no ties); then ``v = (v - p_j) * 2**bits``. Scaling by
+        powers of two, ``floor``, ``rint`` and subtracting below ``2**24`` are exact.
         """
-        shape = sums.shape[:2] + (n_weights, -1)
-        if self.factor > 1:
-            high = xp.empty_like(sums)
+        rounding, radix = (xp.rint if self.signed else xp.floor), 2.0**self.bits
+        if self.factor == 1:
+            return
+        sums *= 2.0 ** (-self.bits * (self.factor - 1))
         for j in range(self.factor - 1, 0, -1):
-            xp.multiply(sums, numpy.float32(2.0 ** (-self.bits * j)), out=high)
-            xp.floor(high, out=high)
-            sums -= high * numpy.float32(2.0 ** (self.bits * j))
-            yield j, high.reshape(shape)
-        yield 0, sums.reshape(shape)
+            rounding(sums, out=parts[j])
+            sums -= parts[j]
+            if j > 1 or integral_low:
+                sums *= radix
 
 
 NO_PACKING = ColumnPacking()
@@ -111,9 +127,14 @@ class TileLayout:
         ``bias``, row ``rows`` holds 1 (it meets the cells' bias row)."""
         rows, T = self.rows, self.tiles
         C, b, K = chunks.shape
-        tiles = xp.zeros((T, C, b, depth), dtype=dtype)
-        tiles[:, :, :, :rows] = xp.pad(chunks, ((0, 0), (0, 0), (0, T * rows - K))).reshape(
-            C, b, T, rows).transpose(2, 0, 1, 3)
-        if bias:
-            tiles[:, :, :, rows] = 1
+        full = K // rows  # tiles without padding
+        tiles = xp.empty((T, C, b, depth), dtype=dtype)
+        tiles[:full, :, :, :rows] = chunks[:, :, :full * rows].reshape(C, b, full, rows).transpose(2, 0, 1, 3)
+        if full < T:
+            tiles[full, :, :, :K - full * rows] = chunks[:, :, full * rows:]
+            tiles[full, :, :, K - full * rows:rows] = 0
+        if depth > rows:
+            tiles[:, :, :, rows:] = 0
+            if bias:
+                tiles[:, :, :, rows] = 1
         return tiles.reshape(T, C * b, depth)

@@ -4,11 +4,12 @@ For integer inputs ``x`` (``B x K``) and the programmed cells ``g_s[k, n]`` (fix
 of ``2**-F`` of a level step), a read computes, in exact integers:
 
 2. for every row tile ``t``, chunk ``c`` (:mod:`~cim_emu.reram.dac`), slice ``s``, polarity and
-   column ``n``, the partial sum ``p = sum_{k in t} x'_c[k] g_s[k, n]`` - all of them from one
-   batched matrix product per block of the batch and of the columns,
-   ``(T, C*b, rows) @ (T, rows, N' * P * S)`` (:mod:`~cim_emu.reram.layout`), exact because the
-   operands are integers whose sums stay below ``2**24`` (float32) or ``2**53`` (float64);
-   ``N'`` counts the reference columns too;
+   column ``n``, the partial sum ``p = sum_{k in t} x'_c[k] g_s[k, n]`` - all of them from
+   matrix products per block of the batch and of the columns, ``(C*b, rows) @ (rows, N' * P *
+   S)`` per tile (:mod:`~cim_emu.reram.layout`), exact because the operands are integers whose
+   sums stay below ``2**24`` (float32) or ``2**53`` (float64); ``N'`` counts the reference
+   columns too; for a signed ADC read with numpy, the cells are ``W+ - W-`` per slice
+   (:mod:`~cim_emu.reram.host_path`), whose products are ``p+ - p-``;
 3. read noise, if any, added to each partial sum: ``rint(sqrt(sum_k x'_c[k]**2 sigma_s[k, n]**2) * z)``,
    ``z ~ N(0, 1)`` drawn at index ``((b * T + t) * C + c) * (N' * P * S) + (n * P + pol) * S + s``
    of the stream ``Stream.READ | read_index`` (``b`` the global batch row), so that no blocking
@@ -26,23 +27,29 @@ When the crossbars are programmed, :class:`Pipeline` bounds every intermediate v
 partial sum (with room for 8 standard deviations of a full column's read noise), the ADC's
 ``scale * p + bias``, the codes summed over tiles, slices and polarities, the accumulator -
 and picks float32 or float64 for each (refusing a configuration that would reach ``2**53``).
-When a partial sum needs at most 12 bits the (polarity, slice) columns are packed
-(:class:`~cim_emu.reram.layout.ColumnPacking`); otherwise an unsigned ADC takes *prescaled*
-sums ``scale * p + bias`` straight from the product (cells times ``scale``, a bias row).
+When a partial sum needs at most 12 bits the columns of a weight are packed
+(:class:`~cim_emu.reram.layout.ColumnPacking`; signed parts for ``W+ - W-``); otherwise an
+unsigned ADC takes *prescaled* sums ``scale * p + bias`` straight from the product (cells times
+``scale``, a bias row). Without read noise the ADC converts with a multiplier checked over
+every partial sum the crossbars can produce (:meth:`~cim_emu.reram.adc.Adc.rounding_over`).
 
-Blocks of about ``MATMUL_ROWS`` batch rows x chunks and column blocks of about ``BLOCK_BYTES``
-of partial sums (more on a GPU) keep the sums in cache; on the host the column blocks run on
-the shared threads (:mod:`cim_emu.parallel`), each with a single-threaded BLAS. None of this
-changes the bits. With a kernel provider, stages 2 to 5 run through the kernels instead
-(:mod:`~cim_emu.reram.gpu_path`), with the same bits.
+On the host a read is cut into jobs of batch rows and weight columns (:meth:`Pipeline.blocks`),
+which run on the shared threads (:mod:`cim_emu.parallel`) with a single-threaded BLAS; a job
+reads its row tiles one after the other, so that a tile's buffers stay in cache
+(:mod:`~cim_emu.reram.host_path`). None of this changes the bits. With a kernel provider,
+stages 2 to 5 run through the kernels instead (:mod:`~cim_emu.reram.gpu_path`), in blocks of
+about ``MATMUL_ROWS`` batch rows x chunks and ``BLOCK_BYTES`` of partial sums (more on a GPU),
+with the same bits.
 
 The full specification is ``docs/spec/reram.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import threading
 from typing import Any, Optional
 
 import numpy
@@ -55,9 +62,11 @@ from .adc import Adc
 from .config import ReramConfig
 from .dac import Dac
 from .gpu_path import TensorCoreReadout, epilogue, require_exact_float_products, tensor_cores_qualify
+from .host_path import HostReadout
 from .layout import ColumnPacking, TileLayout
 
-__all__ = ["BLOCK_BYTES", "DEVICE_BLOCK_BYTES", "MATMUL_ROWS", "Pipeline", "place_value_sums"]
+__all__ = ["BLOCK_BYTES", "DEVICE_BLOCK_BYTES", "HOST_MATMUL_ROWS", "MATMUL_ROWS", "MIN_JOB_PRODUCTS", "NOISE_BYTES",
+           "Pipeline", "TILE_BYTES", "place_value_sums"]
 
 #: Target size (bytes) of the partial sums of one block: small enough to stay in cache.
 BLOCK_BYTES = 16 * 2**20
@@ -65,6 +74,14 @@ BLOCK_BYTES = 16 * 2**20
 MATMUL_ROWS = 1024
 #: On a GPU, blocks only bound the memory the partial sums take.
 DEVICE_BLOCK_BYTES = 1024 * 2**20
+#: On the host, the target rows (batch rows x input chunks) of one job's products.
+HOST_MATMUL_ROWS = 1024
+#: On the host, the target size (bytes) of one tile's partial sums in a job: the buffers of a tile stay in cache.
+TILE_BYTES = 2**20
+#: On the host, the most bytes of read noise (float64, every tile) in a job.
+NOISE_BYTES = 16 * 2**20
+#: On the host, the fewest multiply-adds of a job cut for another thread (handing it over costs about 0.1 ms).
+MIN_JOB_PRODUCTS = 2**25
 
 
 def _float_dtype(bound: float) -> Any:
@@ -114,9 +131,21 @@ class Pipeline:
         adc = Adc.from_config(config, fraction_bits)
         adc_bound = adc.bound(2 * max_sum if config.signed_adc else max_sum)
         self.adc = dataclasses.replace(adc, dtype=_float_dtype(max(code_bound, adc_bound)))
-        pack_bits = max(1, math.ceil(math.log2(ideal_sum + 1)))
-        packable = 1 if config.signed_adc else 24 // pack_bits
-        self.packing = ColumnPacking(max(1, min(P * S, packable)), pack_bits)
+        self.saturates = not config.devices.ideal or config.full_scale < config.max_partial_sum
+        """Whether a conversion can leave the ADC's range (else its clamp is skipped)."""
+        if sigma is None:  # the partial sums are integers in [0, ideal_sum] ([-ideal_sum, ideal_sum] when signed)
+            self.adc = self.adc.rounding_over(-int(ideal_sum) if config.signed_adc else 0, int(ideal_sum),
+                                              saturates=self.saturates)
+        self.differences = config.signed_adc and backend.kernels is None
+        """Whether the operand holds ``W+ - W-`` per slice (a signed ADC read with numpy), not
+        each polarity's cells (:mod:`~cim_emu.reram.host_path`)."""
+        if self.differences:
+            self.packing = ColumnPacking.for_sums(ideal_sum, S, signed=True)
+            fixed = fixed[:1] - fixed[1:]  # exact: integers
+        elif config.signed_adc:  # the epilogue kernel reads both polarities' sums, unpacked
+            self.packing = ColumnPacking(1, ColumnPacking.for_sums(ideal_sum, 1).bits)
+        else:
+            self.packing = ColumnPacking.for_sums(ideal_sum, P * S)
         self.prescaled = self.packing.factor == 1 and not config.signed_adc
         """Whether the product yields ``scale * p + bias`` (unpacked sums, unsigned ADC)."""
         if self.packing.factor > 1:
@@ -124,20 +153,23 @@ class Pipeline:
         else:
             self.sum_dtype = _float_dtype(adc_bound if self.prescaled else max_sum)
         bias = self.adc.bias if self.prescaled else None
-        cells = self.layout.cells(fixed * (self.adc.scale if self.prescaled else 1), self.sum_dtype, bias_row=bias,
+        cells = self.layout.cells(fixed * self.adc.scale if self.prescaled else fixed, self.sum_dtype, bias_row=bias,
                                   packing=self.packing)
         self.operand = backend.xp.asarray(cells)
         """The cells as the products' right operand, ``(T, rows [+ 1], N' * width)`` on the backend."""
         self.sigma_squared = None if sigma is None else backend.xp.asarray(
             self.layout.cells(sigma * sigma, numpy.float64, bias_row=0 if bias else None))
-        self.saturates = not config.devices.ideal or config.full_scale < config.max_partial_sum
-        """Whether a conversion can leave the ADC's range (else its clamp is skipped)."""
         self.width = self.operand.shape[2] // self.columns
-        """Operand columns per weight column: ``P * S``, divided by the packing factor."""
+        """Operand columns per weight column: ``P * S`` (``S`` for ``W+ - W-``), divided by the packing factor."""
         signs = numpy.ones(1) if config.signed_adc else numpy.array([1.0, -1.0][:P])
         cell_weights = numpy.outer(signs, 2.0 ** (numpy.arange(S) * mapping.bits_per_cell)).reshape(-1)
         self.cell_weights = numpy.concatenate([cell_weights, numpy.zeros(-len(cell_weights) % self.packing.factor)])
         """``sign_pol * 2**(s * bpc)`` of each (polarity, slice) code, padded like the packed groups."""
+        self.host = HostReadout(self.operand, self.width, self.packing, self.adc, self.dac, self.cell_weights,
+                                self.sum_dtype, self.prescaled, self.saturates,
+                                polarities=2 if config.signed_adc and not self.differences else 1,
+                                last_rows=levels.shape[2] - (T - 1) * rows)
+        """Stages 2 to 5 with the array library, one row tile at a time (:mod:`~cim_emu.reram.host_path`)."""
         self.tensor_cores = (TensorCoreReadout(config, levels, self.layout, self.dac, self.adc, backend)
                              if tensor_cores_qualify(config, T) else None)
         """Stages 2 to 5 on int8 tensor cores (for a backend with kernels), where the crossbars qualify."""
@@ -150,93 +182,170 @@ class Pipeline:
 
     def accumulate(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, backend: Backend) -> Any:
         """Shift-and-added codes ``acc`` ``(b, n1 - n0)`` (int64) of weight columns ``n0 .. n1 - 1``
-        from the input tiles of batch rows ``first_row ..`` (stages 2 to 5)."""
-        config, mapping, xp = self.config, self.config.mapping, backend.xp
-        T, C, P, S = self.layout.tiles, self.dac.chunks, mapping.polarities, mapping.slices
-        b, width, pack = tiles.shape[1] // C, self.width, self.packing.factor
-        sums = xp.matmul(tiles, self.operand[:, :, n0 * width:n1 * width])  # exact integers
+        from the input tiles of batch rows ``first_row ..`` (stages 2 to 5): with the kernels, or
+        with the array library (:class:`~cim_emu.reram.host_path.HostReadout`)."""
         noise = None
         if self.sigma_squared is not None:
             noise = self.read_noise(tiles, n0, n1, first_row, read_index, backend)
-        if backend.kernels is not None:  # ADC and shift-and-add in kernels/reram_epilogue.cu
-            return epilogue(sums, noise, adc=self.adc, dac=self.dac, packing=self.packing, mapping=mapping, tiles=T,
-                            width=width, prescaled=self.prescaled, saturates=self.saturates, backend=backend)
-        code_dtype = self.adc.dtype
-        weights = xp.asarray(self.cell_weights, dtype=code_dtype)
-        per_chunk: Any = 0
-        for j, part in self.packing.parts(sums, n1 - n0, xp):
-            if noise is not None:
-                part = part + noise[..., j::pack]
-            if config.signed_adc:  # currents subtracted before the one signed ADC
-                part = part.reshape(part.shape[:3] + (P, S))
-                part = part[..., 0, :] - part[..., 1, :]
-            codes = self.adc.convert(part.astype(code_dtype, copy=False), xp, prescaled=self.prescaled,
-                                     saturates=self.saturates)
-            per_chunk = per_chunk + codes.reshape(T, C, b, n1 - n0, -1) @ weights[j::pack]
-        acc = xp.tensordot(self.dac.place_values(xp), per_chunk.sum(axis=0).astype(numpy.float64), axes=(0, 0))
-        return acc.astype(numpy.int64)  # exact: |acc| < 2**53, checked when programmed
+        if backend.kernels is None:
+            return self.host.accumulate(tiles, n0, n1, noise, backend.xp)
+        if self.differences:
+            raise ValueError("these crossbars were built for a backend without kernels (their operand holds "
+                             "W+ - W-, which the epilogue kernel does not read)")
+        width = self.width
+        sums = backend.xp.matmul(tiles, self.operand[:, :, n0 * width:n1 * width])  # exact integers
+        # ADC and shift-and-add in kernels/reram_epilogue.cu
+        return epilogue(sums, noise, adc=self.adc, dac=self.dac, packing=self.packing, mapping=self.config.mapping,
+                        tiles=self.layout.tiles, width=width, prescaled=self.prescaled, saturates=self.saturates,
+                        backend=backend)
 
     def read_noise(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, backend: Backend) -> Any:
-        """Stage 3's noise ``(T, C*b, n1 - n0, P*S)`` for the partial sums of weight columns
-        ``n0 .. n1 - 1`` of batch rows ``first_row ..``, scaled like the sums the ADC receives."""
-        xp, sigma_squared = backend.xp, self.sigma_squared
-        if sigma_squared is None:
+        """Stage 3's noise ``(T, C*b, n1 - n0, P*S)`` (float64) for the partial sums of weight columns
+        ``n0 .. n1 - 1`` of batch rows ``first_row ..``, scaled like the sums the ADC receives.
+
+        ``rint(sqrt(v) * z)`` per conversion. The variance ``v = sum_k x_c[k]**2 sigma[k, n]**2``
+        is an exact integer product: in float32 when its bound ``rows * max_chunk**2 *
+        max(sigma**2)`` is below ``2**24`` (the cells' ``sigma**2`` are narrowed to float32 on the
+        first read), else in float64; ``sqrt`` takes it in float64 either way. Where every column
+        has the same ``sigma**2`` (state-independent read noise), ``v`` is one product per row of
+        the inputs, shared by the columns. The draws ``z`` come as runs
+        (:func:`~cim_emu.rng.normal_runs`): in the stream's order ``(b, t, c, n, p, s)`` the
+        conversions of columns ``n0 .. n1 - 1`` of one ``(b, t, c)`` are consecutive, and
+        consecutive ``(b, t, c)`` lie ``N' * P * S`` apart. On the host a few batch rows go at a
+        time, so that the temporaries stay in cache.
+        """
+        xp, squares = backend.xp, self.sigma_squared
+        if squares is None:
             raise ValueError("these crossbars have no read noise")
-        T, Cb, _ = tiles.shape
+        T, Cb, depth = tiles.shape
         C, PS = self.dac.chunks, self.config.mapping.polarities * self.config.mapping.slices
-        b = Cb // C
-        variance = xp.matmul(tiles.astype(numpy.float64) ** 2, sigma_squared[:, :, n0 * PS:n1 * PS])  # exact
-        rows = (xp.arange(first_row, first_row + b, dtype=numpy.uint64)[None, None, :] * T
-                + xp.arange(T, dtype=numpy.uint64)[:, None, None]) * C + xp.arange(C, dtype=numpy.uint64)[None, :, None]
-        index = rows.reshape(T, Cb, 1) * (self.columns * PS) + xp.arange(n0 * PS, n1 * PS, dtype=numpy.uint64)
-        z = rng.normal_at(self.seed, Stream.READ | read_index, index, backend=backend)
-        noise = xp.rint(xp.sqrt(variance) * z)
-        if self.prescaled:
-            noise *= self.adc.scale
+        b, length, stride = Cb // C, (n1 - n0) * PS, self.columns * PS
+        if not getattr(self, "_squares_checked", False):  # once: float32 where exact; one column for all?
+            if depth * max(1, self.dac.max_chunk) ** 2 * float(squares.max()) < 2**24:
+                squares = self.sigma_squared = squares.astype(numpy.float32)
+            self._squares_by_row = squares[:, :, :1] if bool((squares == squares[:, :, :1]).all()) else None
+            self._squares_checked = True
+        with contextlib.nullcontext() if backend.on_device else single_threaded_blas():  # small products
+            x_squared = tiles.astype(squares.dtype)
+            x_squared *= x_squared
+            if self._squares_by_row is not None:  # (b, T, C, 1): the root of every row's variance
+                root = xp.sqrt(xp.matmul(x_squared, self._squares_by_row), dtype=numpy.float64)
+                root = xp.ascontiguousarray(root.reshape(T, C, b, 1).transpose(2, 0, 1, 3))
+            else:
+                x_squared, cells = x_squared.reshape(T, C, b, depth), squares[:, :, n0 * PS:n1 * PS]
+            noise = xp.empty((T, C, b, length))
+            rows = b if backend.on_device else max(1, min(b, 2**17 // (T * C * length)))  # about 2**17 draws a step
+            for r0 in range(0, b, rows):
+                r1 = min(b, r0 + rows)
+                z = rng.normal_runs(self.seed, Stream.READ | read_index, (first_row + r0) * T * C * stride + n0 * PS,
+                                    stride, length, (r1 - r0) * T * C, backend=backend).reshape(r1 - r0, T, C, length)
+                if self._squares_by_row is None:
+                    variance = xp.matmul(x_squared[:, :, r0:r1].reshape(T, C * (r1 - r0), depth), cells)  # exact
+                    factor = xp.sqrt(variance, dtype=numpy.float64).reshape(T, C, r1 - r0, length).transpose(2, 0, 1, 3)
+                else:
+                    factor = root[r0:r1]
+                xp.multiply(factor, z, out=z)  # in the draws' order (b, t, c): contiguous passes
+                xp.rint(z, out=z)
+                if self.prescaled:
+                    xp.multiply(z, self.adc.scale, out=z)
+                noise[:, :, r0:r1] = z.transpose(1, 2, 0, 3)
         return noise.reshape(T, Cb, n1 - n0, PS)
 
     # -- a whole read ------------------------------------------------------------------------
     def read(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], backend: Backend, *,
              output_scale: float = 1.0, digital_corrections: bool = True) -> Any:
         """``y`` for inputs ``x`` ``(B, K)`` whose first row is global batch row ``row_offset``
-        (``digital_corrections=False``: the analog part only), over blocks of the batch
-        (``batch_block`` rows, default about ``MATMUL_ROWS / C``) and of the columns."""
-        xp, kernels, C = backend.xp, backend.kernels, self.dac.chunks
-        on_host = not backend.on_device
+        (``digital_corrections=False``: the analog part only), over jobs of batch rows
+        (``batch_block`` rows at most) and columns (:meth:`blocks`), spread over the host threads."""
+        xp, kernels = backend.xp, backend.kernels
         tensor_cores = self.tensor_cores if kernels is not None else None
         if tensor_cores is None:
             require_exact_float_products(backend)
-        batch_rows = batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C)
-        if tensor_cores is not None:  # the int32 codes, per converted cell
-            per_column = tensor_cores.bytes_per_column(batch_rows)
-        else:  # the partial sums of every tile
-            per_column = self.layout.tiles * C * batch_rows * self.width * 4
-        column_block = max(1, (BLOCK_BYTES if on_host else DEVICE_BLOCK_BYTES) // per_column)
-        threads = default_threads() if kernels is None else 1
-        results = []
-        for b0 in range(0, x.shape[0], batch_rows):
-            block = x[b0:b0 + batch_rows]
-            tiles = self.input_tiles(block, xp) if tensor_cores is None else tensor_cores.input_tiles(block, xp)
-            acc = xp.empty((block.shape[0], self.columns), dtype=numpy.int64)
+        threads = default_threads() if kernels is None and not backend.on_device else 1
+        batch_rows, column_block = self.blocks(x.shape[0], batch_block, backend, threads)
+        acc = xp.empty((x.shape[0], self.columns), dtype=numpy.int64)
+        column_starts = range(0, self.columns, column_block)
+        jobs = [(b0, n0) for b0 in range(0, x.shape[0], batch_rows) for n0 in column_starts]
+        # The input tiles of a batch block, shared by its column jobs and dropped after the last.
+        shared: dict[int, list] = {}
+        lock = threading.Lock()
 
-            def accumulate(n0: int, tiles: Any = tiles, acc: Any = acc, first_row: int = row_offset + b0) -> None:
-                n1 = min(self.columns, n0 + column_block)
-                if tensor_cores is not None:
-                    tensor_cores.accumulate(tiles, n0, n1, backend, out=acc[:, n0:n1])
-                else:
-                    acc[:, n0:n1] = self.accumulate(tiles, n0, n1, first_row, read_index, backend)
+        def tiles_of(b0: int) -> Any:
+            with lock:
+                entry = shared.get(b0)
+            if entry is None:
+                block = x[b0:b0 + batch_rows]
+                tiles = self.input_tiles(block, xp) if tensor_cores is None else tensor_cores.input_tiles(block, xp)
+                with lock:
+                    entry = shared.setdefault(b0, [tiles, len(column_starts)])
+            return entry[0]
 
-            starts = range(0, self.columns, column_block)
-            if threads > 1 and len(starts) > 1:
-                # numpy's element-wise passes are single-threaded: spread the column blocks over
-                # host threads, each with a single-threaded BLAS (no oversubscription).
-                with single_threaded_blas():
-                    list(thread_pool(threads).map(accumulate, starts))
+        def run(job: tuple[int, int]) -> None:
+            b0, n0 = job
+            b1, n1 = min(x.shape[0], b0 + batch_rows), min(self.columns, n0 + column_block)
+            tiles = tiles_of(b0)
+            if tensor_cores is not None:
+                tensor_cores.accumulate(tiles, n0, n1, backend, out=acc[b0:b1, n0:n1])
             else:
-                for n0 in starts:
-                    accumulate(n0)
-            results.append(self.finish(acc, block, xp, output_scale, digital_corrections))
-        return xp.concatenate(results)
+                acc[b0:b1, n0:n1] = self.accumulate(tiles, n0, n1, row_offset + b0, read_index, backend)
+            with lock:
+                shared[b0][1] -= 1
+                if not shared[b0][1]:
+                    del shared[b0]
+
+        if kernels is not None:
+            for job in jobs:
+                run(job)
+        else:
+            # numpy's element-wise passes are single-threaded: spread the jobs over host threads,
+            # each with a single-threaded BLAS (no oversubscription; a threaded BLAS is slower on
+            # products of one tile anyway).
+            with single_threaded_blas():
+                if threads > 1 and len(jobs) > 1:
+                    list(thread_pool(threads).map(run, jobs))
+                else:
+                    for job in jobs:
+                        run(job)
+        return self.finish(acc, x, xp, output_scale, digital_corrections)
+
+    def blocks(self, batch: int, batch_block: Optional[int], backend: Backend, threads: int) -> tuple[int, int]:
+        """``(batch rows, weight columns)`` of one job of a read of ``batch`` rows.
+
+        With the kernels, or on a device: about ``MATMUL_ROWS / C`` rows (64 times more on a GPU)
+        and the columns whose partial sums (or codes) take ``BLOCK_BYTES`` (``DEVICE_BLOCK_BYTES``),
+        one job after the other. On the host without kernels:
+        about ``HOST_MATMUL_ROWS / C`` rows and the columns whose sums of *one tile* take
+        ``TILE_BYTES`` (the tiles are read one after the other, :mod:`~cim_emu.reram.host_path`),
+        with read noise also bounded over every tile (``NOISE_BYTES``); both cut smaller, down to
+        ``MIN_JOB_PRODUCTS`` multiply-adds, while there are fewer than four jobs a thread (so that
+        the threads finish together). ``batch_block`` caps the rows. None of it changes the bits.
+        """
+        C, T, on_host = self.dac.chunks, self.layout.tiles, not backend.on_device
+        if backend.kernels is not None or not on_host:
+            rows = min(batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C), max(1, batch))
+            if self.tensor_cores is not None and backend.kernels is not None:  # the int32 codes, per converted cell
+                per_column = self.tensor_cores.bytes_per_column(rows)
+            else:  # the partial sums of every tile
+                per_column = T * C * rows * self.width * 4
+            return rows, max(1, (BLOCK_BYTES if on_host else DEVICE_BLOCK_BYTES) // per_column)
+        rows = min(batch_block or max(1, HOST_MATMUL_ROWS // C), max(1, batch))
+        per_column = C * rows * self.width * 4
+        columns = min(self.columns, max(1, TILE_BYTES // per_column))
+        if self.sigma_squared is not None:
+            P, S = self.config.mapping.polarities, self.config.mapping.slices
+            columns = min(columns, max(1, NOISE_BYTES // (T * C * rows * P * S * 8)))
+        depth = self.operand.shape[1]
+
+        def few_large_jobs() -> bool:  # too few jobs to share out evenly, each worth halving
+            jobs = -(-batch // rows) * -(-self.columns // columns)
+            return (threads > 1 and jobs < 4 * threads
+                    and T * C * rows * columns * self.width * depth >= 2 * MIN_JOB_PRODUCTS)
+
+        while few_large_jobs() and columns * self.width > 64:
+            columns = -(-columns // 2)
+        while few_large_jobs() and C * rows > 64:
+            rows = -(-rows // 2)
+        return rows, columns
 
     def finish(self, acc: Any, x: Any, xp: Any, output_scale: float = 1.0, digital_corrections: bool = True) -> Any:
         """Stage 6: subtract reference columns, scale by the ADC step (and ``output_scale``), and

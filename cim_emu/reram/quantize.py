@@ -19,6 +19,7 @@ The full specification is ``docs/spec/reram.md`` (section *Float API*).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Union
 
 import numpy
@@ -59,18 +60,30 @@ def input_levels(config: ReramConfig) -> int:
 
 
 def quantize_inputs(x: Any, config: ReramConfig, scale: Optional[float] = None, *, xp: Any = numpy) -> tuple[Any, Any]:
-    """``(x_q, s_x)``: integer inputs and their (per-tensor) scale, dynamic when ``scale`` is None."""
-    x = _finite_float("x", x, xp)
+    """``(x_q, s_x)``: integer inputs and their (per-tensor) scale, dynamic when ``scale`` is None.
+
+    In float64, as ``x`` converted to float64 (exact from float32); the checks and the dynamic
+    scale come from ``min(x)`` and ``max(x)`` (which are NaN or infinite when any value is), so
+    a float32 ``x`` is read twice before the one float64 quotient."""
+    x = xp.asarray(x)
+    if not numpy.issubdtype(x.dtype, numpy.floating) or x.dtype.itemsize > 8:
+        x = xp.asarray(x, dtype=numpy.float64)
+    low_value, high_value = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if not (math.isfinite(low_value) and math.isfinite(high_value)):
+        raise ValueError("x must be finite; it holds NaN or infinity")
     levels = input_levels(config)
-    if not config.inputs.signed and x.size and bool((x < 0).any()):
+    if not config.inputs.signed and low_value < 0:
         raise ValueError("x has negative values but the configuration's inputs are unsigned "
                          "(set inputs.signed=True, or apply the layer after a ReLU)")
     if scale is None:
-        scale = _scale(xp.abs(x).max() if x.size else xp.asarray(0.0), levels, xp)
+        scale = _scale(xp.asarray(max(-low_value, high_value), dtype=numpy.float64), levels, xp)
     else:
         positive_number("input scale", scale)
     low = -levels if config.inputs.signed else 0
-    return xp.clip(xp.rint(x / scale), low, levels).astype(numpy.int64), scale
+    quotient = xp.divide(x, scale, dtype=numpy.float64)
+    xp.rint(quotient, out=quotient)
+    xp.clip(quotient, low, levels, out=quotient)
+    return quotient.astype(numpy.int64), scale
 
 
 class AnalogLayer:
@@ -114,10 +127,16 @@ class AnalogLayer:
 
     def __call__(self, x: Any, **matmul_options: Any) -> Any:
         """``x @ W + bias`` for float inputs ``(K,)`` or ``(B, K)``; same array kind as ``x``."""
-        chosen, on_gpu = backends.resolve(self.backend, x)
-        xp = chosen.xp
-        x_q, x_scale = quantize_inputs(chosen.asarray(x), self.config, self.input_scale, xp=xp)
-        y = self.crossbars.matmul(x_q, **matmul_options).astype(numpy.float64)
+        chosen, _ = backends.resolve(self.backend, x)
+        x_q, x_scale = quantize_inputs(chosen.asarray(x), self.config, self.input_scale, xp=chosen.xp)
+        return self.quantized_product(x_q, x_scale, like=x, **matmul_options)
+
+    def quantized_product(self, x_q: Any, x_scale: Any, *, like: Any = None, **matmul_options: Any) -> Any:
+        """``y_q * (s_x * s_w) + bias`` (float64) for inputs already quantized, ``x_q`` with
+        scale ``s_x`` (as :func:`quantize_inputs` gives them), in the array kind of ``like``
+        (default: of ``x_q``)."""
+        chosen, on_gpu = backends.resolve(self.backend, x_q if like is None else like)
+        y = self.crossbars.matmul(chosen.asarray(x_q), **matmul_options).astype(numpy.float64)
         y = y * (x_scale * self.weight_scale)
         if self.bias is not None:
             y = y + self.bias

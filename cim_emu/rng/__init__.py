@@ -75,19 +75,32 @@ Validation
 ----------
 ``seed`` and ``stream`` are Python ints (or numpy integer scalars) in ``[0, 2**64)``;
 ``start >= 0``, ``count >= 0`` and ``start + count <= 2**64``; ``p`` is a real number in
-``[0, 1]``; ``index`` is an integer array with elements in ``[0, 2**64)``. Violations raise
-:class:`TypeError` (wrong kind) or :class:`ValueError` (out of range) whose message names the
-parameter and its allowed range.
+``[0, 1]``; ``index`` is an integer array with elements in ``[0, 2**64)``; runs (``first``,
+``stride``, ``length``, ``runs``: :func:`uniform_runs`, :func:`normal_runs`) end by ``2**64``.
+Violations raise :class:`TypeError` (wrong kind) or :class:`ValueError` (out of range) whose
+message names the parameter and its allowed range.
 
 Modules: :mod:`~cim_emu.rng.philox` (the generator and uint32 draws), :mod:`~cim_emu.rng.draws`
 (Bernoulli and normal draws), :mod:`~cim_emu.rng.normal_table`, :mod:`~cim_emu.rng.streams`
 (the registry of every stream the package draws from), :mod:`~cim_emu.rng.gpu` (the launch
-wrappers of the CUDA twin).
+wrappers of the CUDA twin), :mod:`~cim_emu.rng.native` (the CUDA twin compiled for the host: the
+numpy backend's draws when a C++ compiler is found; ``CIM_EMU_NATIVE=0`` forces numpy's array
+Philox, with the same bits).
 """
 
-from .draws import bernoulli, bernoulli_at, bernoulli_threshold, normal, normal_at
+from .draws import bernoulli, bernoulli_at, bernoulli_threshold, normal, normal_at, normal_runs
 from .normal_table import NORMAL_BODY_BITS, normal_table
-from .philox import PHILOX_M0, PHILOX_M1, PHILOX_ROUNDS, PHILOX_W0, PHILOX_W1, philox4x32, random_uint32, uniform_uint32
+from .philox import (
+    PHILOX_M0,
+    PHILOX_M1,
+    PHILOX_ROUNDS,
+    PHILOX_W0,
+    PHILOX_W1,
+    philox4x32,
+    random_uint32,
+    uniform_runs,
+    uniform_uint32,
+)
 from .streams import Stream
 
 __all__ = [
@@ -101,10 +114,12 @@ __all__ = [
     "philox4x32",
     "random_uint32",
     "uniform_uint32",
+    "uniform_runs",
     "bernoulli_threshold",
     "bernoulli",
     "bernoulli_at",
     "normal_table",
     "normal",
     "normal_at",
+    "normal_runs",
 ]

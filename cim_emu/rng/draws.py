@@ -8,11 +8,11 @@ from fractions import Fraction
 from typing import Any
 
 from ..backend import NUMPY_BACKEND, BackendLike, get_backend
-from . import gpu
+from . import native
 from .normal_table import BODY_SIZE, NORMAL_BODY_BITS, normal_table
-from .philox import check_index, check_int, check_range, random_uint32, uniform_uint32
+from .philox import check_index, check_int, check_range, check_runs, random_uint32, uniform_runs, uniform_uint32
 
-__all__ = ["bernoulli_threshold", "bernoulli", "bernoulli_at", "normal", "normal_at"]
+__all__ = ["bernoulli_threshold", "bernoulli", "bernoulli_at", "normal", "normal_at", "normal_runs"]
 
 _U64_LIMIT = 2**64
 
@@ -68,9 +68,10 @@ def bernoulli(seed: Any, stream: Any, start: Any, count: Any, p: Any, *,
     """
     threshold = bernoulli_threshold(p)
     chosen = get_backend(backend)
-    if chosen.kernels is not None:
-        return gpu.draw_range("bernoulli", *_seed_stream(seed, stream), *check_range(start, count),
-                              threshold=threshold, kernels=chosen.kernels)
+    drawn = native.by_kernels(chosen, "bernoulli", "range", *_seed_stream(seed, stream), *check_range(start, count),
+                              threshold=threshold)
+    if drawn is not None:
+        return drawn
     return _bernoulli_from(uniform_uint32(seed, stream, start, count, backend=chosen), threshold, chosen.xp)
 
 
@@ -82,9 +83,10 @@ def bernoulli_at(seed: Any, stream: Any, index: Any, p: Any, *, backend: Backend
     """
     threshold = bernoulli_threshold(p)
     chosen = get_backend(backend)
-    if chosen.kernels is not None:
-        return gpu.draw_at("bernoulli", *_seed_stream(seed, stream), check_index(index, chosen.xp),
-                           threshold=threshold, kernels=chosen.kernels)
+    drawn = native.by_kernels(chosen, "bernoulli", "at", *_seed_stream(seed, stream), check_index(index, chosen.xp),
+                              threshold=threshold)
+    if drawn is not None:
+        return drawn
     return _bernoulli_from(random_uint32(seed, stream, index, backend=chosen), threshold, chosen.xp)
 
 
@@ -108,9 +110,9 @@ def normal(seed: Any, stream: Any, start: Any, count: Any, *, backend: BackendLi
     resolved to ``2**-32`` in probability. Arguments as in :func:`uniform_uint32`.
     """
     chosen = get_backend(backend)
-    if chosen.kernels is not None:
-        return gpu.draw_range("normal", *_seed_stream(seed, stream), *check_range(start, count),
-                              kernels=chosen.kernels)
+    drawn = native.by_kernels(chosen, "normal", "range", *_seed_stream(seed, stream), *check_range(start, count))
+    if drawn is not None:
+        return drawn
     return _normal_from(uniform_uint32(seed, stream, start, count, backend=chosen), chosen.xp)
 
 
@@ -121,7 +123,23 @@ def normal_at(seed: Any, stream: Any, index: Any, *, backend: BackendLike = NUMP
     :func:`random_uint32`.
     """
     chosen = get_backend(backend)
-    if chosen.kernels is not None:
-        return gpu.draw_at("normal", *_seed_stream(seed, stream), check_index(index, chosen.xp),
-                           kernels=chosen.kernels)
+    drawn = native.by_kernels(chosen, "normal", "at", *_seed_stream(seed, stream), check_index(index, chosen.xp))
+    if drawn is not None:
+        return drawn
     return _normal_from(random_uint32(seed, stream, index, backend=chosen), chosen.xp)
+
+
+def normal_runs(seed: Any, stream: Any, first: Any, stride: Any, length: Any, runs: Any, *,
+                backend: BackendLike = NUMPY_BACKEND) -> Any:
+    """Standard normal draws of ``runs`` runs of ``length`` consecutive elements, run ``r``
+    starting at element ``first + r * stride`` (float64, shape ``(runs, length)``).
+
+    Row ``r`` equals ``normal(seed, stream, first + r * stride, length)``, and so the draws of
+    :func:`normal_at` at those indices. Arguments as in :func:`uniform_runs`.
+    """
+    chosen = get_backend(backend)
+    drawn = native.by_kernels(chosen, "normal", "runs", *_seed_stream(seed, stream),
+                              *check_runs(first, stride, length, runs))
+    if drawn is not None:
+        return drawn
+    return _normal_from(uniform_runs(seed, stream, first, stride, length, runs, backend=chosen), chosen.xp)

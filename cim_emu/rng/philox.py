@@ -7,10 +7,10 @@ from typing import Any, Tuple
 import numpy
 
 from ..backend import NUMPY_BACKEND, BackendLike, get_backend
-from . import gpu
+from . import native
 
 __all__ = ["PHILOX_M0", "PHILOX_M1", "PHILOX_W0", "PHILOX_W1", "PHILOX_ROUNDS", "philox4x32", "random_uint32",
-           "uniform_uint32"]
+           "uniform_uint32", "uniform_runs"]
 
 PHILOX_M0 = 0xD2511F53
 """Philox4x32 multiplier applied to counter word 0."""
@@ -66,6 +66,27 @@ def check_range(start: Any, count: Any) -> Tuple[int, int]:
             f"for start={start}, got {count}"
         )
     return start, count
+
+
+def check_runs(first: Any, stride: Any, length: Any, runs: Any) -> Tuple[int, int, int, int]:
+    """Validate ``runs`` runs of ``length`` elements, run ``r`` from ``first + r * stride``, inside ``[0, 2**64)``."""
+    values = []
+    for name, value in (("first", first), ("stride", stride), ("length", length), ("runs", runs)):
+        if not _is_integer(value):
+            raise TypeError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__})")
+        if int(value) < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value}")
+        values.append(int(value))
+    first, stride, length, runs = values
+    if first > _U64_LIMIT:
+        raise ValueError(f"first must be an integer in [0, 2**64], got {first}")
+    if runs <= 1:
+        stride = 0  # never used
+    if runs and length and first + (runs - 1) * stride + length > _U64_LIMIT:
+        raise ValueError(f"the runs must end by 2**64: first + (runs - 1) * stride + length = "
+                         f"{first + (runs - 1) * stride + length} for first={first}, stride={stride}, "
+                         f"length={length}, runs={runs}")
+    return first, stride, length, runs
 
 
 def _as_uint32_words(name: str, words: Any, n: int, xp: Any) -> list:
@@ -189,8 +210,9 @@ def random_uint32(seed: Any, stream: Any, index: Any, *, backend: BackendLike = 
     chosen = get_backend(backend)
     xp = chosen.xp
     index = check_index(index, xp)
-    if chosen.kernels is not None:  # the CUDA twin, kernels/philox_draws.cu
-        return gpu.draw_at("uniform", seed, stream, index, kernels=chosen.kernels)
+    drawn = native.by_kernels(chosen, "uniform", "at", seed, stream, index)  # kernels/philox_draws.cu
+    if drawn is not None:
+        return drawn
     w0, w1, w2, w3 = _blocks(seed, stream, index >> xp.uint64(2), xp)
     word = index & xp.uint64(3)
     return xp.where(word == 0, w0, xp.where(word == 1, w1, xp.where(word == 2, w2, w3)))
@@ -219,8 +241,9 @@ def uniform_uint32(seed: Any, stream: Any, start: Any, count: Any, *, backend: B
     stream = check_int("stream", stream, _U64_LIMIT, "2**64")
     start, count = check_range(start, count)
     chosen = get_backend(backend)
-    if chosen.kernels is not None:  # the CUDA twin, kernels/philox_draws.cu
-        return gpu.draw_range("uniform", seed, stream, start, count, kernels=chosen.kernels)
+    drawn = native.by_kernels(chosen, "uniform", "range", seed, stream, start, count)  # kernels/philox_draws.cu
+    if drawn is not None:
+        return drawn
     xp = chosen.xp
     first_block = start >> 2
     n_blocks = ((start + count + 3) >> 2) - first_block
@@ -228,3 +251,47 @@ def uniform_uint32(seed: Any, stream: Any, start: Any, count: Any, *, backend: B
     words = xp.stack(_blocks(seed, stream, block, xp), axis=-1).reshape(-1)
     offset = start - 4 * first_block
     return words[offset:offset + count]
+
+
+def uniform_runs(seed: Any, stream: Any, first: Any, stride: Any, length: Any, runs: Any, *,
+                 backend: BackendLike = NUMPY_BACKEND) -> Any:
+    """The uint32 draws of ``runs`` runs of ``length`` consecutive elements, run ``r`` starting at
+    element ``first + r * stride``.
+
+    Row ``r`` equals ``uniform_uint32(seed, stream, first + r * stride, length)``: a strided
+    block of a stream (e.g. the conversions of a block of crossbar columns, for every batch row,
+    tile and input chunk) in one call, every counter block of a run evaluated once.
+
+    Parameters
+    ----------
+    seed, stream:
+        Integers in ``[0, 2**64)``.
+    first, stride, length, runs:
+        Integers ``>= 0`` with ``first + (runs - 1) * stride + length <= 2**64`` (when ``runs``
+        and ``length`` are not 0). Runs may overlap.
+    backend:
+        Where to draw (default numpy; see :mod:`cim_emu.backend`).
+
+    Returns
+    -------
+    uint32 array of shape ``(runs, length)``.
+    """
+    seed = check_int("seed", seed, _U64_LIMIT, "2**64")
+    stream = check_int("stream", stream, _U64_LIMIT, "2**64")
+    first, stride, length, runs = check_runs(first, stride, length, runs)
+    chosen = get_backend(backend)
+    drawn = native.by_kernels(chosen, "uniform", "runs", seed, stream, first, stride, length, runs)
+    if drawn is not None:
+        return drawn
+    xp = chosen.xp
+    if not (runs and length):
+        return xp.empty((runs, length), dtype=xp.uint32)
+    run = xp.arange(runs, dtype=xp.uint64)
+    if stride % 4:  # the runs start at different words of their blocks: one evaluation per element
+        index = (run * xp.uint64(stride) + xp.uint64(first))[:, None] + xp.arange(length, dtype=xp.uint64)
+        return random_uint32(seed, stream, index, backend=chosen)
+    phase = first & 3  # every run starts at this word of its first block
+    n_blocks = (phase + length + 3) >> 2
+    block = (run * xp.uint64(stride >> 2) + xp.uint64(first >> 2))[:, None] + xp.arange(n_blocks, dtype=xp.uint64)
+    words = xp.stack(_blocks(seed, stream, block, xp), axis=-1).reshape(runs, 4 * n_blocks)
+    return words[:, phase:phase + length]

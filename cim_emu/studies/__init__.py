@@ -15,5 +15,11 @@ needs when it is imported (torch and scikit-learn only when a function asks for 
   layers by :mod:`cim_emu.nn` (``torch-digits-cnn``, ``scripts/digits_cnn.py``; needs the
   ``torch`` and ``data`` extras);
 * :mod:`~cim_emu.studies.benchmarks` — emulator throughput against the backend's native
-  operation beside the modelled hardware (``cim-emu bench`` and ``bench/``).
+  operation beside the modelled hardware (``cim-emu bench`` and ``bench/``);
+* :mod:`~cim_emu.studies.timing` — how every benchmark is timed: interleaved rounds, medians,
+  pinned threads, and a floor below which a ratio is implausible;
+* :mod:`~cim_emu.studies.models` — a CIFAR-style ResNet-18 and a transformer block (needs the
+  ``torch`` extra);
+* :mod:`~cim_emu.studies.model_benchmarks` — those models on crossbars against the float model
+  (``cim-emu bench --engine models``, ``bench/test_models.py``).
 """

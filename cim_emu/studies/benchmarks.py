@@ -19,12 +19,21 @@ does not vary much, so every measurement carries both.
     x 2 = 64); ``"lossless"`` (the default lossless ADC, ideal devices) takes one exact
     integer product. Beside it: the ReRAM cost model's latency, energy and MAC/s (ISAAC).
 
-Each time is the shortest of ``repeats`` runs after one warm-up run; on CuPy each run ends
-with a stream synchronise. ``timer=`` replaces how the emulator alone is timed (``bench/``
+Every measurement follows :mod:`~cim_emu.studies.timing`: the baselines and the emulator
+interleaved round by round after a warm-up round, medians of ``rounds`` rounds (wall clock and
+CPU time), threads pinned (``threads=``, default every usable core, for both sides) and stated,
+and the ratio held against a floor below which it is implausible: Ambit's in-place native call
+(the memory traffic the emulator cannot avoid); a lossy ReRAM read's products, input chunks x
+the slice and polarity columns of a weight column as the pipeline packs them
+(:attr:`Pipeline.width`: 8 x 4 = 32 at the defaults), each as much work as the float32
+``matmul`` of the shape (from :data:`FLOOR_MIN_MACS` on: a smaller matmul runs below its full
+rate); one such product when lossless. The ReRAM floors hold for float products on the host (no
+kernel provider); with kernels (int8 tensor cores on a device) none is set. On CuPy each run
+ends with a stream synchronise. ``driver=`` hands the rounds to a benchmark harness (``bench/``
 passes pytest-benchmark's, so that the same measurement feeds both ``cim-emu bench`` and the
-benchmark suites); the baselines are always timed by :func:`best_time`. Every measurement also
-checks its result: Ambit against numpy's bits, lossless ReRAM against the exact integer
-product, lossy ReRAM within the ADC's error bound (``correct``).
+benchmark suites). Every measurement also checks its result:
+Ambit against numpy's bits, lossless ReRAM against the exact integer product, lossy ReRAM
+within the ADC's error bound (``correct``).
 """
 
 from __future__ import annotations
@@ -32,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-import time
 from typing import Any, Callable, Optional
 
 import numpy
@@ -41,6 +49,7 @@ from .. import backend as backends
 from .._checks import positive_int
 from ..ambit import AmbitCostModel, Subarray, program_for
 from ..reram import AdcConfig, CrossbarArray, ReramConfig, ReramCostModel
+from .timing import ROUNDS, Driver, interleaved, pinned_threads, plausibility
 
 #: The Ambit operations measured, with the native baseline of each.
 AMBIT_OPS = {"and": "bitwise_and", "xor": "bitwise_xor"}
@@ -50,9 +59,6 @@ RERAM_PATHS = ("lossy", "lossless")
 
 #: ADC resolution of the lossy ReRAM case (below the 9 bits that are lossless).
 LOSSY_ADC_BITS = 6
-
-#: Runs timed per measurement (the shortest counts), after one warm-up run.
-DEFAULT_REPEATS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,13 +83,13 @@ class Throughput:
     """``"B"`` (bytes of result) or ``"MAC"``."""
 
     emulator_s: float
-    """Shortest time of one emulator run (seconds)."""
+    """Median time of one emulator run (seconds)."""
 
     baseline: str
     """The native operation compared with, e.g. ``"numpy.bitwise_and"``."""
 
     baseline_s: float
-    """Shortest time of one baseline run (seconds)."""
+    """Median time of one baseline run (seconds), in the same rounds."""
 
     correct: bool
     """Whether the emulator's result checked out (see the module docstring)."""
@@ -96,6 +102,17 @@ class Throughput:
 
     details: dict = dataclasses.field(default_factory=dict)
     """Engine-specific figures (see :func:`ambit_throughput`, :func:`reram_throughput`)."""
+
+    method: dict = dataclasses.field(default_factory=dict)
+    """How it was measured: :meth:`Timings.record`'s keys but the two medians (``rounds``,
+    ``emulator_cpu_s``, ``baseline_cpu_s``, ``ratio_rounds_min``, ``ratio_rounds_max``),
+    ``threads`` (the pinned count) and :func:`plausibility`'s keys (``floor_ratio``,
+    ``floor_basis``, ``plausible``, ``implausible_reason``)."""
+
+    @property
+    def plausible(self) -> bool:
+        """Whether the ratio is at least its floor (within measurement noise): see :mod:`.timing`."""
+        return bool(self.method.get("plausible", True))
 
     @property
     def ratio_to_baseline(self) -> float:
@@ -121,12 +138,12 @@ class Throughput:
         return self.modelled_energy_nj * 1e3 / self.work
 
     def as_dict(self) -> dict:
-        """A flat record: the fields (``details`` merged in) and the derived rates."""
+        """A flat record: the fields, the derived rates, then ``details`` and ``method`` merged in."""
         record = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-                  if field.name != "details"}
+                  if field.name not in ("details", "method")}
         record.update(ratio_to_baseline=self.ratio_to_baseline, emulator_per_s=self.emulator_per_s,
                       baseline_per_s=self.baseline_per_s, modelled_per_s=self.modelled_per_s,
-                      modelled_energy_pj_per_unit=self.modelled_energy_pj_per_unit, **self.details)
+                      modelled_energy_pj_per_unit=self.modelled_energy_pj_per_unit, **self.details, **self.method)
         return record
 
 
@@ -137,54 +154,36 @@ def _synchronizer(chosen: backends.Backend) -> Callable[[], None]:
     return lambda: chosen.xp.cuda.get_current_stream().synchronize()
 
 
-def best_time(function: Callable[[], Any], repeats: int = DEFAULT_REPEATS,
-              synchronize: Callable[[], None] = lambda: None) -> float:
-    """The shortest wall-clock time of ``function()`` over ``repeats`` runs after a warm-up (s)."""
-    positive_int("repeats", repeats)
-    function()
-    synchronize()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-#: How the emulator is timed: ``timer(run)`` returns the seconds of one ``run()`` (see the module docstring).
-Timer = Callable[[Callable[[], Any]], float]
-
-
 def _check_positive(**sizes: int) -> None:
     for name, value in sizes.items():
         positive_int(name, value)
 
 
-def _time_emulator(run: Callable[[], Any], timer: Optional[Timer], repeats: int,
-                   synchronize: Callable[[], None]) -> float:
-    """``run``'s time by ``timer`` (each call synchronised), or by :func:`best_time` without one."""
-    if timer is None:
-        return best_time(run, repeats, synchronize)
-
-    def synchronized() -> Any:
-        result = run()
-        synchronize()
-        return result
-
-    return timer(synchronized)
+def _measure(sides: dict, rounds: int, threads: Optional[int], synchronize: Callable[[], None],
+             driver: Optional[Driver], floor: Callable[[Any], tuple]) -> tuple:
+    """``(timings, method)``: ``sides`` timed by :func:`interleaved` with pinned threads, and the
+    record's ``method`` keys; ``floor(timings)`` is ``(floor_ratio or None, basis)``."""
+    with pinned_threads(threads) as pinned:
+        timings = interleaved(sides, rounds, synchronize=synchronize, driver=driver)
+    shared = timings.record()
+    method = {key: shared[key] for key in ("rounds", "emulator_cpu_s", "baseline_cpu_s", "ratio_rounds_min",
+                                           "ratio_rounds_max")}
+    method["threads"] = pinned["threads"]
+    method.update(plausibility(shared["ratio_to_baseline"], *floor(timings)))
+    return timings, method
 
 
 def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: backends.BackendLike = None,
-                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[AmbitCostModel] = None,
-                     scratch: str = "drop", timer: Optional[Timer] = None) -> Throughput:
+                     rounds: int = ROUNDS, cost_model: Optional[AmbitCostModel] = None,
+                     scratch: str = "drop", threads: Optional[int] = None, driver: Optional[Driver] = None
+                     ) -> Throughput:
     """The fast executor's ``op`` on rows of ``row_bytes`` bytes against the native bitwise call.
 
     ``row_bytes`` must be a multiple of 8 (whole 64-bit words). ``scratch`` is the
     :meth:`Subarray.run` option (``"drop"``: only the destination row materialised; ``"keep"``:
     every row the program changes). ``details``: ``row_bytes``, ``baseline_in_place_s`` (the
     native call writing into a preallocated array), ``ratio_to_baseline_in_place``, and
-    ``modelled_peak_per_s`` (every bank busy: Ambit Figure 9).
+    ``modelled_peak_per_s`` (every bank busy: Ambit Figure 9). Floor: the in-place call.
     """
     if op not in AMBIT_OPS:
         raise ValueError(f"op must be one of {', '.join(AMBIT_OPS)}; got {op!r}")
@@ -202,9 +201,12 @@ def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: backend
     native = getattr(xp, AMBIT_OPS[op])
     out = xp.empty_like(a)
 
-    emulator = _time_emulator(lambda: subarray.run(program, scratch=scratch), timer, repeats, synchronize)
-    single_call = best_time(lambda: native(a, b), repeats, synchronize)
-    in_place = best_time(lambda: native(a, b, out=out), repeats, synchronize)
+    sides = {"baseline": lambda: native(a, b), "baseline_in_place": lambda: native(a, b, out=out),
+             "emulator": lambda: subarray.run(program, scratch=scratch)}
+    timings, method = _measure(sides, rounds, threads, synchronize, driver, lambda t: (
+        t.wall("baseline_in_place") / t.wall("baseline"),
+        "the in-place native call: the memory traffic of reading two rows and writing one"))
+    emulator, single_call, in_place = (timings.wall(side) for side in ("emulator", "baseline", "baseline_in_place"))
     cost = subarray.cost_model.program_cost(program, subarray.row_bits)
     return Throughput(
         engine="ambit", case=op, size=f"{_format_bytes(row_bytes)} rows", work=row_bytes, unit="B",
@@ -214,6 +216,7 @@ def ambit_throughput(op: str, row_bytes: int, *, seed: int = 0, backend: backend
         details={"row_bytes": row_bytes, "baseline_in_place_s": in_place,
                  "ratio_to_baseline_in_place": emulator / in_place,
                  "modelled_peak_per_s": subarray.cost_model.peak_throughput_bytes_per_s(program)},
+        method=method,
     )
 
 
@@ -232,14 +235,16 @@ def reram_config(path: str) -> ReramConfig:
 
 
 def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, backend: backends.BackendLike = None,
-                     repeats: int = DEFAULT_REPEATS, cost_model: Optional[ReramCostModel] = None,
-                     timer: Optional[Timer] = None) -> Throughput:
+                     rounds: int = ROUNDS, cost_model: Optional[ReramCostModel] = None,
+                     threads: Optional[int] = None, driver: Optional[Driver] = None) -> Throughput:
     """A ``batch x k`` by ``k x n`` crossbar product on ``path`` against float32 ``matmul``.
 
     ``details``: ``batch``, ``k``, ``n``, ``adc_bits``, ``inherent_products`` (binary products
     of the full shape the pipeline cannot avoid: 1 when lossless), ``ratio_to_inherent``
     (emulator time / (inherent products x baseline time)), ``crossbars`` and
-    ``conversions`` (ADC conversions) of the modelled hardware.
+    ``conversions`` (ADC conversions) of the modelled hardware. Floor (numpy, no kernels):
+    ``chunks x`` :attr:`Pipeline.width` float32 matmuls when lossy (the inherent products,
+    packed as the pipeline packs its columns), one when lossless; none with kernels.
     """
     config = reram_config(path)
     _check_positive(batch=batch, k=k, n=n)
@@ -252,8 +257,10 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     x_device = chosen.asarray(x)
     x_float, w_float = (chosen.asarray(a.astype(numpy.float32)) for a in (x, weights))
 
-    emulator = _time_emulator(lambda: crossbars.matmul(x_device), timer, repeats, synchronize)
-    matmul = best_time(lambda: xp.matmul(x_float, w_float), repeats, synchronize)
+    sides = {"baseline": lambda: xp.matmul(x_float, w_float), "emulator": lambda: crossbars.matmul(x_device)}
+    timings, method = _measure(sides, rounds, threads, synchronize, driver, lambda _: reram_floor(crossbars, chosen,
+                                                                                                   batch * k * n))
+    emulator, matmul = timings.wall("emulator"), timings.wall("baseline")
     exact = x.astype(numpy.float64) @ weights.astype(numpy.float64)  # integers below 2**53: exact
     error = numpy.abs(backends.NUMPY_BACKEND.asarray(crossbars.matmul(x_device)) - exact).max()
     inherent = 1 if config.adc_lossless else (config.inputs.chunks * config.mapping.slices
@@ -267,7 +274,28 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
         details={"batch": batch, "k": k, "n": n, "adc_bits": config.adc_bits, "inherent_products": inherent,
                  "ratio_to_inherent": emulator / (inherent * matmul), "crossbars": cost.crossbars,
                  "conversions": cost.conversions},
+        method=method,
     )
+
+
+#: MACs from which a float32 matmul runs at its full rate: below, the floor of a lossy read
+#: (whose products are larger) does not hold.
+FLOOR_MIN_MACS = 2**26
+
+
+def reram_floor(crossbars: CrossbarArray, chosen: backends.Backend, macs: int) -> tuple:
+    """``(floor_ratio or None, basis)`` of a read of ``crossbars`` against one float32 matmul of its shape."""
+    config = crossbars.config
+    if chosen.kernels is not None:
+        return None, "none: kernels (int8 tensor cores on a device) can outrun float32 products"
+    if config.exact:
+        return 1.0, "one exact product of the shape, at least a float32 matmul's work"
+    if macs < FLOOR_MIN_MACS:
+        return None, (f"none below {FLOOR_MIN_MACS} MACs: a matmul this small runs below its full rate, "
+                      "so the read's larger products may outrun it per MAC")
+    chunks, width = config.inputs.chunks, crossbars.pipeline.width
+    return float(chunks * width), (f"the read's products: {chunks} input chunks x {width} slice and polarity "
+                                   "columns (as packed) per weight column, each a matmul of the shape")
 
 
 def machine_info(backend: backends.BackendLike = None) -> dict:
