@@ -103,10 +103,16 @@ __global__ void __launch_bounds__(256)
     if (block <= ((start + (length - 1)) >> 2)) {
       const cim::PhiloxBlock words = cim::philox_block(seed, stream, block);
       typename Draw::Out* __restrict__ run_out = out + r * length;
+      if (4 * block >= start && 4 * block - start + 4 <= length) {  // the whole block lies in the run
+        run_out += 4 * block - start;
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const cim_u64 offset = 4 * block + q - start;  // wraps past length when the element is before start
-        if (offset < length) run_out[offset] = Draw::from(words.word[q], threshold, table);
+        for (int q = 0; q < 4; ++q) run_out[q] = Draw::from(words.word[q], threshold, table);
+      } else {  // a ragged end of the run
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const cim_u64 offset = 4 * block + q - start;  // wraps past length when the element is before start
+          if (offset < length) run_out[offset] = Draw::from(words.word[q], threshold, table);
+        }
       }
     }
     r += step_runs;
