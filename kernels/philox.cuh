@@ -101,6 +101,119 @@ __device__ __forceinline__ double normal_from(cim_u32 u, const double* __restric
   return high == top ? -z : z;
 }
 
+
+#ifdef CIM_EMU_CPU_SHIM
+// ---------------------------------------------------------------- host builds (the CPU shim)
+// Consecutive counter blocks computed side by side: the ten rounds of philox4x32_10 on
+// kHostLanes blocks at once, each counter word in a 64-bit lane, so that the compiler's vector
+// multiply of 32-bit halves (pmuludq) gives a product's high and low words together (the
+// optimised host build, -O3 -march=native on x86-64, uses the CPU's widest vectors). The same
+// rounds, the same words: the tests hold every host draw to numpy's.
+constexpr int kHostLanes = 16;
+typedef cim_u64 HostLanes __attribute__((vector_size(8 * kHostLanes)));
+
+// words[4 * j + q] = word q of block first_block + j, j < kHostLanes (blocks past 2**64 wrap).
+__attribute__((noinline)) inline void philox_lanes(cim_u64 seed, cim_u64 stream, cim_u64 first_block, cim_u32* words) {
+  const cim_u64 low = 0xFFFFFFFFu;
+  HostLanes c0, c1, c2, c3;
+  for (int j = 0; j < kHostLanes; ++j) {
+    const cim_u64 block = first_block + j;
+    c0[j] = block & low;
+    c1[j] = block >> 32;
+    c2[j] = stream & low;
+    c3[j] = stream >> 32;
+  }
+  cim_u64 k0 = seed & low, k1 = seed >> 32;
+  for (int round = 0; round < kPhiloxRounds; ++round) {
+    if (round > 0) {
+      k0 = (k0 + kPhiloxW0) & low;
+      k1 = (k1 + kPhiloxW1) & low;
+    }
+    const HostLanes p0 = c0 * static_cast<cim_u64>(kPhiloxM0), p1 = c2 * static_cast<cim_u64>(kPhiloxM1);
+    c0 = (p1 >> 32) ^ c1 ^ k0;
+    c1 = p1 & low;
+    c2 = (p0 >> 32) ^ c3 ^ k1;
+    c3 = p0 & low;
+  }
+  for (int j = 0; j < kHostLanes; ++j) {
+    words[4 * j] = static_cast<cim_u32>(c0[j]);
+    words[4 * j + 1] = static_cast<cim_u32>(c1[j]);
+    words[4 * j + 2] = static_cast<cim_u32>(c2[j]);
+    words[4 * j + 3] = static_cast<cim_u32>(c3[j]);
+  }
+}
+
+// put(i, u(seed, stream, first + i)) for i = 0 .. count - 1, in order: whole lanes of blocks
+// where at least half of them are used, single blocks at the ends of short runs.
+template <class Put>
+inline void philox_words(cim_u64 seed, cim_u64 stream, cim_u64 first, cim_u64 count, Put& put) {
+  cim_u32 words[4 * kHostLanes];
+  cim_u64 i = 0;
+  while (i < count) {
+    const cim_u64 element = first + i, block = element >> 2;
+    const cim_u64 blocks_left = ((element + (count - i - 1)) >> 2) - block + 1;
+    cim_u64 blocks = 1;
+    if (blocks_left >= kHostLanes / 2) {
+      philox_lanes(seed, stream, block, words);
+      blocks = blocks_left < kHostLanes ? blocks_left : kHostLanes;
+    } else {
+      const PhiloxBlock one = philox_block(seed, stream, block);
+      for (int q = 0; q < 4; ++q) words[q] = one.word[q];
+    }
+    const cim_u64 skip = element & 3, wanted = skip + (count - i);
+    const cim_u64 end = wanted < 4 * blocks ? wanted : 4 * blocks;
+    for (cim_u64 w = skip; w < end; ++w) put(i++, words[w]);
+  }
+}
+#endif  // CIM_EMU_CPU_SHIM
+
+// Runs of consecutive elements: run r < runs covers elements first + r * stride + i, i < length
+// (the caller keeps first + (runs - 1) * stride + length <= 2**64). For every run visited,
+// `auto put = sink.run(r)`, then put(i, u(seed, stream, first + r * stride + i)) for its
+// elements. On the GPU, one thread per counter block of a run (grid-stride); on the host, one
+// thread walks the runs in order, in lanes of blocks.
+template <class Sink>
+__device__ __forceinline__ void philox_run_words(cim_u64 seed, cim_u64 stream, cim_u64 first, cim_u64 stride,
+                                                 cim_u64 length, cim_u64 runs, const Sink& sink) {
+  if (length == 0 || runs == 0) return;
+#ifdef CIM_EMU_CPU_SHIM
+  if (static_cast<cim_u64>(gridDim.x) * blockDim.x == 1) {
+    for (cim_u64 r = 0; r < runs; ++r) {
+      auto put = sink.run(r);
+      philox_words(seed, stream, first + r * stride, length, put);
+    }
+    return;
+  }
+#endif
+  // Work item w is block k of run r (w = r * per_run + k); a run of `length` elements touches at
+  // most per_run = ceil((length + 3) / 4) counter blocks, fewer when its start is aligned.
+  const cim_u64 per_run = (length + 6) >> 2;
+  const cim_u64 items = runs * per_run;
+  const cim_u64 step = static_cast<cim_u64>(gridDim.x) * blockDim.x;
+  const cim_u64 step_runs = step / per_run, step_blocks = step % per_run;
+  cim_u64 w = static_cast<cim_u64>(blockIdx.x) * blockDim.x + threadIdx.x;
+  cim_u64 r = w / per_run, k = w % per_run;  // one division per thread; the loop steps them
+  for (; w < items; w += step) {
+    const cim_u64 start = first + r * stride;
+    const cim_u64 block = (start >> 2) + k;
+    if (block <= ((start + (length - 1)) >> 2)) {
+      const PhiloxBlock words = philox_block(seed, stream, block);
+      auto put = sink.run(r);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const cim_u64 offset = 4 * block + q - start;  // wraps past length when the element is before start
+        if (offset < length) put(offset, words.word[q]);
+      }
+    }
+    r += step_runs;
+    k += step_blocks;
+    if (k >= per_run) {
+      k -= per_run;
+      ++r;
+    }
+  }
+}
+
 }  // namespace cim
 
 #endif  // CIM_EMU_PHILOX_CUH

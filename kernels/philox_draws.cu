@@ -7,12 +7,14 @@
 //   philox_runs<Draw>   `runs` runs of `length` consecutive elements, run r starting at element
 //                       first + r * stride, into out[r * length + i]        (rng.normal_runs:
 //                       the read noise of a block of crossbar columns); one thread per counter
-//                       block of a run
+//                       block of a run (cim::philox_run_words)
 //
 // Draw is cim::UniformDraw (uint32 out), cim::BernoulliDraw (bool out, `threshold` =
 // rng.bernoulli_threshold(p)) or cim::NormalDraw (float64 out, `table` = rng.normal_table());
 // unused parameters are ignored. Grid-stride loops with 64-bit indices: any grid covers any
-// count, and the bits depend on neither.
+// count, and the bits depend on neither. Launched with one thread on the host (the native draws
+// of cim_emu/rng/native.py), philox_range and philox_runs walk their elements in order, in
+// lanes of counter blocks (cim::philox_words).
 #include "cuda_shim.h"
 #include "philox.cuh"
 
@@ -43,6 +45,24 @@ struct alignas(4 * sizeof(T)) Quad {
   T value[4];
 };
 
+// The sink of philox_runs: element i of run r to out[r * length + i].
+template <class Draw>
+struct RunsOut {
+  typedef typename Draw::Out Out;
+  struct Put {
+    Out* __restrict__ run_out;
+    cim_u64 threshold;
+    const double* __restrict__ table;
+    __device__ __forceinline__ void operator()(cim_u64 i, cim_u32 u) const {
+      run_out[i] = Draw::from(u, threshold, table);
+    }
+  };
+  Out* out;
+  cim_u64 length, threshold;
+  const double* table;
+  __device__ __forceinline__ Put run(cim_u64 r) const { return Put{out + r * length, threshold, table}; }
+};
+
 }  // namespace cim
 
 template <class Draw>
@@ -51,6 +71,13 @@ __global__ void __launch_bounds__(256)
                  const double* __restrict__ table, typename Draw::Out* __restrict__ out) {
   typedef typename Draw::Out Out;
   if (count == 0) return;
+#ifdef CIM_EMU_CPU_SHIM
+  if (static_cast<cim_u64>(gridDim.x) * blockDim.x == 1) {  // one host thread: lanes of blocks
+    typename cim::RunsOut<Draw>::Put put = {out, threshold, table};
+    cim::philox_words(seed, stream, start, count, put);
+    return;
+  }
+#endif
   const cim_u64 first_block = start >> 2;
   const cim_u64 n_blocks = ((start + (count - 1)) >> 2) - first_block + 1;  // no overflow at 2**64
   // Whole blocks land on whole, aligned quads of `out` when start is a multiple of 4.
@@ -87,41 +114,8 @@ template <class Draw>
 __global__ void __launch_bounds__(256)
     philox_runs(cim_u64 seed, cim_u64 stream, cim_u64 first, cim_u64 stride, cim_u64 length, cim_u64 runs,
                 cim_u64 threshold, const double* __restrict__ table, typename Draw::Out* __restrict__ out) {
-  if (length == 0 || runs == 0) return;
-  // Work item w is block k of run r (w = r * per_run + k); a run of `length` elements touches at
-  // most per_run = ceil((length + 3) / 4) counter blocks, fewer when its start is aligned. The
-  // caller keeps first + (runs - 1) * stride + length <= 2**64, so no element index overflows.
-  const cim_u64 per_run = (length + 6) >> 2;
-  const cim_u64 items = runs * per_run;
-  const cim_u64 step = static_cast<cim_u64>(gridDim.x) * blockDim.x;
-  const cim_u64 step_runs = step / per_run, step_blocks = step % per_run;
-  cim_u64 w = static_cast<cim_u64>(blockIdx.x) * blockDim.x + threadIdx.x;
-  cim_u64 r = w / per_run, k = w % per_run;  // one division per thread; the loop steps them
-  for (; w < items; w += step) {
-    const cim_u64 start = first + r * stride;
-    const cim_u64 block = (start >> 2) + k;
-    if (block <= ((start + (length - 1)) >> 2)) {
-      const cim::PhiloxBlock words = cim::philox_block(seed, stream, block);
-      typename Draw::Out* __restrict__ run_out = out + r * length;
-      if (4 * block >= start && 4 * block - start + 4 <= length) {  // the whole block lies in the run
-        run_out += 4 * block - start;
-#pragma unroll
-        for (int q = 0; q < 4; ++q) run_out[q] = Draw::from(words.word[q], threshold, table);
-      } else {  // a ragged end of the run
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const cim_u64 offset = 4 * block + q - start;  // wraps past length when the element is before start
-          if (offset < length) run_out[offset] = Draw::from(words.word[q], threshold, table);
-        }
-      }
-    }
-    r += step_runs;
-    k += step_blocks;
-    if (k >= per_run) {
-      k -= per_run;
-      ++r;
-    }
-  }
+  const cim::RunsOut<Draw> sink = {out, length, threshold, table};
+  cim::philox_run_words(seed, stream, first, stride, length, runs, sink);
 }
 
 CIM_KERNEL_INSTANCE(sequential, philox_range<cim::UniformDraw>);

@@ -140,7 +140,10 @@ RERAM_CONFIGS = {
                                     mapping=WeightMapping(8, 2, "offset", offset_correction="reference_column")),
     "prime": ReramConfig.prime(crossbar=CrossbarGeometry(32, 32)),
     "float64-prescaled": ReramConfig(crossbar=CrossbarGeometry(1024, 64), mapping=WeightMapping(8, 4),
-                                     inputs=InputEncoding(8, 4), adc=AdcConfig(bits=8)),
+                                     inputs=InputEncoding(8, 4), adc=AdcConfig(bits=8),
+                                     devices=DeviceModel(programming_noise=0.01)),  # sums of 26 bits
+    "float32-sums-float64-adc": ReramConfig(crossbar=CrossbarGeometry(1024, 64), mapping=WeightMapping(8, 4),
+                                            inputs=InputEncoding(8, 4), adc=AdcConfig(bits=8)),
     "read-noise": ReramConfig(crossbar=CrossbarGeometry(16, 16), adc=AdcConfig(bits=6),
                               devices=DeviceModel.generic_reram()),
     "signed-float64-codes": ReramConfig(crossbar=CrossbarGeometry(16, 16),

@@ -408,6 +408,54 @@ def test_tensor_core_kernel_rejects_operands_it_cannot_read(kernels):
         reram_gpu.reram_tile_codes(inputs, cells, codes, None, first_column=1, kernels=kernels)
 
 
+def read_noise_reference(seed, stream, first, stride, length, runs, roots, per_element, inner, outer_step,
+                         inner_step, post, size):
+    """``kernels/reram_read_noise.cu`` as its header states it, one draw at each element's index."""
+    out = numpy.full(size, numpy.nan)
+    for r in range(runs):
+        offset = (r // inner) * outer_step + (r % inner) * inner_step
+        z = rng.normal_at(seed, stream, numpy.arange(length, dtype=numpy.uint64) + numpy.uint64(first + r * stride))
+        root = roots[offset:offset + length] if per_element else roots[r]
+        out[offset:offset + length] = numpy.rint(root * z) * post
+    return out
+
+
+@given(seed=SEEDS, stream=SEEDS, first=st.one_of(st.integers(0, 40), st.integers(2**63, 2**63 + 40)),
+       length=st.integers(1, 150), gap=st.integers(0, 9), inner=st.integers(1, 5), outer=st.integers(1, 4),
+       per_element=st.booleans(), post=st.sampled_from([1.0, 3.0, 0.5]),
+       launch=st.sampled_from([(1, 1), (2, 32), (None, 256)]))
+def test_read_noise_kernel_draws_scales_and_places_like_its_definition(
+        kernels, seed, stream, first, length, gap, inner, outer, per_element, post, launch):
+    """Any grid (one host thread walks the runs in lanes of counter blocks), both root layouts,
+    runs written in another order than drawn - as Pipeline.read_noise lays them out."""
+    runs, stride = inner * outer, length + gap
+    size = runs * length
+    local = numpy.random.default_rng(seed % 2**32)
+    roots = local.uniform(0, 300, size if per_element else runs)
+    out = numpy.empty(size)
+    grid, block = launch
+    reram_gpu.reram_read_noise(seed, stream, first, stride, length, runs, roots, per_element=per_element,
+                               inner=inner, outer_step=length, inner_step=outer * length, post=post, out=out,
+                               kernels=kernels, grid=grid, block=block)
+    expected = read_noise_reference(seed, stream, first, stride, length, runs, roots, per_element, inner, length,
+                                    outer * length, post, size)
+    numpy.testing.assert_array_equal(out, expected)
+
+
+def test_read_noise_kernel_rejects_operands_it_cannot_read(kernels):
+    roots, out = numpy.ones(6), numpy.empty(24)
+    launch = {"per_element": False, "inner": 2, "outer_step": 4, "inner_step": 12, "post": 1.0, "kernels": kernels}
+    reram_gpu.reram_read_noise(1, 2, 0, 9, 4, 6, roots, out=out, **launch)  # reaches 2 * 4 + 12 + 4 = 24: fits
+    with pytest.raises(ValueError, match="out must be a C-contiguous float64"):
+        reram_gpu.reram_read_noise(1, 2, 0, 9, 4, 6, roots, out=out.astype(numpy.float32), **launch)
+    with pytest.raises(ValueError, match="must hold 25 values"):
+        reram_gpu.reram_read_noise(1, 2, 0, 9, 5, 6, roots, out=out, **launch)
+    with pytest.raises(ValueError, match="roots: one per run, 7"):
+        reram_gpu.reram_read_noise(1, 2, 0, 9, 1, 7, roots, out=out, **launch)
+    with pytest.raises(ValueError, match="inner must be at least 1"):
+        reram_gpu.reram_read_noise(1, 2, 0, 9, 4, 6, roots, out=out, **{**launch, "inner": 0})
+
+
 # -- the shim itself ------------------------------------------------------------------------
 
 

@@ -210,6 +210,31 @@ def test_the_library_is_built_once(fresh_build, monkeypatch):
     with_draws("1", lambda: rng.normal(1, 1, 0, 10))
 
 
+@needs_compiler
+def test_a_build_for_this_cpu_never_loads_on_another(fresh_build, monkeypatch):
+    """The optimised build (-march=native on x86-64) is cached under the CPU's identity: another
+    CPU with the same compiler and source compiles its own; the portable build does not care."""
+    with_draws("1", lambda: rng.normal(1, 1, 0, 10))
+    source = cpu_shim.kernel_source("philox_draws.cu")
+    here = cpu_shim._build(source, "philox_draws", cpu_shim.OPTIMIZED_FLAGS)
+    portable = cpu_shim._build(source, "philox_draws", cpu_shim.COMPILE_FLAGS)
+    monkeypatch.setattr(cpu_shim, "cpu_identity", lambda: "model name: another CPU")
+    native_build = any(flag.startswith("-march=native") for flag in cpu_shim.OPTIMIZED_FLAGS)
+    run = cpu_shim.subprocess.run
+
+    def no_compiling(command, **kwargs):
+        assert "-shared" not in command, "compiled again"
+        return run(command, **kwargs)
+
+    monkeypatch.setattr(cpu_shim.subprocess, "run", no_compiling)
+    assert cpu_shim._build(source, "philox_draws", cpu_shim.COMPILE_FLAGS) == portable
+    if native_build:
+        with pytest.raises(AssertionError, match="compiled again"):
+            cpu_shim._build(source, "philox_draws", cpu_shim.OPTIMIZED_FLAGS)
+    else:
+        assert cpu_shim._build(source, "philox_draws", cpu_shim.OPTIMIZED_FLAGS) == here
+
+
 def test_an_unknown_choice_is_refused():
     with pytest.raises(ValueError, match="CIM_EMU_NATIVE must be one of auto, 0, 1"):
         with_draws("yes", lambda: rng.normal(1, 1, 0, 10))

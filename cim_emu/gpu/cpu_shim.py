@@ -24,6 +24,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -35,16 +36,22 @@ import numpy
 from .sources import kernel_source
 
 __all__ = ["COMPILE_FLAGS", "OPTIMIZED_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel",
-           "CpuKernels", "skip_reason"]
+           "CpuKernels", "skip_reason", "cpu_identity"]
 
 COMPILE_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-DCIM_EMU_CPU_SHIM",
                  "-pthread", "-ffp-contract=off", "-Wall", "-Wno-unknown-pragmas")
 """Host compiler flags (``-ffp-contract=off``: no fused multiply-add where numpy has none)."""
 
-OPTIMIZED_FLAGS = ("-O3",) + COMPILE_FLAGS[1:]
-"""The flags of a build that does real work on the host (the native draws of :mod:`cim_emu.rng.native`):
-``-O3`` unrolls the ten Philox rounds, which gcc's ``-O2`` keeps as a loop (it ignores
-``#pragma unroll``). Same bits: no flag here permits a value-changing transformation."""
+OPTIMIZED_FLAGS = ("-O3",) + (("-march=native",) if platform.machine().lower() in ("x86_64", "amd64") else ()) \
+    + COMPILE_FLAGS[1:]
+"""The flags of a build that does real work on the host (the native draws of :mod:`cim_emu.rng.native`,
+the read noise of :mod:`cim_emu.reram.pipeline`): ``-O3`` unrolls the ten Philox rounds, which
+gcc's ``-O2`` keeps as a loop (it ignores ``#pragma unroll``), and vectorises the lanes of
+counter blocks of ``kernels/philox.cuh``; on x86-64, ``-march=native`` lets them use the CPU's
+widest vectors (AVX-512 where there is one) and ``rint`` its rounding instruction. Such a
+library runs on CPUs like the one it was built on only, so the disk cache's key holds the CPU's
+identity (:func:`cpu_identity`). Same bits: no flag here permits a value-changing
+transformation (``-ffp-contract=off`` stays)."""
 
 #: Scalar parameter type codes of cim_shim_signature: numpy type and ctypes type of each.
 _SCALARS: dict[str, tuple[type[numpy.generic], Any]] = {
@@ -78,11 +85,24 @@ def _cache_dir() -> Path:
     return folder
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_identity() -> str:
+    """What a ``-march=native`` build depends on: the CPU's model and feature flags (Linux's
+    ``/proc/cpuinfo``), else :func:`platform.processor` and :func:`platform.machine`."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            lines = [line.strip() for line in info if line.startswith(("model name", "flags", "Features"))]
+    except OSError:
+        lines = []
+    return "\n".join(sorted(set(lines))) or f"{platform.processor()} {platform.machine()}"
+
+
 def _build(source: str, label: str, flags: tuple[str, ...]) -> Path:
     """The shared library of ``source``, compiled with ``flags`` unless the cache has it."""
     cxx = compiler()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    key = hashlib.sha256("\0".join((source, cxx, version, *flags)).encode()).hexdigest()[:20]
+    machine = cpu_identity() if any(flag.startswith("-march=native") for flag in flags) else ""
+    key = hashlib.sha256("\0".join((source, cxx, version, machine, *flags)).encode()).hexdigest()[:20]
     folder = _cache_dir()
     library = folder / f"{label}-{key}.so"
     if library.exists():

@@ -31,6 +31,7 @@ KERNELS: dict[str, tuple[str, ...]] = {
                                for codes in ("float", "double")),
     "reram_tile_codes.cu": ("reram_tile_codes<float, true>", "reram_tile_codes<double, true>",
                             "reram_tile_codes<float, false>"),
+    "reram_read_noise.cu": ("reram_read_noise<false>", "reram_read_noise<true>"),
 }
 """The kernel instances of each source, as name expressions."""
 

@@ -1,6 +1,7 @@
 """Launch wrappers of the ReRAM kernels: the ADC and shift-and-add epilogue
-(``kernels/reram_epilogue.cu``) and the int8 tensor-core partial sums with the ADC fused in
-(``kernels/reram_tile_codes.cu``).
+(``kernels/reram_epilogue.cu``), the int8 tensor-core partial sums with the ADC fused in
+(``kernels/reram_tile_codes.cu``) and the read noise drawn and scaled in one pass
+(``kernels/reram_read_noise.cu``).
 
 Each takes a kernel provider (:class:`~cim_emu.gpu.provider.KernelProvider`: CuPy's on a GPU,
 the CPU shim's in the tests), checks its operands, chooses the launch shape and passes numpy
@@ -14,11 +15,12 @@ from typing import Any, Optional
 
 import numpy
 
-from ..gpu.provider import BLOCK_THREADS, BLOCKS_PER_MULTIPROCESSOR, KernelProvider
+from ..gpu.provider import BLOCK_THREADS, BLOCKS_PER_MULTIPROCESSOR, KernelProvider, grid_blocks
+from ..rng.normal_table import normal_table
 from .adc import Adc
 
 __all__ = ["AdcFlag", "reram_adc_shift_add", "reram_shift_add_codes", "TILE_CODES_DEPTH", "tile_codes_depth",
-           "reram_tile_codes"]
+           "reram_tile_codes", "reram_read_noise"]
 
 
 class AdcFlag(enum.IntFlag):
@@ -162,3 +164,35 @@ def reram_tile_codes(inputs: Any, cells: Any, codes: Any, adc: Any, *, first_col
         (inputs, cells, codes, numpy.int32(tiles), numpy.int64(rows), numpy.int64(columns),
          numpy.int64(first_column), numpy.int64(cells.shape[1]), numpy.int32(depth),
          *(code(value) for value in parameters), numpy.int32(flags)))
+
+
+def reram_read_noise(seed: int, stream: int, first: int, stride: int, length: int, runs: int, roots: Any, *,
+                     per_element: bool, inner: int, outer_step: int, inner_step: int, post: float, out: Any,
+                     kernels: KernelProvider, grid: Optional[int] = None, block: int = BLOCK_THREADS) -> None:
+    """Read noise drawn and scaled in one pass (``kernels/reram_read_noise.cu``), into ``out``:
+    ``out[o(r) + i] = rint(root * z) * post`` for runs ``r < runs`` and ``i < length``, where
+    ``z`` is :func:`cim_emu.rng.normal` of element ``first + r * stride + i`` of ``(seed,
+    stream)``, ``o(r) = (r // inner) * outer_step + (r % inner) * inner_step`` and ``root`` is
+    ``roots[r]`` or, ``per_element``, ``roots[o(r) + i]`` (``roots`` laid out as ``out``).
+
+    ``roots`` and ``out`` are C-contiguous float64 arrays (read flat). ``grid`` and ``block``
+    shape the launch (default: a full device's grid; the host's native kernels take one thread,
+    which walks the runs in order). The numpy twin is
+    :meth:`cim_emu.reram.pipeline.Pipeline.read_noise` without kernels.
+    """
+    for name, array in (("roots", roots), ("out", out)):
+        if array.dtype != numpy.float64 or not array.flags.c_contiguous:
+            raise ValueError(f"{name} must be a C-contiguous float64 array; got {array.dtype} {array.shape}")
+    if runs == 0 or length == 0:
+        return
+    if inner < 1:
+        raise ValueError(f"inner must be at least 1; got {inner}")
+    reach = ((runs - 1) // inner) * outer_step + (min(inner, runs) - 1) * inner_step + length
+    if reach > out.size or (roots.size < reach if per_element else roots.size < runs):
+        raise ValueError(f"out ({out.size} values) and roots ({roots.size}) must hold {reach} values "
+                         f"({'per element' if per_element else f'roots: one per run, {runs}'})")
+    kernels.function("reram_read_noise.cu", f"reram_read_noise<{'true' if per_element else 'false'}>")(
+        (grid_blocks(kernels, runs * ((length + 6) >> 2), grid),), (block,),
+        (numpy.uint64(seed), numpy.uint64(stream), numpy.uint64(first), numpy.uint64(stride), numpy.uint64(length),
+         numpy.uint64(runs), numpy.uint64(inner), numpy.uint64(outer_step), numpy.uint64(inner_step), roots,
+         numpy.float64(post), kernels.resident(normal_table), out))

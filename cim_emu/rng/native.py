@@ -42,7 +42,7 @@ from ..parallel import default_threads, thread_pool
 from . import gpu
 
 __all__ = ["NATIVE_ENV", "NATIVE_CHOICES", "SPLIT_DRAWS", "choice", "host_kernels", "status", "by_kernels",
-           "in_shared_pool"]
+           "in_shared_pool", "kernels_for"]
 
 NATIVE_ENV = "CIM_EMU_NATIVE"
 """The environment variable that chooses the host's draws (see the module docstring)."""
@@ -171,11 +171,18 @@ def by_kernels(backend: Backend, kind: str, where: str, *args: Any, threshold: i
     ``"at"`` or ``"runs"``; ``args`` validated, as the wrappers of :mod:`cim_emu.rng.gpu` take
     them) from kernels: the backend's own (a GPU's, the CPU shim's) or, on the host, the native
     ones; ``None`` when numpy's array Philox is to draw them."""
-    if backend.kernels is not None:
-        return _ON_BACKEND[where](kind, *args, kernels=backend.kernels, threshold=threshold)
-    if backend.on_device:
-        return None
-    kernels = host_kernels()
+    kernels = kernels_for(backend)
     if kernels is None:
         return None
+    if kernels is backend.kernels:
+        return _ON_BACKEND[where](kind, *args, kernels=kernels, threshold=threshold)
     return _NATIVE[where](kind, *args, kernels=kernels, threshold=threshold)
+
+
+def kernels_for(backend: Backend) -> Optional[KernelProvider]:
+    """The kernels that draw for ``backend``: its own (a GPU's, the CPU shim's), or on the host
+    the native ones (:func:`host_kernels`); ``None`` when numpy's array Philox is to draw. A
+    provider other than ``backend.kernels`` is the host's, to be launched with one thread."""
+    if backend.kernels is not None:
+        return backend.kernels
+    return None if backend.on_device else host_kernels()
