@@ -7,7 +7,7 @@ with ``reram_wan2022`` at ``CIM_EMU_BENCH_TRAIN_BATCH``, default 32) and a trans
 ``reram_wan2022``), converted with ISAAC-like defaults (8-bit ADC, 2-bit cells, 1-bit DAC,
 128-row tiles), input scales and ADC full scales calibrated (``adc="max"``). The float model and
 the emulated one run interleaved round by round (pytest-benchmark times the emulator), medians
-of 7 rounds (3 where one emulator run takes over 10 s: ``rounds_rule``), threads pinned; beside
+of 7 rounds (however long a run takes: ``rounds_rule``), threads pinned; beside
 the times: CPU time, peak resident memory of each side in a fresh process, and the relative
 output error against float. Everything lands in ``extra_info`` (the record of ``cim-emu bench
 --engine models``; targets are not asserted: the issue's are ratios to reach, see README).

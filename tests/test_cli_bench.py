@@ -157,10 +157,21 @@ def test_library_rejects_bad_arguments():
         benchmarks.ambit_throughput("and", 12)
     with pytest.raises(ValueError, match="batch must be a positive integer"):
         benchmarks.reram_throughput("lossy", 0, 4, 4)
-    with pytest.raises(ValueError, match="path must be one of lossy, lossless"):
+    with pytest.raises(ValueError, match="path must be one of lossy, lossless, signed"):
         benchmarks.reram_throughput("exact", 1, 4, 4)
     with pytest.raises(ValueError, match="rounds must be a positive integer"):
         benchmarks.reram_throughput("lossy", 1, 4, 4, rounds=0)
+
+
+def test_signed_readout_is_timed_beside_the_per_polarity_one():
+    result = benchmarks.reram_throughput("signed", 8, 300, 40, rounds=2, threads=1)
+    config = benchmarks.reram_config("signed")
+    assert config.signed_adc and not benchmarks.reram_config("lossy").signed_adc
+    assert result.correct and result.case == "signed"
+    assert result.details["inherent_products"] == config.inputs.chunks * config.mapping.slices == 32
+    per_polarity = result.details["per_polarity_s"]
+    assert result.details["ratio_to_per_polarity"] == pytest.approx(result.emulator_s / per_polarity)
+    assert "per_polarity_s" not in benchmarks.reram_throughput("lossy", 8, 300, 40, rounds=2, threads=1).details
 
 
 def test_models_quick_case(invoke, tmp_path):

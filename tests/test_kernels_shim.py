@@ -8,6 +8,7 @@ tests compile every source with nvcc for sm_80 and sm_90 and check the resource 
 spills, no stack).
 """
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -434,9 +435,9 @@ def test_read_noise_kernel_draws_scales_and_places_like_its_definition(
     roots = local.uniform(0, 300, size if per_element else runs)
     out = numpy.empty(size)
     grid, block = launch
-    reram_gpu.reram_read_noise(seed, stream, first, stride, length, runs, roots, per_element=per_element,
-                               inner=inner, outer_step=length, inner_step=outer * length, post=post, out=out,
-                               kernels=kernels, grid=grid, block=block)
+    noise_runs = reram_gpu.NoiseRuns(seed, stream, first, stride, length, runs, roots, per_element, inner, length,
+                                     outer * length, post)
+    reram_gpu.reram_read_noise(noise_runs, out, kernels=kernels, grid=grid, block=block)
     expected = read_noise_reference(seed, stream, first, stride, length, runs, roots, per_element, inner, length,
                                     outer * length, post, size)
     numpy.testing.assert_array_equal(out, expected)
@@ -444,16 +445,16 @@ def test_read_noise_kernel_draws_scales_and_places_like_its_definition(
 
 def test_read_noise_kernel_rejects_operands_it_cannot_read(kernels):
     roots, out = numpy.ones(6), numpy.empty(24)
-    launch = {"per_element": False, "inner": 2, "outer_step": 4, "inner_step": 12, "post": 1.0, "kernels": kernels}
-    reram_gpu.reram_read_noise(1, 2, 0, 9, 4, 6, roots, out=out, **launch)  # reaches 2 * 4 + 12 + 4 = 24: fits
+    runs = reram_gpu.NoiseRuns(1, 2, 0, 9, 4, 6, roots, False, 2, 4, 12, 1.0)  # reaches 2 * 4 + 12 + 4 = 24: fits
+    reram_gpu.reram_read_noise(runs, out, kernels=kernels)
     with pytest.raises(ValueError, match="out must be a C-contiguous float64"):
-        reram_gpu.reram_read_noise(1, 2, 0, 9, 4, 6, roots, out=out.astype(numpy.float32), **launch)
+        reram_gpu.reram_read_noise(runs, out.astype(numpy.float32), kernels=kernels)
     with pytest.raises(ValueError, match="must hold 25 values"):
-        reram_gpu.reram_read_noise(1, 2, 0, 9, 5, 6, roots, out=out, **launch)
+        reram_gpu.reram_read_noise(dataclasses.replace(runs, length=5), out, kernels=kernels)
     with pytest.raises(ValueError, match="roots: one per run, 7"):
-        reram_gpu.reram_read_noise(1, 2, 0, 9, 1, 7, roots, out=out, **launch)
+        reram_gpu.reram_read_noise(dataclasses.replace(runs, length=1, runs=7), out, kernels=kernels)
     with pytest.raises(ValueError, match="inner must be at least 1"):
-        reram_gpu.reram_read_noise(1, 2, 0, 9, 4, 6, roots, out=out, **{**launch, "inner": 0})
+        reram_gpu.reram_read_noise(dataclasses.replace(runs, inner=0), out, kernels=kernels)
 
 
 # -- the shim itself ------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from cim_emu import rng
 from cim_emu.backend import NUMPY_BACKEND
 from cim_emu.gpu import ShimUnavailableError, cpu_shim
 from cim_emu.parallel import thread_pool
-from cim_emu.reram import AdcConfig, CrossbarArray, DeviceModel, InputEncoding, ReramConfig, WeightMapping
+from cim_emu.reram import (
+    AdcConfig,
+    CrossbarArray,
+    DeviceModel,
+    InputEncoding,
+    ReramConfig,
+    WeightMapping,
+)
 from cim_emu.reram import devices as devices_module
 from cim_emu.rng import Stream, native
 from cim_emu.rng import gpu as rng_gpu
@@ -304,6 +311,9 @@ def test_read_noise_is_the_definition(name, choice, np_rng):
             assert got.dtype == numpy.float64
             numpy.testing.assert_array_equal(backend.to_host(got), expected)
     assert (pipeline.sigma_squared.dtype == numpy.float64) == (name == "float64_variance")
+    state_independent = name in ("wan2022", "float64_variance")  # read_noise alone: the same for every column
+    assert (pipeline.row_squares is not None) == state_independent
+    assert (pipeline.sigma_squared.strides[2] == 0) == state_independent  # a broadcast: no memory of its own
 
 
 @pytest.mark.parametrize("model", [

@@ -10,6 +10,7 @@ scalars of the exact C parameter types.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from typing import Any, Optional
 
@@ -20,7 +21,7 @@ from ..rng.normal_table import normal_table
 from .adc import Adc
 
 __all__ = ["AdcFlag", "reram_adc_shift_add", "reram_shift_add_codes", "TILE_CODES_DEPTH", "tile_codes_depth",
-           "reram_tile_codes", "reram_read_noise"]
+           "reram_tile_codes", "NoiseRuns", "reram_read_noise"]
 
 
 class AdcFlag(enum.IntFlag):
@@ -166,33 +167,54 @@ def reram_tile_codes(inputs: Any, cells: Any, codes: Any, adc: Any, *, first_col
          *(code(value) for value in parameters), numpy.int32(flags)))
 
 
-def reram_read_noise(seed: int, stream: int, first: int, stride: int, length: int, runs: int, roots: Any, *,
-                     per_element: bool, inner: int, outer_step: int, inner_step: int, post: float, out: Any,
-                     kernels: KernelProvider, grid: Optional[int] = None, block: int = BLOCK_THREADS) -> None:
-    """Read noise drawn and scaled in one pass (``kernels/reram_read_noise.cu``), into ``out``:
-    ``out[o(r) + i] = rint(root * z) * post`` for runs ``r < runs`` and ``i < length``, where
-    ``z`` is :func:`cim_emu.rng.normal` of element ``first + r * stride + i`` of ``(seed,
-    stream)``, ``o(r) = (r // inner) * outer_step + (r % inner) * inner_step`` and ``root`` is
-    ``roots[r]`` or, ``per_element``, ``roots[o(r) + i]`` (``roots`` laid out as ``out``).
+@dataclasses.dataclass(frozen=True)
+class NoiseRuns:
+    """The read noise of strided runs of conversions, as ``kernels/reram_read_noise.cu`` takes it:
+    ``noise(r, i) = rint(root * z) * post`` for runs ``r < runs`` and ``i < length``, where ``z``
+    is :func:`cim_emu.rng.normal` of element ``first + r * stride + i`` of ``(seed, stream)``;
+    value ``(r, i)`` lives at ``o(r) + i`` of the arrays, ``o(r) = (r // inner) * outer_step + (r
+    % inner) * inner_step``; ``root`` is ``roots[r]`` or, ``per_element``, ``roots[o(r) + i]``
+    (``roots`` a C-contiguous float64 array, read flat)."""
 
-    ``roots`` and ``out`` are C-contiguous float64 arrays (read flat). ``grid`` and ``block``
+    seed: int
+    stream: int
+    first: int
+    stride: int
+    length: int
+    runs: int
+    roots: Any
+    per_element: bool
+    inner: int
+    outer_step: int
+    inner_step: int
+    post: float
+
+    def reach(self) -> int:
+        """The values an array laid out for these runs must hold."""
+        if self.inner < 1:
+            raise ValueError(f"inner must be at least 1; got {self.inner}")
+        return ((self.runs - 1) // self.inner) * self.outer_step + (min(self.inner, self.runs) - 1) * self.inner_step \
+            + self.length
+
+
+def reram_read_noise(runs: NoiseRuns, out: Any, *, kernels: KernelProvider, grid: Optional[int] = None,
+                     block: int = BLOCK_THREADS) -> None:
+    """The read noise of ``runs`` into ``out`` (C-contiguous float64, laid out as ``runs`` says):
+    ``out[o(r) + i] = noise(r, i)`` (``kernels/reram_read_noise.cu``). ``grid`` and ``block``
     shape the launch (default: a full device's grid; the host's native kernels take one thread,
     which walks the runs in order). The numpy twin is
-    :meth:`cim_emu.reram.pipeline.Pipeline.read_noise` without kernels.
-    """
-    for name, array in (("roots", roots), ("out", out)):
+    :meth:`cim_emu.reram.pipeline.Pipeline.read_noise` without kernels."""
+    for name, array in (("roots", runs.roots), ("out", out)):
         if array.dtype != numpy.float64 or not array.flags.c_contiguous:
             raise ValueError(f"{name} must be a C-contiguous float64 array; got {array.dtype} {array.shape}")
-    if runs == 0 or length == 0:
+    if runs.runs == 0 or runs.length == 0:
         return
-    if inner < 1:
-        raise ValueError(f"inner must be at least 1; got {inner}")
-    reach = ((runs - 1) // inner) * outer_step + (min(inner, runs) - 1) * inner_step + length
-    if reach > out.size or (roots.size < reach if per_element else roots.size < runs):
-        raise ValueError(f"out ({out.size} values) and roots ({roots.size}) must hold {reach} values "
-                         f"({'per element' if per_element else f'roots: one per run, {runs}'})")
-    kernels.function("reram_read_noise.cu", f"reram_read_noise<{'true' if per_element else 'false'}>")(
-        (grid_blocks(kernels, runs * ((length + 6) >> 2), grid),), (block,),
-        (numpy.uint64(seed), numpy.uint64(stream), numpy.uint64(first), numpy.uint64(stride), numpy.uint64(length),
-         numpy.uint64(runs), numpy.uint64(inner), numpy.uint64(outer_step), numpy.uint64(inner_step), roots,
-         numpy.float64(post), kernels.resident(normal_table), out))
+    reach = runs.reach()
+    if reach > out.size or (runs.roots.size < reach if runs.per_element else runs.roots.size < runs.runs):
+        raise ValueError(f"out ({out.size} values) and roots ({runs.roots.size}) must hold {reach} values "
+                         f"({'per element' if runs.per_element else f'roots: one per run, {runs.runs}'})")
+    kernels.function("reram_read_noise.cu", f"reram_read_noise<{'true' if runs.per_element else 'false'}>")(
+        (grid_blocks(kernels, runs.runs * ((runs.length + 6) >> 2), grid),), (block,),
+        (numpy.uint64(runs.seed), numpy.uint64(runs.stream), numpy.uint64(runs.first), numpy.uint64(runs.stride),
+         numpy.uint64(runs.length), numpy.uint64(runs.runs), numpy.uint64(runs.inner), numpy.uint64(runs.outer_step),
+         numpy.uint64(runs.inner_step), runs.roots, numpy.float64(runs.post), kernels.resident(normal_table), out))

@@ -132,7 +132,7 @@ class HostReadout:
         parts = xp.empty((factor, Cb, operand.shape[2]), dtype=self.sum_dtype)
         code_sums = xp.zeros((factor, Cb, operand.shape[2] // self.polarities), dtype=adc.dtype)
         noise = None if noise is None else self.noise_parts(noise, xp)
-        noisy = None  # the noisy sums of one part, in float64 (exact: integers), reused
+        noisy = None  # one part's noisy sums in the ADC's type, reused (exact: bounded integers)
         if noise is not None and not subtract:
             noisy = xp.empty((Cb, n, operand.shape[2] // n), dtype=adc.dtype)
         for t in range(T):
@@ -140,10 +140,9 @@ class HostReadout:
             self.packing.unpack(parts[0], parts, xp)
             for j in range(factor):
                 part = parts[j].reshape(Cb, n, -1)
-                if noisy is not None:  # summed in float64, cast to the ADC's type (exact: a bounded integer)
-                    part = xp.add(part, noise[t, j], out=noisy, dtype=numpy.float64, casting="same_kind")
-                elif noise is not None:
-                    part = part + noise[t, j]
+                if noise is not None:  # summed in float64 (into the ADC's type, unless subtracted first)
+                    part = (part + noise[t, j] if noisy is None else
+                            xp.add(part, noise[t, j], out=noisy, dtype=numpy.float64, casting="same_kind"))
                 if subtract:  # each polarity's (noisy) sums, subtracted before the one signed ADC
                     part = part.reshape(Cb, n, 2, -1)
                     part = part[:, :, 0] - part[:, :, 1]

@@ -46,7 +46,6 @@ The full specification is ``docs/spec/reram.md``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import threading
@@ -54,17 +53,15 @@ from typing import Any, Optional
 
 import numpy
 
-from .. import rng
 from ..backend import Backend
 from ..parallel import default_threads, single_threaded_blas, thread_pool
-from ..rng import Stream, native
 from .adc import Adc
 from .config import ReramConfig
 from .dac import Dac
-from .gpu import reram_read_noise
 from .gpu_path import TensorCoreReadout, epilogue, require_exact_float_products, tensor_cores_qualify
 from .host_path import HostReadout
 from .layout import ColumnPacking, TileLayout
+from .read_noise import ReadNoise
 
 __all__ = ["BLOCK_BYTES", "DEVICE_BLOCK_BYTES", "HOST_MATMUL_ROWS", "MATMUL_ROWS", "MIN_JOB_PRODUCTS", "NOISE_BYTES",
            "Pipeline", "TILE_BYTES", "place_value_sums"]
@@ -161,20 +158,14 @@ class Pipeline:
                                   packing=self.packing)
         self.operand = backend.xp.asarray(cells)
         """The cells as the products' right operand, ``(T, rows [+ 1], N' * width)`` on the backend."""
-        self.sigma_squared: Optional[Any] = None
-        """The cells' read-noise variances ``(T, rows [+ 1], N' * P * S)`` on the backend:
-        float32 where every variance of a conversion is exact in it, else float64 (``None``: no
-        read noise)."""
-        self.row_squares: Optional[Any] = None
-        """Column 0 of :attr:`sigma_squared` where every column has the same variances (state-
-        independent read noise: one variance per input row, shared by the columns), else ``None``."""
-        if sigma is not None:
-            squares = self.layout.cells(sigma * sigma, numpy.float64, bias_row=0 if bias else None)
-            if squares.shape[1] * max(1, self.dac.max_chunk) ** 2 * float(squares.max(initial=0)) < 2**24:
-                squares = squares.astype(numpy.float32)
-            self.sigma_squared = backend.xp.asarray(squares)
-            if bool((squares == squares[:, :, :1]).all()):
-                self.row_squares = backend.xp.asarray(squares[:, :, :1])
+        self.noise = None if sigma is None else ReadNoise.of_cells(
+            self.layout.cells(sigma * sigma, numpy.float64, bias_row=0 if bias else None), backend, config=config,
+            dac=self.dac, columns=self.columns, seed=seed, post=self.adc.scale if self.prescaled else 1.0)
+        """Stage 3, read noise (:class:`~cim_emu.reram.read_noise.ReadNoise`), or ``None``."""
+        self.sigma_squared = None if self.noise is None else self.noise.sigma_squared
+        """The cells' read-noise variances (:attr:`ReadNoise.sigma_squared`), or ``None``: no read noise."""
+        self.row_squares = None if self.noise is None else self.noise.row_squares
+        """:attr:`ReadNoise.row_squares`: one variance per input row where the columns share them."""
         self.width = self.operand.shape[2] // self.columns
         """Operand columns per weight column: ``P * S`` (``S`` for ``W+ - W-``), divided by the packing factor."""
         signs = numpy.ones(1) if config.signed_adc else numpy.array([1.0, -1.0][:P])
@@ -217,65 +208,10 @@ class Pipeline:
 
     def read_noise(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, backend: Backend) -> Any:
         """Stage 3's noise ``(T, C*b, n1 - n0, P*S)`` (float64) for the partial sums of weight columns
-        ``n0 .. n1 - 1`` of batch rows ``first_row ..``, scaled like the sums the ADC receives.
-
-        ``rint(sqrt(v) * z)`` per conversion (times the ADC's scale for prescaled sums). The
-        variance ``v = sum_k x_c[k]**2 sigma[k, n]**2`` is an exact integer product, in the dtype
-        of :attr:`sigma_squared`; ``sqrt`` takes it in float64. Where every column has the same
-        ``sigma**2`` (:attr:`row_squares`), ``v`` is one product per row of the inputs, shared by
-        the columns. The draws ``z`` come as runs: in the stream's order ``(b, t, c, n, p, s)``
-        the conversions of columns ``n0 .. n1 - 1`` of one ``(b, t, c)`` are consecutive, and
-        consecutive ``(b, t, c)`` lie ``N' * P * S`` apart.
-
-        With kernels (the backend's, or the host's native ones: :func:`cim_emu.rng.native.kernels_for`)
-        one launch draws, scales and rounds every value into place
-        (:func:`~cim_emu.reram.gpu.reram_read_noise`); otherwise numpy does it step by step
-        (:func:`~cim_emu.rng.normal_runs`, then multiply, ``rint`` and multiply, a few batch rows
-        at a time so that the temporaries stay in cache): the same bits.
-        """
-        xp, squares = backend.xp, self.sigma_squared
-        if squares is None:
+        ``n0 .. n1 - 1`` of batch rows ``first_row ..`` (:meth:`ReadNoise.values`)."""
+        if self.noise is None:
             raise ValueError("these crossbars have no read noise")
-        T, Cb, depth = tiles.shape
-        C, PS = self.dac.chunks, self.config.mapping.polarities * self.config.mapping.slices
-        b, length, stride = Cb // C, (n1 - n0) * PS, self.columns * PS
-        seed, stream, first = self.seed, Stream.READ | read_index, first_row * T * C * stride + n0 * PS
-        post = self.adc.scale if self.prescaled else 1.0
-        kernels = native.kernels_for(backend)
-        with contextlib.nullcontext() if backend.on_device else single_threaded_blas():  # small products
-            x_squared = tiles.astype(squares.dtype)
-            x_squared *= x_squared
-            if self.row_squares is not None:  # the root of every row's variance, in the draws' order (b, t, c)
-                root = xp.sqrt(xp.matmul(x_squared, self.row_squares), dtype=numpy.float64)
-                root = xp.ascontiguousarray(root.reshape(T, C, b).transpose(2, 0, 1))
-            if kernels is not None:
-                roots = root if self.row_squares is not None else xp.sqrt(  # laid out as the noise
-                    xp.matmul(x_squared, squares[:, :, n0 * PS:n1 * PS]), dtype=numpy.float64)
-                noise = xp.empty((T, C, b, length))
-                reram_read_noise(seed, stream, first, stride, length, b * T * C, roots,
-                                 per_element=self.row_squares is None, inner=T * C, outer_step=length,
-                                 inner_step=b * length, post=post, out=noise, kernels=kernels,
-                                 **({} if kernels is backend.kernels else {"grid": 1, "block": 1}))
-                return noise.reshape(T, Cb, n1 - n0, PS)
-            if self.row_squares is None:
-                x_squared, cells = x_squared.reshape(T, C, b, depth), squares[:, :, n0 * PS:n1 * PS]
-            noise = xp.empty((T, C, b, length))
-            rows = max(1, min(b, 2**17 // (T * C * length)))  # about 2**17 draws a step
-            for r0 in range(0, b, rows):
-                r1 = min(b, r0 + rows)
-                z = rng.normal_runs(seed, stream, first + r0 * T * C * stride, stride, length, (r1 - r0) * T * C,
-                                    backend=backend).reshape(r1 - r0, T, C, length)
-                if self.row_squares is None:
-                    variance = xp.matmul(x_squared[:, :, r0:r1].reshape(T, C * (r1 - r0), depth), cells)  # exact
-                    factor = xp.sqrt(variance, dtype=numpy.float64).reshape(T, C, r1 - r0, length).transpose(2, 0, 1, 3)
-                else:
-                    factor = root[r0:r1, :, :, None]
-                xp.multiply(factor, z, out=z)  # in the draws' order (b, t, c): contiguous passes
-                xp.rint(z, out=z)
-                if self.prescaled:
-                    xp.multiply(z, post, out=z)
-                noise[:, :, r0:r1] = z.transpose(1, 2, 0, 3)
-        return noise.reshape(T, Cb, n1 - n0, PS)
+        return self.noise.values(tiles, n0, n1, first_row, read_index, backend)
 
     # -- a whole read ------------------------------------------------------------------------
     def read(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], backend: Backend, *,

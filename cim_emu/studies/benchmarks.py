@@ -17,7 +17,9 @@ does not vary much, so every measurement carries both.
     the same shape. ``"lossy"`` (a :data:`LOSSY_ADC_BITS`-bit ADC) runs the full pipeline,
     whose inherent work is input chunks x weight slices x polarities binary products (8 x 4
     x 2 = 64); ``"lossless"`` (the default lossless ADC, ideal devices) takes one exact
-    integer product. Beside it: the ReRAM cost model's latency, energy and MAC/s (ISAAC).
+    integer product; ``"signed"`` reads the lossy case with one signed ADC per slice (one
+    ``W+ - W-`` operand per slice: 8 x 4 = 32 products), timed beside the per-polarity read.
+    Beside it: the ReRAM cost model's latency, energy and MAC/s (ISAAC).
 
 Every measurement follows :mod:`~cim_emu.studies.timing`: the baselines and the emulator
 interleaved round by round after a warm-up round, medians of ``rounds`` rounds (wall clock and
@@ -54,8 +56,12 @@ from .timing import ROUNDS, Driver, interleaved, pinned_threads, plausibility
 #: The Ambit operations measured, with the native baseline of each.
 AMBIT_OPS = {"and": "bitwise_and", "xor": "bitwise_xor"}
 
-#: The ReRAM cases measured.
+#: The ReRAM cases measured by ``cim-emu bench``.
 RERAM_PATHS = ("lossy", "lossless")
+
+#: Every ReRAM case :func:`reram_throughput` takes: ``"signed"`` is the lossy case read by one
+#: signed ADC per slice (``differential_readout="subtract"``), timed beside the per-polarity one.
+READOUT_PATHS = RERAM_PATHS + ("signed",)
 
 #: ADC resolution of the lossy ReRAM case (below the 9 bits that are lossless).
 LOSSY_ADC_BITS = 6
@@ -228,10 +234,15 @@ def _format_bytes(n_bytes: int) -> str:
 
 
 def reram_config(path: str) -> ReramConfig:
-    """The configuration of a ReRAM case: ``"lossy"`` or ``"lossless"`` (see the module docstring)."""
-    if path not in RERAM_PATHS:
-        raise ValueError(f"path must be one of {', '.join(RERAM_PATHS)}; got {path!r}")
-    return ReramConfig(adc=AdcConfig(bits=LOSSY_ADC_BITS)) if path == "lossy" else ReramConfig()
+    """The configuration of a ReRAM case: ``"lossy"``, ``"lossless"`` or ``"signed"`` (see the module docstring)."""
+    if path not in READOUT_PATHS:
+        raise ValueError(f"path must be one of {', '.join(READOUT_PATHS)}; got {path!r}")
+    if path == "lossless":
+        return ReramConfig()
+    lossy = ReramConfig(adc=AdcConfig(bits=LOSSY_ADC_BITS))
+    if path == "signed":
+        return dataclasses.replace(lossy, mapping=dataclasses.replace(lossy.mapping, differential_readout="subtract"))
+    return lossy
 
 
 def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, backend: backends.BackendLike = None,
@@ -240,11 +251,13 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     """A ``batch x k`` by ``k x n`` crossbar product on ``path`` against float32 ``matmul``.
 
     ``details``: ``batch``, ``k``, ``n``, ``adc_bits``, ``inherent_products`` (binary products
-    of the full shape the pipeline cannot avoid: 1 when lossless), ``ratio_to_inherent``
-    (emulator time / (inherent products x baseline time)), ``crossbars`` and
-    ``conversions`` (ADC conversions) of the modelled hardware. Floor (numpy, no kernels):
-    ``chunks x`` :attr:`Pipeline.width` float32 matmuls when lossy (the inherent products,
-    packed as the pipeline packs its columns), one when lossless; none with kernels.
+    of the full shape the pipeline cannot avoid: 1 when lossless; one signed operand per slice
+    when signed), ``ratio_to_inherent`` (emulator time / (inherent products x baseline time)),
+    ``crossbars`` and ``conversions`` (ADC conversions) of the modelled hardware; for
+    ``"signed"`` also ``per_polarity_s`` (the lossy case's read, timed in the same rounds) and
+    ``ratio_to_per_polarity``. Floor (numpy, no kernels): ``chunks x`` :attr:`Pipeline.width`
+    float32 matmuls when lossy or signed (the inherent products, packed as the pipeline packs
+    its columns), one when lossless; none with kernels.
     """
     config = reram_config(path)
     _check_positive(batch=batch, k=k, n=n)
@@ -258,13 +271,20 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     x_float, w_float = (chosen.asarray(a.astype(numpy.float32)) for a in (x, weights))
 
     sides = {"baseline": lambda: xp.matmul(x_float, w_float), "emulator": lambda: crossbars.matmul(x_device)}
+    extra: dict = {}
+    if path == "signed":  # the same weights read per polarity, in the same rounds
+        per_polarity = CrossbarArray(chosen.asarray(weights), reram_config("lossy"), seed=seed, backend=chosen)
+        sides["per_polarity"] = lambda: per_polarity.matmul(x_device)
     timings, method = _measure(sides, rounds, threads, synchronize, driver, lambda _: reram_floor(crossbars, chosen,
                                                                                                    batch * k * n))
     emulator, matmul = timings.wall("emulator"), timings.wall("baseline")
+    if path == "signed":
+        extra = {"per_polarity_s": timings.wall("per_polarity"),
+                 "ratio_to_per_polarity": emulator / timings.wall("per_polarity")}
     exact = x.astype(numpy.float64) @ weights.astype(numpy.float64)  # integers below 2**53: exact
     error = numpy.abs(backends.NUMPY_BACKEND.asarray(crossbars.matmul(x_device)) - exact).max()
     inherent = 1 if config.adc_lossless else (config.inputs.chunks * config.mapping.slices
-                                              * config.mapping.polarities)
+                                              * (1 if config.signed_adc else config.mapping.polarities))
     cost = (cost_model or ReramCostModel()).product_cost(crossbars, batch)
     return Throughput(
         engine="reram", case=path, size=f"{batch}x{k}x{n}", work=cost.macs, unit="MAC",
@@ -273,7 +293,7 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
         modelled_latency_ns=cost.latency_ns, modelled_energy_nj=cost.total_energy_pj * 1e-3,
         details={"batch": batch, "k": k, "n": n, "adc_bits": config.adc_bits, "inherent_products": inherent,
                  "ratio_to_inherent": emulator / (inherent * matmul), "crossbars": cost.crossbars,
-                 "conversions": cost.conversions},
+                 "conversions": cost.conversions, **extra},
         method=method,
     )
 

@@ -17,9 +17,9 @@ threads pinned and stated): eval, a forward pass under ``torch.no_grad()``; trai
 (forward in train mode, the loss - cross entropy on seeded labels, or the mean squared output of
 the block - backward, ``SGD(lr=0.01).step()``), on both models from the same weights. A warm-up
 round (the emulator's programs its crossbars) gives the outputs compared: ``relative_error``
-``= ||y_emulated - y_float|| / ||y_float||`` and, for the classifier, ``top1_agreement``. It
-sets the rounds too: ``rounds`` (default 7) where one emulator run takes under
-:data:`SLOW_ROUND_S`, else :data:`SLOW_ROUNDS` (stated in ``rounds_rule``). The floor is the
+``= ||y_emulated - y_float|| / ||y_float||`` and, for the classifier, ``top1_agreement``. Then
+``rounds`` timed rounds (default 7, however long a run takes; ``rounds_rule`` states them and
+the warm-up's time). The floor is the
 float model itself (the emulated model does all its work and more): a ratio below 0.8 is
 implausible.
 
@@ -56,9 +56,6 @@ BATCH = {"resnet18": 32, "transformer": 8}
 TRAIN_BATCH = 32
 #: Inputs of the calibration batch (BatchNorm statistics, input scales, ADC full scales).
 CALIBRATION_BATCH = {"resnet18": 16, "transformer": 4}
-#: One emulator run longer than this (seconds) makes a slow case: SLOW_ROUNDS rounds instead.
-SLOW_ROUND_S = 10.0
-SLOW_ROUNDS = 3
 #: Batch of every case with ``quick=True`` (a smoke test).
 QUICK_BATCH = 2
 MODES = ("eval", "train")
@@ -183,13 +180,12 @@ def _compare(y_emulated: Any, y_float: Any, classes: Optional[int]) -> dict:
             "top1_agreement": agreement}
 
 
-def model_benchmark(case: ModelCase, *, seed: int = 0, rounds: int = ROUNDS, slow_rounds: int = SLOW_ROUNDS,
+def model_benchmark(case: ModelCase, *, seed: int = 0, rounds: int = ROUNDS,
                     threads: Optional[int] = None, memory: bool = True, device: str = "cpu",
                     driver: Optional[Driver] = None) -> dict:
     """One case timed against the float model (see the module docstring); the record's keys
     are listed in ``cim_emu/cli/README.md`` (``cim-emu bench --engine models``)."""
     positive_int("rounds", rounds)
-    positive_int("slow_rounds", slow_rounds)
     spec = MODELS[case.model]
     require_torch()  # loaded before the threads are pinned, so that torch's are pinned too
     with pinned_threads(threads) as pinned:
@@ -200,8 +196,7 @@ def model_benchmark(case: ModelCase, *, seed: int = 0, rounds: int = ROUNDS, slo
         sides.synchronize()
         warmup_s = time.perf_counter() - start
         compared = _compare(y_emulated, y_float, spec.classes)
-        used = min(rounds, slow_rounds) if warmup_s > SLOW_ROUND_S else rounds
-        timings = interleaved(sides.runs, used, synchronize=sides.synchronize, driver=driver, warmup=False)
+        timings = interleaved(sides.runs, rounds, synchronize=sides.synchronize, driver=driver, warmup=False)
     record = {"engine": "models", "case": case.name, "model": case.model, "mode": case.mode,
               "devices": case.devices, "batch": case.batch, "input_shape": list(sides.x.shape),
               "adc_bits": config_for(case.adc_bits, case.devices).adc_bits, "device": str(device),
@@ -211,9 +206,7 @@ def model_benchmark(case: ModelCase, *, seed: int = 0, rounds: int = ROUNDS, slo
                              f"adc={None if case.adc_bits is None else 'max'!r})",
               "baseline": f"the float32 torch model ({case.mode}), same weights",
               **timings.record(),
-              "rounds_rule": (f"{rounds} rounds where one emulator run takes under {SLOW_ROUND_S:g} s, else "
-                              f"{min(rounds, slow_rounds)}" if slow_rounds < rounds else f"{rounds} rounds")
-                             + f"; the emulator's warm-up run took {warmup_s:.3g} s",
+              "rounds_rule": f"{rounds} rounds; the emulator's warm-up run took {warmup_s:.3g} s",
               "emulator_cores_busy": timings.cpu("emulator") / timings.wall("emulator"),
               "baseline_cores_busy": timings.cpu("baseline") / timings.wall("baseline"),
               "emulator_rounds_s": timings.wall_s["emulator"], "baseline_rounds_s": timings.wall_s["baseline"],
