@@ -314,6 +314,11 @@ def test_read_noise_is_the_definition(name, choice, np_rng):
     state_independent = name in ("wan2022", "float64_variance")  # read_noise alone: the same for every column
     assert (pipeline.row_squares is not None) == state_independent
     assert (pipeline.sigma_squared.strides[2] == 0) == state_independent  # a broadcast: no memory of its own
+    if state_independent:  # nor does it keep the cells' variances alive (on the host, where views are free)
+        owner = CrossbarArray(weights, config, seed=7).pipeline.row_squares
+        while owner.base is not None:
+            owner = owner.base
+        assert owner.size == pipeline.row_squares.size < pipeline.sigma_squared.size
 
 
 @pytest.mark.parametrize("model", [

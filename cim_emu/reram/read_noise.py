@@ -64,7 +64,7 @@ class ReadNoise:
             squares = squares.astype(numpy.float32)
         xp, row_squares = backend.xp, None
         if bool((squares == squares[:, :, :1]).all()):
-            row_squares = xp.asarray(squares[:, :, :1])
+            row_squares = xp.asarray(numpy.ascontiguousarray(squares[:, :, :1]))  # a copy: the cells' go
             sigma_squared = xp.broadcast_to(row_squares, squares.shape)
         else:
             sigma_squared = xp.asarray(squares)
