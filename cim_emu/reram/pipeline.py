@@ -162,10 +162,6 @@ class Pipeline:
             self.layout.cells(sigma * sigma, numpy.float64, bias_row=0 if bias else None), backend, config=config,
             dac=self.dac, columns=self.columns, seed=seed, post=self.adc.scale if self.prescaled else 1.0)
         """Stage 3, read noise (:class:`~cim_emu.reram.read_noise.ReadNoise`), or ``None``."""
-        self.sigma_squared = None if self.noise is None else self.noise.sigma_squared
-        """The cells' read-noise variances (:attr:`ReadNoise.sigma_squared`), or ``None``: no read noise."""
-        self.row_squares = None if self.noise is None else self.noise.row_squares
-        """:attr:`ReadNoise.row_squares`: one variance per input row where the columns share them."""
         self.width = self.operand.shape[2] // self.columns
         """Operand columns per weight column: ``P * S`` (``S`` for ``W+ - W-``), divided by the packing factor."""
         signs = numpy.ones(1) if config.signed_adc else numpy.array([1.0, -1.0][:P])
@@ -181,6 +177,16 @@ class Pipeline:
                              if tensor_cores_qualify(config, T) else None)
         """Stages 2 to 5 on int8 tensor cores (for a backend with kernels), where the crossbars qualify."""
 
+    @property
+    def sigma_squared(self) -> Optional[Any]:
+        """The cells' read-noise variances (:attr:`ReadNoise.sigma_squared`), or ``None``: no read noise."""
+        return None if self.noise is None else self.noise.sigma_squared
+
+    @property
+    def row_squares(self) -> Optional[Any]:
+        """:attr:`ReadNoise.row_squares`: one variance per input row where the columns share them."""
+        return None if self.noise is None else self.noise.row_squares
+
     # -- stages 2 to 5, one column block ------------------------------------------------------
     def input_tiles(self, x: Any, xp: Any) -> Any:
         """Input chunks ``(T, C*b, rows [+ 1])`` of inputs ``x`` ``(b, K)``: the products' left operand."""
@@ -192,7 +198,7 @@ class Pipeline:
         from the input tiles of batch rows ``first_row ..`` (stages 2 to 5): with the kernels, or
         with the array library (:class:`~cim_emu.reram.host_path.HostReadout`)."""
         noise = None
-        if self.sigma_squared is not None:
+        if self.noise is not None:
             noise = self.read_noise(tiles, n0, n1, first_row, read_index, backend)
         if backend.kernels is None:
             return self.host.accumulate(tiles, n0, n1, noise, backend.xp)
@@ -293,7 +299,7 @@ class Pipeline:
         rows = min(batch_block or max(1, HOST_MATMUL_ROWS // C), max(1, batch))
         per_column = C * rows * self.width * 4
         columns = min(self.columns, max(1, TILE_BYTES // per_column))
-        if self.sigma_squared is not None:
+        if self.noise is not None:
             P, S = self.config.mapping.polarities, self.config.mapping.slices
             columns = min(columns, max(1, NOISE_BYTES // (T * C * rows * P * S * 8)))
         depth = self.operand.shape[1]

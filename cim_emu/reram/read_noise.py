@@ -28,10 +28,7 @@ from .config import ReramConfig
 from .dac import Dac
 from .gpu import NoiseRuns, reram_read_noise
 
-__all__ = ["ReadNoise", "HOST_LAUNCH"]
-
-#: The launch shape of the host's native kernels: one thread, which walks its work in order.
-HOST_LAUNCH = {"grid": 1, "block": 1}
+__all__ = ["ReadNoise"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -97,7 +94,7 @@ class ReadNoise:
         if kernels is not None:
             noise = xp.empty((T, C, b, length))
             reram_read_noise(self.runs(tiles, n0, n1, first_row, read_index, backend), noise, kernels=kernels,
-                             **({} if kernels is backend.kernels else HOST_LAUNCH))
+                             **({} if kernels is backend.kernels else native.HOST_LAUNCH))
             return noise.reshape(T, Cb, n1 - n0, PS)
         seed, stream, first = self.seed, Stream.READ | read_index, first_row * T * C * stride + n0 * PS
         with contextlib.nullcontext() if backend.on_device else single_threaded_blas():  # small products

@@ -42,7 +42,7 @@ from ..parallel import default_threads, thread_pool
 from . import gpu
 
 __all__ = ["NATIVE_ENV", "NATIVE_CHOICES", "SPLIT_DRAWS", "choice", "host_kernels", "status", "by_kernels",
-           "in_shared_pool", "kernels_for"]
+           "in_shared_pool", "kernels_for", "HOST_LAUNCH"]
 
 NATIVE_ENV = "CIM_EMU_NATIVE"
 """The environment variable that chooses the host's draws (see the module docstring)."""
@@ -52,6 +52,10 @@ NATIVE_CHOICES = ("auto", "0", "1")
 
 SPLIT_DRAWS = 1 << 16
 """The fewest draws worth a host thread of their own (about 0.3 ms of work)."""
+
+HOST_LAUNCH = {"grid": 1, "block": 1}
+"""The launch shape of the native kernels: one thread, which walks its work in order (in lanes
+of counter blocks, ``kernels/philox.cuh``)."""
 
 _lock = threading.Lock()
 _built: dict[str, Any] = {}  # "kernels": the provider or None; "reason": why None
@@ -138,7 +142,7 @@ def _native_range(kind: str, seed: int, stream: int, start: int, count: int, *, 
                   threshold: int) -> Any:
     out: numpy.ndarray = numpy.empty(count, dtype=gpu.DRAWS[kind][1])
     _launch(_parts(count, 1, 4, start), lambda a, b: gpu.draw_range(
-        kind, seed, stream, start + a, b - a, kernels=kernels, threshold=threshold, grid=1, block=1, out=out[a:b]))
+        kind, seed, stream, start + a, b - a, kernels=kernels, threshold=threshold, out=out[a:b], **HOST_LAUNCH))
     return out
 
 
@@ -146,7 +150,7 @@ def _native_at(kind: str, seed: int, stream: int, index: Any, *, kernels: Kernel
     out: numpy.ndarray = numpy.empty(numpy.shape(index), dtype=gpu.DRAWS[kind][1])  # 0-d stays 0-d
     flat_index, flat_out = numpy.ascontiguousarray(index, dtype=numpy.uint64).reshape(-1), out.reshape(-1)
     _launch(_parts(out.size, 1), lambda a, b: gpu.draw_at(
-        kind, seed, stream, flat_index[a:b], kernels=kernels, threshold=threshold, grid=1, block=1,
+        kind, seed, stream, flat_index[a:b], kernels=kernels, threshold=threshold, **HOST_LAUNCH,
         out=flat_out[a:b]))
     return out
 
@@ -158,7 +162,7 @@ def _native_runs(kind: str, seed: int, stream: int, first: int, stride: int, len
     out: numpy.ndarray = numpy.empty((runs, length), dtype=gpu.DRAWS[kind][1])
     _launch(_parts(runs, length), lambda a, b: gpu.draw_runs(
         kind, seed, stream, first + a * stride, stride, length, b - a, kernels=kernels, threshold=threshold,
-        grid=1, block=1, out=out[a:b]))
+        out=out[a:b], **HOST_LAUNCH))
     return out
 
 
