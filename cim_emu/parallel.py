@@ -6,9 +6,13 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
-from typing import Any, ContextManager
+import threading
+from typing import Any, Callable, ContextManager, Sequence
 
-__all__ = ["default_threads", "thread_pool", "single_threaded_blas"]
+__all__ = ["default_threads", "thread_pool", "in_shared_pool", "run_jobs", "single_threaded_blas"]
+
+#: The name prefix of the shared pools' threads (how :func:`in_shared_pool` knows them).
+THREAD_NAME_PREFIX = "cim-emu"
 
 
 def default_threads() -> int:
@@ -24,7 +28,24 @@ def default_threads() -> int:
 def thread_pool(n_threads: int) -> concurrent.futures.ThreadPoolExecutor:
     """One long-lived pool per thread count (starting threads per call would cost more than
     a small program takes)."""
-    return concurrent.futures.ThreadPoolExecutor(n_threads, thread_name_prefix="cim-emu")
+    return concurrent.futures.ThreadPoolExecutor(n_threads, thread_name_prefix=THREAD_NAME_PREFIX)
+
+
+def in_shared_pool() -> bool:
+    """Whether this thread is one of the shared pools' (:func:`thread_pool`)."""
+    return threading.current_thread().name.startswith(THREAD_NAME_PREFIX)
+
+
+def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], threads: int) -> None:
+    """``job(item)`` for every item: over the shared pool of ``threads`` threads, or in order on
+    this thread when there is one thread or one item, or when this thread is one of a shared
+    pool's (its caller already keeps the others busy, and waiting on the pool from inside it
+    could deadlock)."""
+    if threads > 1 and len(items) > 1 and not in_shared_pool():
+        list(thread_pool(threads).map(job, items))
+    else:
+        for item in items:
+            job(item)
 
 
 @functools.lru_cache(maxsize=None)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from cim_emu import rng
 from cim_emu.backend import NUMPY_BACKEND
 from cim_emu.gpu import ShimUnavailableError, cpu_shim
-from cim_emu.parallel import thread_pool
+from cim_emu.parallel import in_shared_pool, thread_pool
 from cim_emu.reram import (
     AdcConfig,
     CrossbarArray,
@@ -169,10 +169,10 @@ def test_large_draws_split_over_the_threads_and_not_inside_them():
 
 def test_the_shared_threads_are_recognised():
     """The native draws stay on a shared host thread: they must know one when they run on it."""
-    assert not native.in_shared_pool()
-    assert thread_pool(2).submit(native.in_shared_pool).result()
+    assert not in_shared_pool()
+    assert thread_pool(2).submit(in_shared_pool).result()
     with ThreadPoolExecutor(1) as other:
-        assert not other.submit(native.in_shared_pool).result()
+        assert not other.submit(in_shared_pool).result()
 
 
 # -- choosing the path --------------------------------------------------------------------------

@@ -56,9 +56,8 @@ import numpy
 
 from .. import rng
 from .._checks import nonnegative_number, positive_number, probability
-from ..parallel import default_threads, thread_pool
+from ..parallel import default_threads, run_jobs
 from ..rng import Stream
-from ..rng.native import in_shared_pool
 
 #: Fractional bits of fixed-point conductances (units of 2**-8 of a level step).
 FRACTION_BITS = 8
@@ -216,13 +215,7 @@ def _by_blocks(cells: Callable[[int, numpy.ndarray], None], n: int) -> numpy.nda
     def block(a: int) -> None:
         cells(a, out[a:a + PROGRAM_BLOCK])
 
-    starts = range(0, n, PROGRAM_BLOCK)
-    threads = 1 if in_shared_pool() else default_threads()
-    if threads > 1 and len(starts) > 1:
-        list(thread_pool(threads).map(block, starts))
-    else:
-        for a in starts:
-            block(a)
+    run_jobs(block, range(0, n, PROGRAM_BLOCK), default_threads())
     return out
 
 

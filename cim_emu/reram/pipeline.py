@@ -54,7 +54,7 @@ from typing import Any, Optional
 import numpy
 
 from ..backend import Backend
-from ..parallel import default_threads, single_threaded_blas, thread_pool
+from ..parallel import default_threads, run_jobs, single_threaded_blas
 from .adc import Adc
 from .config import ReramConfig
 from .dac import Dac
@@ -269,11 +269,7 @@ class Pipeline:
             # each with a single-threaded BLAS (no oversubscription; a threaded BLAS is slower on
             # products of one tile anyway).
             with single_threaded_blas():
-                if threads > 1 and len(jobs) > 1:
-                    list(thread_pool(threads).map(run, jobs))
-                else:
-                    for job in jobs:
-                        run(job)
+                run_jobs(run, jobs, threads)
         return self.finish(acc, x, xp, output_scale, digital_corrections)
 
     def blocks(self, batch: int, batch_block: Optional[int], backend: Backend, threads: int) -> tuple[int, int]:

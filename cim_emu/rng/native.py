@@ -38,11 +38,11 @@ import numpy
 
 from ..backend import Backend
 from ..gpu import CpuKernels, KernelProvider, ShimUnavailableError, cpu_shim
-from ..parallel import default_threads, thread_pool
+from ..parallel import default_threads, in_shared_pool, run_jobs
 from . import gpu
 
 __all__ = ["NATIVE_ENV", "NATIVE_CHOICES", "SPLIT_DRAWS", "choice", "host_kernels", "status", "by_kernels",
-           "in_shared_pool", "kernels_for", "HOST_LAUNCH"]
+           "kernels_for", "HOST_LAUNCH"]
 
 NATIVE_ENV = "CIM_EMU_NATIVE"
 """The environment variable that chooses the host's draws (see the module docstring)."""
@@ -111,11 +111,6 @@ def status() -> str:
     return f"native (kernels/philox_draws.cu through the CPU shim, {default_threads()} host thread(s))"
 
 
-def in_shared_pool() -> bool:
-    """Whether this thread is one of the shared host threads (:func:`cim_emu.parallel.thread_pool`)."""
-    return threading.current_thread().name.startswith("cim-emu")
-
-
 def _parts(total: int, draws_each: int, align: int = 1, phase: int = 0) -> list[tuple[int, int]]:
     """``[a, b)`` parts of ``range(total)``, one per host thread (about ``SPLIT_DRAWS`` draws at
     least each, ``draws_each`` per unit), cut where ``phase + a`` is a multiple of ``align``."""
@@ -132,10 +127,7 @@ def _parts(total: int, draws_each: int, align: int = 1, phase: int = 0) -> list[
 
 
 def _launch(parts: list[tuple[int, int]], launch: Callable[[int, int], Any]) -> None:
-    if len(parts) == 1:
-        launch(*parts[0])
-    else:
-        list(thread_pool(default_threads()).map(lambda part: launch(*part), parts))
+    run_jobs(lambda part: launch(*part), parts, default_threads())
 
 
 def _native_range(kind: str, seed: int, stream: int, start: int, count: int, *, kernels: KernelProvider,
