@@ -11,7 +11,8 @@ inputs, crosses to numpy by DLPack, runs the crossbars and comes back as a tenso
 ``ratio_to_linear`` = layer time / ``nn.Linear`` time (medians of interleaved rounds, threads
 pinned: :func:`cim_emu.studies.timing.interleaved`; floor: the crossbars' own, as in
 ``test_reram_throughput.py``, counting torch's product no faster per MAC than numpy's);
-``correct``: the output equals :class:`~cim_emu.reram.quantize.AnalogLayer`'s bit for bit.
+``correct``: the output equals :class:`~cim_emu.reram.quantize.AnalogLayer`'s bit for bit (with the
+layer's default dynamic input scale, one per sample: here one per row).
 """
 
 import pytest
@@ -21,7 +22,7 @@ torch = pytest.importorskip("torch")
 from cim_emu.backend import get_backend  # noqa: E402
 from cim_emu.nn import CrossbarLinear  # noqa: E402
 from cim_emu.reram import AdcConfig, ReramConfig  # noqa: E402
-from cim_emu.reram.quantize import AnalogLayer  # noqa: E402
+from cim_emu.reram.quantize import AnalogLayer, input_levels, quantize_inputs  # noqa: E402
 from cim_emu.studies.benchmarks import reram_floor  # noqa: E402
 from cim_emu.studies.timing import interleaved  # noqa: E402
 
@@ -42,7 +43,10 @@ def test_crossbar_linear_against_torch_linear(benchmark, driver, rounds, threads
         y = layer(x)
     shared = record_timings(timings, *reram_floor(crossbars, get_backend("numpy"), batch * K * N))
     reference = AnalogLayer(linear.weight.detach().numpy().T, config, bias=linear.bias.detach().numpy())
-    correct = bool(torch.equal(y, torch.from_numpy(reference(x.numpy())).to(torch.float32)))
+    rows = x.numpy().astype("float64")
+    scales = rows.max(axis=1, keepdims=True) / input_levels(config)  # inputs in [0, 1): no zero rows
+    expected = reference.quantized_product(*quantize_inputs(rows, config, scales))
+    correct = bool(torch.equal(y, torch.from_numpy(expected).to(torch.float32)))
     benchmark.extra_info.update(
         correct=correct,
         shape=[batch, K, N],

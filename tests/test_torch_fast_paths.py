@@ -12,13 +12,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch.nn import functional as F  # noqa: E402
 
 from cim_emu.nn import CrossbarConv2d, CrossbarLinear  # noqa: E402
 from cim_emu.reram import AdcConfig, DeviceModel, ReramConfig  # noqa: E402
 from cim_emu.reram.config import CrossbarGeometry, InputEncoding  # noqa: E402
 
-GEOMETRIES = {  # kernel, stride, padding, dilation
+GEOMETRIES = {  # kernel, stride, padding, dilation[, other nn.Conv2d options]
     "3x3": (3, 1, 1, 1),
     "3x3-stride2": (3, 2, 1, 1),
     "1x1-stride2 (skips inputs)": (1, 2, 0, 1),
@@ -26,6 +25,9 @@ GEOMETRIES = {  # kernel, stride, padding, dilation
     "2x2-stride3 (skips inputs)": (2, 3, 0, 1),
     "3x3-dilation2-padding2": (3, 1, 2, 2),
     "5x5-stride(1,2)-padding(2,0)": (5, (1, 2), (2, 0), 1),
+    "2x2-same-reflect": (2, 1, "same", 1, {"padding_mode": "reflect"}),
+    "3x3-stride2-circular-groups3": (3, 2, 1, 1, {"padding_mode": "circular", "groups": 3}),
+    "3x2-replicate-depthwise (skips inputs)": ((3, 2), 3, 1, 1, {"padding_mode": "replicate", "groups": 3}),
 }
 CONFIGS = {
     "adc6": ReramConfig(adc=AdcConfig(bits=6)),
@@ -36,41 +38,53 @@ CONFIGS = {
 }
 
 
-def conv_for(config, geometry, seed=0):
-    kernel, stride, padding, dilation = GEOMETRIES[geometry]
+def conv_for(config, geometry, seed=0, **options):
+    kernel, stride, padding, dilation, *other = GEOMETRIES[geometry]
     torch.manual_seed(seed)
-    return CrossbarConv2d(3, 5, kernel, stride, padding, dilation, config=config, seed=seed).eval()
+    return CrossbarConv2d(3, 6, kernel, stride, padding, dilation, config=config, seed=seed,
+                          **(other[0] if other else {}), **options).eval()
 
 
 def first_read(conv):
     """Count the crossbars' reads from 0 again: the next read draws read 0's noise."""
-    conv.analog_layer().crossbars.reads = 0
+    for analog in conv.analog_layers():
+        analog.crossbars.reads = 0
 
 
 def float_rows_forward(conv, x):
     """The forward through the float rows (what runs with autograd), as read 0."""
     first_read(conv)
-    columns = F.unfold(x, conv.kernel_size, conv.dilation, conv.padding, conv.stride)
-    y = conv._product(columns.transpose(1, 2).reshape(-1, columns.shape[1]))
+    padded = conv._padded(x)
+    y = conv._product(conv._rows(padded), x.shape[0])
     out_h, out_w = conv.output_size(x.shape[2], x.shape[3])
     return y.reshape(x.shape[0], out_h * out_w, conv.out_channels).transpose(1, 2).reshape(
         x.shape[0], conv.out_channels, out_h, out_w)
 
 
+def uncovered_inputs(conv, height, width):
+    """``(H, W)`` mask of the input values no output reads (``None``: it reads them all)."""
+    top, bottom = conv._reversed_padding_repeated_twice[2:]
+    left, right = conv._reversed_padding_repeated_twice[:2]
+    covered = conv._covered(height + top + bottom, width + left + right, torch.device("cpu"))
+    return None if covered is None else ~covered[top:top + height, left:left + width]
+
+
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 @pytest.mark.parametrize("geometry", sorted(GEOMETRIES))
-@pytest.mark.parametrize("input_scale", [None, 0.01])
+@pytest.mark.parametrize("input_scale", [None, "per_batch", 0.01])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_the_quantized_forward_equals_the_float_rows(config, geometry, input_scale, dtype):
-    conv = conv_for(CONFIGS[config], geometry)
-    conv.input_scale = input_scale
+    dynamic = "per_batch" if input_scale == "per_batch" else "per_sample"
+    conv = conv_for(CONFIGS[config], geometry, dynamic_scale=dynamic)
+    conv.input_scale = None if isinstance(input_scale, str) else input_scale
     generator = torch.Generator().manual_seed(1)
     x = torch.rand(2, 3, 11, 10, generator=generator, dtype=dtype)
+    x[1] *= 3  # samples of different ranges: per-sample scales differ from the batch's
     if CONFIGS[config].inputs.signed:
         x = 2 * x - 1
-    covered = conv._covered(11, 10, x.device)
-    if covered is not None:  # values the kernel never sees: the largest, so a wrong scale shows
-        x = x.masked_fill(~covered, 50.0)
+    uncovered = uncovered_inputs(conv, 11, 10)
+    if uncovered is not None:  # values the kernel never sees: the largest, so a wrong scale shows
+        x = x.masked_fill(uncovered, 50.0)
     first_read(conv)
     with torch.no_grad():
         fast = conv(x)
@@ -99,7 +113,7 @@ def test_uncovered_values_are_ignored_as_the_rows_ignore_them():
 
 
 def test_the_covered_mask():
-    conv = conv_for(CONFIGS["adc6"], "2x3-stride3-no-padding (skips inputs)")
+    conv = conv_for(CONFIGS["adc6"], "2x3-stride3-no-padding (skips inputs)")  # padded = unpadded
     covered = conv._covered(8, 10, torch.device("cpu"))
     rows = numpy.array([0, 1, 3, 4, 6, 7])  # windows at 0, 3 and 6, two rows each
     columns = numpy.arange(9)  # windows at 0, 3 and 6, three columns each; column 9 left over

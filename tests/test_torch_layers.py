@@ -14,7 +14,7 @@ from torch.nn import functional as F  # noqa: E402
 from cim_emu.nn import CrossbarConv2d, CrossbarLinear, calibrate, convert, crossbar_layers  # noqa: E402
 from cim_emu.reram import AdcConfig, DeviceModel, ReramConfig  # noqa: E402
 from cim_emu.reram.config import CrossbarGeometry, InputEncoding  # noqa: E402
-from cim_emu.reram.quantize import AnalogLayer, quantize_inputs, quantize_weights  # noqa: E402
+from cim_emu.reram.quantize import AnalogLayer, input_levels, quantize_inputs, quantize_weights  # noqa: E402
 
 CONFIGS = {
     "lossless": ReramConfig(),
@@ -55,13 +55,23 @@ def im2col_reference(x, kernel, stride, padding, dilation):
     return numpy.array(rows, dtype=x.dtype), (out_h, out_w)
 
 
+def per_row_reference(reference, x, config, rows_per_sample=1):
+    """The reference layer on rows ``x`` with one dynamic scale per sample of ``rows_per_sample``
+    rows, ``max|sample| / levels`` (numpy)."""
+    maximum = numpy.abs(x.astype(numpy.float64)).reshape(-1, rows_per_sample * x.shape[1]).max(axis=1)
+    scales = numpy.repeat(numpy.where(maximum > 0, maximum / input_levels(config), 1.0), rows_per_sample)[:, None]
+    x_q, s = quantize_inputs(x, config, scales)
+    return reference.quantized_product(x_q, s)
+
+
+@pytest.mark.parametrize("dynamic_scale", ["per_sample", "per_token", "per_batch"])
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per-channel", "per-tensor"])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_converted_linear_equals_analog_layer_bit_for_bit(name, per_channel):
+def test_converted_linear_equals_analog_layer_bit_for_bit(name, per_channel, dynamic_scale):
     config = CONFIGS[name]
     generator = torch.Generator().manual_seed(1)
     model = nn.Sequential(nn.Linear(40, 9))
-    converted = convert(model, config, per_channel=per_channel, seed=5).eval()
+    converted = convert(model, config, per_channel=per_channel, seed=5, dynamic_scale=dynamic_scale).eval()
     x = _inputs(generator, (13, 40), config)
     reference = AnalogLayer(_numpy(model[0].weight).T, config, bias=_numpy(model[0].bias), per_channel=per_channel,
                             seed=5)
@@ -69,7 +79,10 @@ def test_converted_linear_equals_analog_layer_bit_for_bit(name, per_channel):
         converted[0].input_scale = reference.input_scale = scale
         y = converted(x)
         assert y.dtype == torch.float32
-        assert torch.equal(y, torch.from_numpy(reference(_numpy(x))).to(torch.float32))
+        # rows of a 2-D input are its samples and its tokens: one scale per row unless per batch
+        per_row = scale is None and dynamic_scale != "per_batch"
+        expected = per_row_reference(reference, _numpy(x), config) if per_row else reference(_numpy(x))
+        assert torch.equal(y, torch.from_numpy(expected).to(torch.float32))
 
 
 @pytest.mark.parametrize("method", ["max", "percentile"])
@@ -96,18 +109,21 @@ CONV_CASES = [  # (batch, in, out, size, kernel, stride, padding, dilation)
 ]
 
 
+@pytest.mark.parametrize("dynamic_scale", ["per_sample", "per_batch"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda case: "x".join(map(str, case[4] + case[5] + case[6] + case[7])))
 @pytest.mark.parametrize("name", ["lossless", "adc6-wan2022", "signed-small-crossbar"])
-def test_conv_equals_explicit_im2col_reference(name, case):
+def test_conv_equals_explicit_im2col_reference(name, case, dynamic_scale):
     config = CONFIGS[name]
     batch, channels, out_channels, size, kernel, stride, padding, dilation = case
     generator = torch.Generator().manual_seed(sum(size) + out_channels)
     conv = nn.Conv2d(channels, out_channels, kernel, stride, padding, dilation)
-    layer = CrossbarConv2d.from_float(conv, config, seed=3).eval()
+    layer = CrossbarConv2d.from_float(conv, config, seed=3, dynamic_scale=dynamic_scale).eval()
     x = _inputs(generator, (batch, channels) + size, config)
     rows, (out_h, out_w) = im2col_reference(_numpy(x), kernel, stride, padding, dilation)
     weights = _numpy(conv.weight).reshape(out_channels, -1).T
-    expected = AnalogLayer(weights, config, bias=_numpy(conv.bias), seed=3)(rows)
+    reference = AnalogLayer(weights, config, bias=_numpy(conv.bias), seed=3)
+    expected = (reference(rows) if dynamic_scale == "per_batch" else
+                per_row_reference(reference, rows, config, rows_per_sample=out_h * out_w))
     expected = expected.reshape(batch, out_h, out_w, out_channels).transpose(0, 3, 1, 2)
     y = layer(x)
     assert y.shape == conv(x).shape
@@ -127,14 +143,14 @@ def test_lossless_noiseless_layers_equal_the_quantized_float_model(per_channel):
     generator = torch.Generator().manual_seed(4)
     linear = nn.Linear(70, 6, dtype=torch.float64)
     x = torch.rand((11, 70), generator=generator, dtype=torch.float64)
-    y = CrossbarLinear.from_float(linear, config, per_channel=per_channel)(x)
+    y = CrossbarLinear.from_float(linear, config, per_channel=per_channel, dynamic_scale="per_batch")(x)
     assert y.dtype == torch.float64
     expected = _quantized_float_model(_numpy(x), _numpy(linear.weight).T, _numpy(linear.bias), config, per_channel)
     assert numpy.array_equal(_numpy(y), expected)
 
     conv = nn.Conv2d(3, 5, 3, stride=2, padding=1, dilation=2, dtype=torch.float64)
     images = torch.rand((2, 3, 9, 9), generator=generator, dtype=torch.float64)
-    y = CrossbarConv2d.from_float(conv, config, per_channel=per_channel)(images)
+    y = CrossbarConv2d.from_float(conv, config, per_channel=per_channel, dynamic_scale="per_batch")(images)
     rows, (out_h, out_w) = im2col_reference(_numpy(images), (3, 3), (2, 2), (1, 1), (2, 2))
     expected = _quantized_float_model(rows, _numpy(conv.weight).reshape(5, -1).T, _numpy(conv.bias), config,
                                       per_channel)
@@ -215,7 +231,7 @@ def test_training_noise_is_seeded_and_fresh_per_step():
     x = torch.rand((5, 16), generator=torch.Generator().manual_seed(7))
 
     def three_steps():
-        layer = CrossbarLinear.from_float(linear, config, weight_noise=0.05, seed=9).train()
+        layer = CrossbarLinear.from_float(linear, config, weight_noise=0.05, seed=9, dynamic_scale="per_batch").train()
         return [layer(x) for _ in range(3)], layer.eval()(x)
 
     first, second = three_steps(), three_steps()
@@ -226,17 +242,15 @@ def test_training_noise_is_seeded_and_fresh_per_step():
 
 
 def test_bad_input_raises_clear_errors():
-    with pytest.raises(ValueError, match="groups=1 only"):
-        convert(nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)))
-    with pytest.raises(ValueError, match="padding_mode"):
-        CrossbarConv2d(1, 1, 3, padding_mode="reflect")
-    with pytest.raises(ValueError, match="integer padding"):
-        CrossbarConv2d(1, 1, 3, padding="same")
+    with pytest.raises(ValueError, match="per_token"):
+        CrossbarConv2d(1, 1, 3, dynamic_scale="per_token")
+    with pytest.raises(ValueError, match="dynamic_scale must be one of"):
+        CrossbarLinear(2, 2, dynamic_scale="per_row")
     layer, conv = CrossbarLinear(8, 3), CrossbarConv2d(2, 3, 3)
     with pytest.raises(TypeError, match="float32 or float64"):
         layer(torch.ones((2, 8), dtype=torch.int64))
     with pytest.raises(TypeError, match="float32 or float64"):
-        conv(torch.ones((1, 2, 5, 5), dtype=torch.float16))
+        conv(torch.ones((1, 2, 5, 5), dtype=torch.complex64))
     with pytest.raises(ValueError, match=r"\(\.\.\., 8\)"):
         layer(torch.ones((2, 7)))
     with pytest.raises(ValueError, match=r"\(B, 2, H, W\)"):

@@ -54,9 +54,21 @@ from .._optional import require
 
 require("torch", context="cim_emu.nn needs")
 
-from .conversion import calibrate, calibrate_adc, convert, crossbar_layers  # noqa: E402
+from .attention import CrossbarMultiheadAttention  # noqa: E402
+from .conv import CrossbarConv1d, CrossbarConv2d  # noqa: E402
+from .conversion import (  # noqa: E402
+                         ConversionReport,
+                         LayerDecision,
+                         calibrate,
+                         calibrate_adc,
+                         convert,
+                         crossbar_layers,
+                         set_read_time,
+)
 from .functions import to_array, to_tensor  # noqa: E402
-from .modules import CrossbarConv2d, CrossbarLinear  # noqa: E402
+from .layer import CrossbarLayer  # noqa: E402
+from .linear import CrossbarLinear  # noqa: E402
 
-__all__ = ["CrossbarLinear", "CrossbarConv2d", "convert", "calibrate", "calibrate_adc", "crossbar_layers", "to_array",
-           "to_tensor"]
+__all__ = ["CrossbarLayer", "CrossbarLinear", "CrossbarConv1d", "CrossbarConv2d", "CrossbarMultiheadAttention",
+           "convert", "ConversionReport", "LayerDecision", "calibrate", "calibrate_adc", "set_read_time",
+           "crossbar_layers", "to_array", "to_tensor"]

@@ -13,8 +13,9 @@ from typing import Any, Optional
 import numpy
 import torch
 
+from .. import backend as backends
 from .._optional import require
-from ..reram.quantize import AnalogLayer
+from ..reram.quantize import AnalogLayer, quantize_inputs
 
 
 def to_array(tensor: torch.Tensor) -> Any:
@@ -48,10 +49,10 @@ class _CrossbarProduct(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-                w_deq: torch.Tensor, analog: AnalogLayer) -> torch.Tensor:
+                w_deq: torch.Tensor, analog: AnalogLayer, scale: Any) -> torch.Tensor:
         ctx.save_for_backward(x, w_deq)
         ctx.has_bias = bias is not None
-        return to_tensor(analog(to_array(x)), x)
+        return to_tensor(analog_forward(analog, x, scale), x)
 
     @staticmethod
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple:
@@ -59,7 +60,7 @@ class _CrossbarProduct(torch.autograd.Function):
         grad_x = grad_y @ w_deq if ctx.needs_input_grad[0] else None
         grad_weight = grad_y.t() @ x if ctx.needs_input_grad[1] else None
         grad_bias = grad_y.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return grad_x, grad_weight, grad_bias, None, None
+        return grad_x, grad_weight, grad_bias, None, None, None
 
 
 def dequantized(analog: AnalogLayer, like: torch.Tensor) -> torch.Tensor:
@@ -72,11 +73,22 @@ def needs_grad(*tensors: Optional[torch.Tensor]) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
+def analog_forward(analog: AnalogLayer, rows: torch.Tensor, scale: Any) -> Any:
+    """The rows ``(B, K)`` quantized with ``scale`` (``None``: dynamic, the rows' maximum; a
+    number; or an array ``(B, 1)``, one per row) and run through the programmed crossbars
+    ``analog``: ``y_q * (s_x * s_w) + bias``, an array of the rows' kind (numpy or CuPy)."""
+    x = to_array(rows)
+    chosen, _ = backends.resolve(analog.backend, x)
+    x_q, x_scale = quantize_inputs(chosen.asarray(x), analog.config, scale, xp=chosen.xp)
+    return analog.quantized_product(x_q, x_scale, like=x)
+
+
 def crossbar_product(rows: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-                     analog: AnalogLayer) -> torch.Tensor:
-    """``(B, K)`` rows through the programmed crossbars ``analog``, ``(B, N)`` out, with the
-    straight-through backward of :class:`_CrossbarProduct` (``weight`` ``(N, K)`` and ``bias``
-    receive the gradients); without autograd, the forward alone (no surrogate weights)."""
+                     analog: AnalogLayer, scale: Any) -> torch.Tensor:
+    """``(B, K)`` rows through the programmed crossbars ``analog`` (quantized with ``scale``,
+    see :func:`analog_forward`), ``(B, N)`` out, with the straight-through backward of
+    :class:`_CrossbarProduct` (``weight`` ``(N, K)`` and ``bias`` receive the gradients);
+    without autograd, the forward alone (no surrogate weights)."""
     if not needs_grad(rows, weight, bias):
-        return to_tensor(analog(to_array(rows)), rows)
-    return _CrossbarProduct.apply(rows, weight, bias, dequantized(analog, rows), analog)
+        return to_tensor(analog_forward(analog, rows, scale), rows)
+    return _CrossbarProduct.apply(rows, weight, bias, dequantized(analog, rows), analog, scale)

@@ -59,8 +59,25 @@ def input_levels(config: ReramConfig) -> int:
     return 2 ** (inputs.input_bits - 1) - 1 if inputs.signed else 2**inputs.input_bits - 1
 
 
-def quantize_inputs(x: Any, config: ReramConfig, scale: Optional[float] = None, *, xp: Any = numpy) -> tuple[Any, Any]:
-    """``(x_q, s_x)``: integer inputs and their (per-tensor) scale, dynamic when ``scale`` is None.
+def _scale_array(scale: Any, shape: tuple, xp: Any) -> Any:
+    """An array of input scales (one per sample, token or row) checked positive, finite and
+    broadcastable to the inputs' ``shape``, as float64."""
+    scale = xp.asarray(scale, dtype=numpy.float64)
+    try:
+        broadcast = numpy.broadcast_shapes(scale.shape, tuple(shape))
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(f"input scales of shape {scale.shape} do not broadcast to the inputs' shape {tuple(shape)}")
+    if scale.size and not bool(((scale > 0) & (scale < math.inf)).all()):
+        raise ValueError("input scales must be positive finite numbers")
+    return scale
+
+
+def quantize_inputs(x: Any, config: ReramConfig, scale: Any = None, *, xp: Any = numpy) -> tuple[Any, Any]:
+    """``(x_q, s_x)``: integer inputs and their scale, dynamic (one for the whole ``x``) when
+    ``scale`` is None; a fixed ``scale`` is one positive number or an array of them that
+    broadcasts to ``x`` (one per sample or row: ``(B, 1)`` for rows ``(B, K)``).
 
     In float64, as ``x`` converted to float64 (exact from float32); the checks and the dynamic
     scale come from ``min(x)`` and ``max(x)`` (which are NaN or infinite when any value is), so
@@ -77,8 +94,10 @@ def quantize_inputs(x: Any, config: ReramConfig, scale: Optional[float] = None, 
                          "(set inputs.signed=True, or apply the layer after a ReLU)")
     if scale is None:
         scale = _scale(xp.asarray(max(-low_value, high_value), dtype=numpy.float64), levels, xp)
-    else:
+    elif numpy.ndim(scale) == 0:
         positive_number("input scale", scale)
+    else:
+        scale = _scale_array(scale, x.shape, xp)
     low = -levels if config.inputs.signed else 0
     quotient = xp.divide(x, scale, dtype=numpy.float64)
     xp.rint(quotient, out=quotient)
@@ -90,14 +109,14 @@ class AnalogLayer:
     """A float linear layer ``y = x @ W + bias`` whose product runs on emulated crossbars.
 
     The weights (``K x N``, float) are quantized once (per output channel by default) and
-    programmed once; every call quantizes its inputs, runs the integer pipeline, dequantizes
-    and adds the bias. ``input_scale`` is ``None`` (dynamic: each batch's maximum) until set or
-    calibrated.
+    programmed once (to be read ``read_time`` seconds after programming when given: drift);
+    every call quantizes its inputs, runs the integer pipeline, dequantizes and adds the bias.
+    ``input_scale`` is ``None`` (dynamic: each batch's maximum) until set or calibrated.
     """
 
     def __init__(self, weights: Any, config: Optional[ReramConfig] = None, *, bias: Any = None,
                  per_channel: bool = True, input_scale: Optional[float] = None, seed: int = 0,
-                 backend: backends.BackendLike = None) -> None:
+                 backend: backends.BackendLike = None, read_time: Optional[float] = None) -> None:
         self.config = config or ReramConfig()
         chosen, _ = backends.resolve(backend, weights)
         self.backend = chosen
@@ -108,7 +127,8 @@ class AnalogLayer:
         if self.bias is not None and self.bias.shape != (self.quantized_weights.shape[1],):
             raise ValueError(f"bias must have shape ({self.quantized_weights.shape[1]},); got {self.bias.shape}")
         self.input_scale = input_scale
-        self.crossbars = CrossbarArray(self.quantized_weights, self.config, seed=seed, backend=chosen)
+        self.crossbars = CrossbarArray(self.quantized_weights, self.config, seed=seed, backend=chosen,
+                                       read_time=read_time)
 
     def calibrate(self, x: Any, method: str = "max", percentile: float = 99.99) -> float:
         """Fix the input scale from sample inputs: ``max|x|`` or a ``percentile`` of ``|x|``."""
