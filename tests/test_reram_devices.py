@@ -56,15 +56,30 @@ def test_generic_drift_is_a_power_law_with_normal_exponent():
     assert numpy.all(fresh == target)  # no drift without a read time
 
 
-@pytest.mark.parametrize("t", [None, 86400.0, 172800.0])
+@pytest.mark.parametrize("t", [None, 3600.0, 86400.0, 172800.0, 3.15e7])
 def test_wan2022_deviation_follows_its_fit(t):
     model = DeviceModel.reram_wan2022()
     for level in (1, 3):
         g, target = programmed(model, level, t=t)
         expected = _ReramWan2022.sigma_at(1.0 if t is None else t, numpy.array([target]))[0]
         within((g - target).std(), expected)
-    with pytest.raises(ValueError, match="t_seconds must be one of"):
-        programmed(model, 1, t=3600.0)
+
+
+def test_wan2022_is_read_at_any_time_by_log_time_interpolation():
+    x = numpy.linspace(0, 1, 11)
+    curve = {t: numpy.polynomial.polynomial.polyval(x, c) / 40 for t, c in _ReramWan2022.CURVES.items()}
+    hour, year = 3600.0, 365.25 * 86400
+    w = math.log(hour) / math.log(86400)  # between 1 s (ln 1 = 0) and 1 day
+    numpy.testing.assert_allclose(_ReramWan2022.sigma_at(hour, x), (1 - w) * curve[1.0] + w * curve[86400.0],
+                                  rtol=1e-12)
+    w = (math.log(year) - math.log(86400)) / math.log(2)  # extrapolated along 1 day -> 2 days
+    numpy.testing.assert_allclose(_ReramWan2022.sigma_at(year, x),
+                                  numpy.maximum((1 - w) * curve[86400.0] + w * curve[172800.0], 0), rtol=1e-12)
+    for t in _ReramWan2022.CURVES:  # continuous at the measured times
+        numpy.testing.assert_allclose(_ReramWan2022.sigma_at(t * (1 + 1e-9), x), curve[t], rtol=1e-6, atol=1e-9)
+    model = DeviceModel.reram_wan2022()
+    g, _ = programmed(model, 2, t=0.5)
+    assert numpy.array_equal(g, programmed(model, 2)[0])  # before the first measurement: as programmed
 
 
 def test_wan2022_fit_values():

@@ -293,3 +293,42 @@ def test_grouped_gradients_flow_to_every_group():
     for got, want in [(x.grad, x_float.grad), (layer.weight.grad, weight.grad), (layer.bias.grad, bias.grad)]:
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     assert bool((layer.weight.grad.abs().sum(dim=(1, 2, 3)) > 0).all())
+
+
+# --------------------------------------------------------------------------- inference over time
+
+
+@pytest.mark.parametrize("compensation", [False, True])
+@pytest.mark.parametrize("t", [3600.0, 31557600.0], ids=["1h", "1y"])
+def test_a_model_read_later_is_its_crossbars_read_later(t, compensation):
+    """set_read_time reads every layer as CrossbarArray.at_time reads the same crossbars (any t
+    for every preset with a time model), and the time travels with the state."""
+    from cim_emu.nn import set_read_time
+    from cim_emu.reram.quantize import AnalogLayer
+
+    torch.manual_seed(9)
+    config = ReramConfig(adc=AdcConfig(bits=7), devices=DeviceModel.reram_wan2022())
+    model = convert(nn.Sequential(nn.Linear(20, 6), nn.ReLU(), nn.Linear(6, 3)), config, input_scale=0.01,
+                    seed=4).eval()
+    set_read_time(model, t, drift_compensation=compensation)
+    assert all(layer.read_time == t and layer.drift_compensation == compensation
+               for _, layer in crossbar_layers(model))
+    x = torch.rand(5, 20)
+    reference = AnalogLayer(model[0].weight.detach().numpy().T, config, bias=model[0].bias.detach().numpy(),
+                            input_scale=0.01, seed=4)
+    reference.crossbars = reference.crossbars.at_time(t, drift_compensation=compensation)
+    with torch.no_grad():
+        assert torch.equal(model[0](x), torch.from_numpy(reference(x.numpy())).to(torch.float32))
+        expected = model(x)
+    restored = convert(nn.Sequential(nn.Linear(20, 6), nn.ReLU(), nn.Linear(6, 3)), config)
+    restored.load_state_dict(model.state_dict())
+    restored.eval()
+    for _, layer in crossbar_layers(restored):
+        layer.analog_layer().crossbars.reads = 0  # read 0 again, as the model's own first read
+    for _, layer in crossbar_layers(model):
+        layer.analog_layer().crossbars.reads = 0
+    with torch.no_grad():
+        assert torch.equal(restored(x), model(x))
+    set_read_time(model, None)
+    with torch.no_grad():
+        assert not torch.equal(model(x), expected)  # right after programming: other conductances

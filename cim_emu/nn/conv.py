@@ -88,29 +88,34 @@ class _CrossbarConv(CrossbarLayer):
         windows = self._windows(*([1] + padded if self._spatial == 1 else padded))
         return windows[1:] if self._spatial == 1 else windows
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with self._errors_named():
-            name, dims = type(self).__name__, ("L",) if self._spatial == 1 else ("H", "W")
-            if not isinstance(x, torch.Tensor) or x.ndim != self._spatial + 2 or x.shape[1] != self.in_channels:
-                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ValueError(f"{name} expects a tensor (B, {self.in_channels}, {', '.join(dims)}); got {shape}")
-            values = self._compute_input(x)
-            padded = self._padded(values)
-            out_h, out_w = self._windows(padded.shape[2], padded.shape[3])
-            if out_h < 1 or out_w < 1:
-                raise ValueError(f"input {tuple(x.shape)} is smaller than the kernel's receptive field")
-            batch = x.shape[0]
-            if self._calibration is not None:
-                self._recording(self._rows(padded), batch)
-                return self._conv_forward(values, self.weight.to(values.dtype),  # type: ignore[attr-defined]
-                                          None if self.bias is None else self.bias.to(values.dtype))  # type: ignore
-            if needs_grad(padded, self.weight, self.bias):  # type: ignore[attr-defined]
-                y = self._product(self._rows(padded), batch)
-            else:
-                y = self._quantized_forward(padded)
-            spatial = (out_w,) if self._spatial == 1 else (out_h, out_w)
-            return y.reshape(batch, out_h * out_w, self.out_channels).transpose(1, 2).reshape(
-                (batch, self.out_channels) + spatial).to(x.dtype)
+    def output_shape(self, shape: tuple) -> tuple:
+        return (shape[0], self.out_channels) + self.output_size(*shape[2:])
+
+    def float_op(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        return self._conv_forward(x, weight, bias)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        name, dims = type(self).__name__, ("L",) if self._spatial == 1 else ("H", "W")
+        if not isinstance(x, torch.Tensor) or x.ndim != self._spatial + 2 or x.shape[1] != self.in_channels:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} expects a tensor (B, {self.in_channels}, {', '.join(dims)}); got {shape}")
+        values = self._compute_input(x)
+        padded = self._padded(values)
+        out_h, out_w = self._windows(padded.shape[2], padded.shape[3])
+        if out_h < 1 or out_w < 1:
+            raise ValueError(f"input {tuple(x.shape)} is smaller than the kernel's receptive field")
+        batch = x.shape[0]
+        if self._calibration is not None:
+            self._recording(self._rows(padded), batch)
+            return self._conv_forward(values, self.weight.to(values.dtype),  # type: ignore[attr-defined]
+                                      None if self.bias is None else self.bias.to(values.dtype))  # type: ignore
+        if needs_grad(padded, self.weight, self.bias):  # type: ignore[attr-defined]
+            y = self._product(self._rows(padded), batch)
+        else:
+            y = self._quantized_forward(padded)
+        spatial = (out_w,) if self._spatial == 1 else (out_h, out_w)
+        return y.reshape(batch, out_h * out_w, self.out_channels).transpose(1, 2).reshape(
+            (batch, self.out_channels) + spatial).to(x.dtype)
 
     def _rows(self, padded: torch.Tensor) -> torch.Tensor:
         """The float rows ``(B * H' * W', C * kh * kw)`` of a padded 4-D input (``F.unfold`` order)."""

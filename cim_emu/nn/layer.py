@@ -22,13 +22,9 @@ import torch.nn.functional as F
 from .._checks import nonnegative_number
 from ..reram.config import ReramConfig
 from ..reram.quantize import AnalogLayer, input_levels, quantize_inputs
+from . import compiled
 from .functions import crossbar_product, dequantized, to_array
-
-#: How a dynamic input scale (``input_scale=None``) is taken: over each sample (the first
-#: dimension of the layer's input; the default, so that a sample's output does not depend on
-#: the rest of its batch), over each token (each row of a linear layer's input), or over the
-#: whole batch (the engine's :class:`AnalogLayer`, whose outputs depend on the batch).
-DYNAMIC_SCALES = ("per_sample", "per_token", "per_batch")
+from .state import LayerState, check_dynamic_scale
 
 #: Input dtypes a crossbar layer accepts: float32 and float64 are computed as they are (the
 #: engine quantizes in float64, exact from both); float16 and bfloat16 are computed as float32
@@ -39,9 +35,6 @@ FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 #: ``seed + g * GROUP_SEED_STRIDE`` (mod ``2**64``), far from the ``seed + i`` that
 #: :func:`~cim_emu.nn.conversion.convert` gives the model's layers; group 0 keeps ``seed``.
 GROUP_SEED_STRIDE = 2**32
-
-#: Version of the dictionary :meth:`CrossbarLayer.get_extra_state` writes into ``state_dict``.
-EXTRA_STATE_FORMAT = 1
 
 
 class LayerValueError(ValueError):
@@ -66,13 +59,7 @@ class _Calibration:
         self.chunks.append((rows.detach().to(torch.float64).cpu(), samples))
 
 
-def check_dynamic_scale(value: Any) -> str:
-    if value not in DYNAMIC_SCALES:
-        raise ValueError(f"dynamic_scale must be one of {', '.join(map(repr, DYNAMIC_SCALES))}; got {value!r}")
-    return str(value)
-
-
-class CrossbarLayer:
+class CrossbarLayer(LayerState):
     """The base of :class:`CrossbarLinear`, :class:`CrossbarConv1d` and :class:`CrossbarConv2d`
     (a mixin beside the torch layer they subclass).
 
@@ -111,12 +98,40 @@ class CrossbarLayer:
         self._programmed: Optional[tuple] = None
         self._restored_reads: Optional[list] = None
         self._calibration: Optional[_Calibration] = None
+        self.op_handle = compiled.register(self)
 
     def _weight_matrix(self) -> torch.Tensor:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def _bias_vector(self) -> Optional[torch.Tensor]:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def output_shape(self, shape: tuple) -> tuple:  # pragma: no cover - overridden
+        """The output's shape for an input of ``shape``."""
+        raise NotImplementedError
+
+    def float_op(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        """The layer's float op with the given weight (the torch layer's shape) and bias."""
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer on ``x``; while ``torch.compile`` traces it, through the custom operator
+        ``cim_emu::crossbar_layer`` (:mod:`cim_emu.nn.compiled`), with the same bits."""
+        if torch.compiler.is_compiling():
+            return compiled.compiled_forward(self, x)
+        return self.eager_forward(x, training_step=self.training and torch.is_grad_enabled())
+
+    def eager_forward(self, x: torch.Tensor, training_step: bool = False) -> torch.Tensor:
+        """The forward, its errors naming the layer; a ``training_step`` is counted (training
+        mode with autograd: noisy crossbars are programmed with a fresh seed per step)."""
+        with self._errors_named():
+            y = self._forward(x)
+        if training_step:
+            self.training_steps += 1
+        return y
 
     @property
     def crossbar_groups(self) -> int:
@@ -189,8 +204,11 @@ class CrossbarLayer:
 
     def dequantized_weight(self) -> torch.Tensor:
         """``W_q * s_w`` in torch layout ``(N, K / groups)``: the weights the crossbars hold, as floats."""
-        like = self._weight_matrix()
-        return torch.cat([dequantized(analog, like) for analog in self.analog_layers()])
+        return torch.cat([self.dequantized_of(analog) for analog in self.analog_layers()])
+
+    def dequantized_of(self, analog: AnalogLayer) -> torch.Tensor:
+        """One group's ``W_q * s_w``, ``(N / groups, K / groups)``, in the weights' dtype and device."""
+        return dequantized(analog, self._weight_matrix())
 
     def set_read_time(self, t_seconds: Optional[float], drift_compensation: bool = False) -> None:
         """Read the crossbars ``t_seconds`` after programming (drift and the device preset's time
@@ -267,8 +285,6 @@ class CrossbarLayer:
             block = rows if len(analogs) == 1 else rows[:, g * width:(g + 1) * width]
             outputs.append(crossbar_product(block, weight.to(rows.dtype), None if bias is None else bias.to(rows.dtype),
                                             analog, scale))
-        if self.training and torch.is_grad_enabled():
-            self.training_steps += 1
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
 
     # -- calibration of one layer ----------------------------------------------------------------
@@ -322,47 +338,3 @@ class CrossbarLayer:
         """The float product of an ungrouped layer's rows (what a model computes while calibrating)."""
         bias = self._bias_vector()
         return F.linear(rows, self._weight_matrix().to(rows.dtype), None if bias is None else bias.to(rows.dtype))
-
-    # -- state -------------------------------------------------------------------------------------
-    def _reads(self) -> Optional[list]:
-        if self._programmed is None:
-            return self._restored_reads
-        return [analog.crossbars.reads for analog in self._programmed[1]]
-
-    def get_extra_state(self) -> dict:
-        """What ``state_dict`` carries beyond the weights and the bias (plain data): the
-        configuration (ADC full scale included), the input scale and how a dynamic one is
-        taken, the seed, weight noise, read time, training steps and the reads of the
-        crossbars so far (read noise is keyed by the read), so that a layer loaded from it
-        reproduces this one's next outputs bit for bit."""
-        return {"format": EXTRA_STATE_FORMAT, "config": self.config.to_dict(), "per_channel": self.per_channel,
-                "input_scale": self.input_scale, "dynamic_scale": self.dynamic_scale, "seed": self.seed,
-                "weight_noise": self.weight_noise, "read_time": self.read_time,
-                "drift_compensation": self.drift_compensation, "training_steps": self.training_steps,
-                "reads": self._reads()}
-
-    def set_extra_state(self, state: Any) -> None:
-        """Restore what :meth:`get_extra_state` wrote (the crossbars are programmed on the next forward)."""
-        if not isinstance(state, dict) or state.get("format") != EXTRA_STATE_FORMAT:
-            raise ValueError(f"{self._where()}: extra state is not a crossbar layer's (format "
-                             f"{EXTRA_STATE_FORMAT}); got {type(state).__name__}")
-        self.config = ReramConfig.from_dict(state["config"])
-        self.per_channel = bool(state["per_channel"])
-        self.input_scale = None if state["input_scale"] is None else float(state["input_scale"])
-        self.dynamic_scale = check_dynamic_scale(state["dynamic_scale"])
-        self.seed = int(state["seed"])
-        self.weight_noise = float(state["weight_noise"])
-        self.set_read_time(state["read_time"], state["drift_compensation"])
-        self.training_steps = int(state["training_steps"])
-        self._programmed = None
-        self._restored_reads = None if state["reads"] is None else [int(r) for r in state["reads"]]
-
-    def __getstate__(self) -> dict:
-        """Pickling (``copy.deepcopy``, ``torch.save``) keeps the layer's state but not its
-        programmed crossbars (numpy or CuPy arrays and a backend), which the copy programs
-        again, with the same seed and the same read count, on its next forward."""
-        state = dict(super().__getstate__())  # type: ignore[misc]
-        state["_restored_reads"] = self._reads()
-        state["_programmed"] = None
-        state["_calibration"] = None
-        return state

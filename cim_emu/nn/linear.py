@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..reram.config import ReramConfig
@@ -49,16 +50,21 @@ class CrossbarLinear(CrossbarLayer, nn.Linear):
     def _bias_vector(self) -> Optional[torch.Tensor]:
         return self.bias
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with self._errors_named():
-            if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.shape[-1] != self.in_features:
-                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ValueError(f"CrossbarLinear expects a tensor (..., {self.in_features}); got {shape}")
-            values = self._compute_input(x)
-            rows = values.reshape(-1, self.in_features)
-            samples = x.shape[0] if x.ndim > 1 else 1
-            y = self._float_rows_product(rows) if self._recording(rows, samples) else self._product(rows, samples)
-            return y.reshape(x.shape[:-1] + (self.out_features,)).to(x.dtype)
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.shape[-1] != self.in_features:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"CrossbarLinear expects a tensor (..., {self.in_features}); got {shape}")
+        values = self._compute_input(x)
+        rows = values.reshape(-1, self.in_features)
+        samples = x.shape[0] if x.ndim > 1 else 1
+        y = self._float_rows_product(rows) if self._recording(rows, samples) else self._product(rows, samples)
+        return y.reshape(x.shape[:-1] + (self.out_features,)).to(x.dtype)
+
+    def output_shape(self, shape: tuple) -> tuple:
+        return shape[:-1] + (self.out_features,)
+
+    def float_op(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        return F.linear(x, weight, bias)
 
     def extra_repr(self) -> str:
         return f"{nn.Linear.extra_repr(self)}, {self.crossbar_extra_repr()}"
