@@ -1,50 +1,45 @@
 """PyTorch layers whose products run on emulated ReRAM crossbars (``pip install 'cim-emu[torch]'``).
 
-:class:`CrossbarLinear` and :class:`CrossbarConv2d` are drop-in replacements for
-``nn.Linear`` and ``nn.Conv2d`` (``groups=1``); :func:`convert` swaps them into a trained
-model, :func:`calibrate` fixes their input scales (and, with ``adc=``, their ADC full scales)
-from data, :func:`calibrate_adc` their ADC full scales alone. Each layer's forward is exactly
+:class:`CrossbarLinear`, :class:`CrossbarConv1d`, :class:`CrossbarConv2d` and
+:class:`CrossbarMultiheadAttention` are drop-in replacements for ``nn.Linear`` (and its
+subclasses), ``nn.Conv1d``, ``nn.Conv2d`` (any padding, padding mode and groups) and
+``nn.MultiheadAttention`` (its four projections on crossbars, the attention digital);
+:func:`convert` swaps them into a trained model and reports what it converted,
+:func:`calibrate` fixes their input scales (and, with ``adc=``, their ADC full scales) from
+data, :func:`calibrate_adc` their ADC full scales alone, :func:`set_read_time` reads every
+layer at a time after programming. Each layer's product is exactly
 :class:`cim_emu.reram.quantize.AnalogLayer` (the ReRAM float API) on the layer's
 :class:`~cim_emu.reram.config.ReramConfig`, so the bits are the engine's:
 
 * weights: ``W_q = clip(rint(W / s_w), -M, M)``, ``M = 2**(weight_bits-1) - 1``, with
   ``s_w = max|W| / M`` per output channel (default) or per tensor;
-* inputs: ``x_q = clip(rint(x / s_x))`` (round-half-to-even), ``s_x`` dynamic (each batch's
-  maximum), fixed, or calibrated from data (``max`` or a ``percentile`` of ``|x|``);
+* inputs: ``x_q = clip(rint(x / s_x))`` (round-half-to-even), ``s_x`` fixed, calibrated from
+  data (``max`` or a ``percentile`` of ``|x|``), or dynamic: per sample (default: outputs do
+  not depend on the rest of the batch), per token or per batch;
 * ``y_q = x_q @ W_q`` through the crossbar pipeline (DAC chunks, ADC per column and tile,
   device noise, shift-and-add: :class:`~cim_emu.reram.crossbar.CrossbarArray`);
 * ``y = y_q * (s_x * s_w) + bias`` in float64, returned in the input's dtype. **The bias and
   the scales stay digital**, as in real designs: only ``x_q @ W_q`` is analog.
 
-A convolution is the same product on its im2col matrix: every output position's receptive
-field (``C * kh * kw`` values, ``torch.nn.functional.unfold`` order) is one row of ``x``, the
-kernel reshaped to ``(out_channels, C * kh * kw)`` and transposed is ``W``; any stride,
-padding and dilation, ``groups=1`` only. Without autograd (``torch.no_grad()``, or no tensor
-that requires a gradient) a convolution quantizes its input once per value and unfolds the
-integers (quantizing is element-wise with one scale, and the rows hold the covered values and
-zeros), which gives the same bits from up to ``kh * kw`` times fewer values; and no layer
-computes the straight-through surrogate weights.
+A convolution is the same product on its im2col matrix, one crossbar array per group.
+Training is straight-through (the float op's gradient with the quantized weights), with fresh
+device noise per step. Converted models save and load bit for bit (``state_dict`` extra
+state, ``copy.deepcopy``, ``torch.save``), take float16/bfloat16 inputs, and run under
+``torch.compile`` through the custom operator ``cim_emu::crossbar_layer``. Tensors cross to
+the engine by DLPack without copies (numpy for CPU tensors, CuPy for CUDA ones).
 
-Training (hardware-aware, straight-through): the forward runs the emulated pipeline; the
-backward is the gradient of the matching float op with the same quantized weights,
-``y = x @ (W_q * s_w) + bias`` (:class:`~cim_emu.nn.functions._CrossbarProduct`), so that a
-model can be fine-tuned to tolerate ADC quantization and device noise. In training mode a
-layer can also multiply its weights by ``1 + weight_noise * z`` (``z`` standard normal, fresh
-per step, seeded) before quantizing, and its crossbars are programmed with a fresh seed per
-step, so every step sees a new draw of the device noise.
+The specification, with examples: ``docs/pytorch.md``. The package, laid out as IBM aihwkit's
+``nn/``:
 
-Tensors cross to the engine by DLPack without copies (a CPU tensor becomes a numpy array, a
-CUDA tensor a CuPy array; a non-contiguous one is made contiguous first) and the result comes
-back as a tensor on the input's device.
-
-The package, laid out as IBM aihwkit's ``nn/``:
-
+* :mod:`~cim_emu.nn.layer` — :class:`CrossbarLayer`, what every layer shares (programming,
+  input scales, the product of rows, calibration of one layer, errors naming the layer);
+* :mod:`~cim_emu.nn.state` — the saved state (``state_dict`` extra state, pickling);
+* :mod:`~cim_emu.nn.linear`, :mod:`~cim_emu.nn.conv`, :mod:`~cim_emu.nn.attention` — the layers;
 * :mod:`~cim_emu.nn.functions` — the autograd function (straight-through backward) and the
   tensor <-> array crossing by DLPack (:func:`to_array`, :func:`to_tensor`);
-* :mod:`~cim_emu.nn.modules` — :class:`CrossbarLinear`, :class:`CrossbarConv2d` and their
-  shared base (programming the crossbars, the input scale, ADC calibration of one layer);
-* :mod:`~cim_emu.nn.conversion` — whole models: :func:`convert`, :func:`calibrate`,
-  :func:`calibrate_adc`, :func:`crossbar_layers`.
+* :mod:`~cim_emu.nn.compiled` — the custom operator for ``torch.compile``;
+* :mod:`~cim_emu.nn.conversion` — whole models: :func:`convert` and its report,
+  :func:`calibrate`, :func:`calibrate_adc`, :func:`set_read_time`, :func:`crossbar_layers`.
 
 Importing it without PyTorch raises an ``ImportError`` naming the extra to install;
 ``import cim_emu`` never imports torch.
@@ -66,9 +61,9 @@ from .conversion import (  # noqa: E402
                          set_read_time,
 )
 from .functions import to_array, to_tensor  # noqa: E402
-from .layer import CrossbarLayer  # noqa: E402
+from .layer import CrossbarLayer, LayerTypeError, LayerValueError  # noqa: E402
 from .linear import CrossbarLinear  # noqa: E402
 
-__all__ = ["CrossbarLayer", "CrossbarLinear", "CrossbarConv1d", "CrossbarConv2d", "CrossbarMultiheadAttention",
-           "convert", "ConversionReport", "LayerDecision", "calibrate", "calibrate_adc", "set_read_time",
-           "crossbar_layers", "to_array", "to_tensor"]
+__all__ = ["CrossbarLayer", "LayerValueError", "LayerTypeError", "CrossbarLinear", "CrossbarConv1d", "CrossbarConv2d",
+           "CrossbarMultiheadAttention", "convert", "ConversionReport", "LayerDecision", "calibrate", "calibrate_adc",
+           "set_read_time", "crossbar_layers", "to_array", "to_tensor"]
