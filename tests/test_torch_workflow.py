@@ -3,6 +3,8 @@ name the layer, save and load bit for bit, outputs independent of the batch, hal
 
 import copy
 import io
+import sys
+import types
 
 import pytest
 
@@ -82,8 +84,9 @@ def test_a_bare_layer_converts_to_its_crossbar_layer():
 
 def test_strict_refuses_what_would_silently_stay_float():
     model = nn.Sequential(nn.Linear(4, 4), nn.ConvTranspose1d(4, 4, 2))
-    converted = convert(model, include=["0", "nothing*"])  # not strict: reported
-    assert converted.conversion_report.unmatched_patterns == ("nothing*",)
+    with pytest.warns(UserWarning, match="'nothing\\*', 'typo' matched no layer"):
+        converted = convert(model, include=["0", "nothing*"], configs={"typo": ReramConfig()})  # not strict
+    assert converted.conversion_report.unmatched_patterns == ("nothing*", "typo")
     with pytest.raises(ValueError, match="pattern 'nothing\\*' matched no layer"):
         convert(model, include=["0", "nothing*"], strict=True)
     with pytest.raises(ValueError, match="1 \\(ConvTranspose1d\\) left float"):
@@ -332,3 +335,33 @@ def test_a_model_read_later_is_its_crossbars_read_later(t, compensation):
     set_read_time(model, None)
     with torch.no_grad():
         assert not torch.equal(model(x), expected)  # right after programming: other conductances
+
+
+def test_cuda_tensors_run_on_their_own_cupy_device(monkeypatch):
+    """The engine runs under CuPy's device of the tensors' CUDA device (cuda:1 -> GPU 1, whatever
+    CuPy's current device); CPU tensors need no device (CuPy is not imported)."""
+    from cim_emu.nn import functions
+
+    entered = []
+
+    class Device:
+        def __init__(self, index):
+            self.index = index
+
+        def __enter__(self):
+            entered.append(self.index)
+
+        def __exit__(self, *error):
+            entered.append("exit")
+            return False
+
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(cuda=types.SimpleNamespace(Device=Device)))
+    with functions.engine_device(torch.device("cuda:1")):
+        pass
+    with functions.engine_device(torch.device("cpu")):
+        pass
+    assert entered == [1, "exit"]
+    monkeypatch.setitem(sys.modules, "cupy", None)  # the CPU path never asks for CuPy
+    layer = CrossbarLinear(3, 2).eval()
+    with torch.no_grad():
+        assert layer(torch.rand(2, 3)).shape == (2, 2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+import warnings
 from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Union
 
 import torch
@@ -68,7 +69,7 @@ class LayerDecision:
 @dataclasses.dataclass(frozen=True)
 class ConversionReport:
     """Every layer :func:`convert` considered (in ``named_modules`` order), and the ``include``
-    and ``exclude`` patterns that matched no layer. ``str(report)`` is a table."""
+    and ``exclude`` patterns (and ``configs`` keys) that matched no layer. ``str(report)`` is a table."""
 
     layers: tuple
     unmatched_patterns: tuple = ()
@@ -163,20 +164,23 @@ def convert(model: nn.Module, config: Optional[ReramConfig] = None, include: Opt
 
     Returns a converted copy (``inplace=False``, the default) or ``model`` itself (the new
     layer for a bare layer), with a :class:`ConversionReport` as its ``conversion_report``
-    attribute. ``strict=True`` raises ``ValueError`` listing the problems when an ``include``
-    or ``exclude`` pattern matches no layer, or a layer the patterns select is left float (a
+    attribute; a pattern of ``include``, ``exclude`` or ``configs`` that matches no layer is a
+    warning. ``strict=True`` raises ``ValueError`` listing the problems when such a pattern
+    matches no layer, or a layer the patterns select is left float (a
     type with no crossbar layer, such as ``nn.ConvTranspose2d``; an uninitialized lazy layer;
     a linear layer inside an attention that is not converted).
     """
     model = model if inplace else copy.deepcopy(model)
     decisions = _decisions(model, include, exclude)
     names = [name for name, *_ in decisions]
-    unmatched = tuple(pattern for pattern in [*(include or ()), *(exclude or ())]
+    unmatched = tuple(pattern for pattern in [*(include or ()), *(exclude or ()), *(configs or {})]
                       if not any(fnmatch.fnmatchcase(name, pattern) for name in names))
     report = ConversionReport(tuple(LayerDecision(name, type(module).__name__, None if kind is None else kind.__name__,
                                                   reason) for name, module, kind, reason in decisions), unmatched)
     if strict and report.problems():
         raise ValueError("convert(strict=True): " + "; ".join(report.problems()))
+    if unmatched:
+        warnings.warn(f"convert: pattern(s) {', '.join(map(repr, unmatched))} matched no layer", stacklevel=2)
     index = 0
     for name, module, crossbar_type, _ in decisions:
         if crossbar_type is None:

@@ -8,6 +8,7 @@ float op with the same quantized weights (straight-through).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Optional
 
 import numpy
@@ -31,6 +32,16 @@ def to_array(tensor: torch.Tensor) -> Any:
         cupy = require("cupy", context="crossbar layers on CUDA tensors need")
         return cupy.from_dlpack(tensor)
     raise ValueError(f"crossbar layers run on CPU or CUDA tensors; got a tensor on {tensor.device}")
+
+
+def engine_device(device: torch.device) -> Any:
+    """The context the engine runs in for tensors on ``device``: CuPy's device ``device.index``
+    for a CUDA device (so that a tensor on ``cuda:1`` is computed on GPU 1 whatever CuPy's
+    current device is), nothing for the CPU."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    cupy = require("cupy", context="crossbar layers on CUDA tensors need")
+    return cupy.cuda.Device(torch.cuda.current_device() if device.index is None else device.index)
 
 
 def to_tensor(array: Any, like: torch.Tensor) -> torch.Tensor:

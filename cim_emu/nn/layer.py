@@ -23,7 +23,7 @@ from .._checks import nonnegative_number
 from ..reram.config import ReramConfig
 from ..reram.quantize import AnalogLayer, input_levels, quantize_inputs
 from . import compiled
-from .functions import crossbar_product, dequantized, to_array
+from .functions import crossbar_product, dequantized, engine_device, to_array
 from .state import LayerState, check_dynamic_scale
 
 #: Input dtypes a crossbar layer accepts: float32 and float64 are computed as they are (the
@@ -127,7 +127,7 @@ class CrossbarLayer(LayerState):
     def eager_forward(self, x: torch.Tensor, training_step: bool = False) -> torch.Tensor:
         """The forward, its errors naming the layer; a ``training_step`` is counted (training
         mode with autograd: noisy crossbars are programmed with a fresh seed per step)."""
-        with self._errors_named():
+        with self._errors_named(), engine_device(self._weight_matrix().device):
             y = self._forward(x)
         if training_step:
             self.training_steps += 1
@@ -294,7 +294,8 @@ class CrossbarLayer(LayerState):
         levels of the configured input encoding. Returns the scale."""
         if isinstance(rows, torch.Tensor):
             rows = to_array(rows.to(torch.float64))
-        self.input_scale = self.analog_layers()[0].calibrate(rows, method, percentile)
+        with engine_device(self._weight_matrix().device):
+            self.input_scale = self.analog_layers()[0].calibrate(rows, method, percentile)
         return self.input_scale
 
     def calibrate_adc(self, rows: Any, method: str = "max", percentile: float = 99.99, *,
@@ -319,6 +320,10 @@ class CrossbarLayer(LayerState):
     def _calibrate_adc_chunks(self, chunks: list, method: str, percentile: float) -> int:
         if method not in ("max", "percentile"):
             raise ValueError(f"method must be 'max' or 'percentile'; got {method!r}")
+        with engine_device(self._weight_matrix().device):
+            return self._largest_partial_sums(chunks, method, percentile)
+
+    def _largest_partial_sums(self, chunks: list, method: str, percentile: float) -> int:
         analogs = self.analog_layers()
         xp = analogs[0].backend.xp
         quantized = []
