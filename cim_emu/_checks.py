@@ -13,7 +13,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, numpy.integer)) and not isinstance(value, bool)
 
 
-def _is_real(value: Any) -> bool:
+def is_real(value: Any) -> bool:
+    """A real number (Python or numpy; not a bool)."""
     return isinstance(value, (int, float, numpy.integer, numpy.floating)) and not isinstance(value, bool)
 
 
@@ -40,20 +41,34 @@ def int_below(name: str, value: Any, limit: int, limit_text: str) -> int:
 
 def positive_number(name: str, value: Any) -> float:
     """``value`` as a float > 0 (NaN refused)."""
-    if not _is_real(value) or not value > 0:
+    if not is_real(value) or not value > 0:
         raise ValueError(f"{name} must be a positive number; got {value!r}")
     return float(value)
 
 
 def nonnegative_number(name: str, value: Any) -> float:
     """``value`` as a float >= 0 (NaN refused)."""
-    if not _is_real(value) or not value >= 0 or math.isnan(value):
+    if not is_real(value) or not value >= 0 or math.isnan(value):
         raise ValueError(f"{name} must be a number >= 0; got {value!r}")
+    return float(value)
+
+
+def finite_nonnegative(name: str, value: Any) -> float:
+    """``value`` as a finite float >= 0 (NaN and infinity refused)."""
+    if not is_real(value) or not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return float(value)
+
+
+def finite_positive(name: str, value: Any) -> float:
+    """``value`` as a finite float > 0 (NaN and infinity refused)."""
+    if not is_real(value) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
     return float(value)
 
 
 def probability(name: str, value: Any) -> float:
     """``value`` as a float in ``[0, 1]``."""
-    if not _is_real(value) or not 0.0 <= value <= 1.0:
+    if not is_real(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1]; got {value!r}")
     return float(value)

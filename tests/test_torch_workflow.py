@@ -365,3 +365,14 @@ def test_cuda_tensors_run_on_their_own_cupy_device(monkeypatch):
     layer = CrossbarLinear(3, 2).eval()
     with torch.no_grad():
         assert layer(torch.rand(2, 3)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_an_empty_batch_gives_an_empty_output(training):
+    model = convert(_cnn(), NOISY).train(training)
+    x = torch.zeros(0, 3, 5, 5, requires_grad=training)
+    with torch.set_grad_enabled(training):
+        y = model(x)
+    assert y.shape == (0, 4)
+    with pytest.raises(ValueError, match="at least one value to calibrate"):
+        calibrate(model, torch.zeros(0, 3, 5, 5))

@@ -32,7 +32,8 @@ from .devices import DeviceModel
 
 
 def _check_int(owner: Any, name: str, low: int, high: int) -> None:
-    int_in_range(name, getattr(owner, name), low, high)
+    """Check an integer field and store it as a Python int (a numpy integer is accepted)."""
+    object.__setattr__(owner, name, int_in_range(name, getattr(owner, name), low, high))
 
 
 def _check_choice(owner: Any, name: str, choices: tuple) -> None:
@@ -136,8 +137,9 @@ class InputEncoding:
     """Bits of an input, 1..32: unsigned ``0 .. 2**input_bits - 1``, or signed (below)."""
 
     dac_bits: int = 1
-    """DAC resolution, 1..16: inputs are streamed in ``C = ceil(input_bits / dac_bits)`` chunks,
-    least significant first. ISAAC 1, PRIME 3."""
+    """DAC resolution, 1..min(16, input_bits) (a DAC wider than the inputs would widen every
+    chunk, and the ADC's full scale with it, for nothing): inputs are streamed in
+    ``C = ceil(input_bits / dac_bits)`` chunks, least significant first. ISAAC 1, PRIME 3."""
 
     signed: bool = False
     """Signed inputs ``-2**(input_bits-1) .. 2**(input_bits-1) - 1`` use offset encoding:
@@ -146,7 +148,7 @@ class InputEncoding:
 
     def __post_init__(self) -> None:
         _check_int(self, "input_bits", 1, 32)
-        _check_int(self, "dac_bits", 1, 16)
+        _check_int(self, "dac_bits", 1, min(16, self.input_bits))
         if not isinstance(self.signed, bool):
             raise ValueError(f"signed must be True or False; got {self.signed!r}")
 
@@ -284,19 +286,30 @@ class ReramConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ReramConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ValueError` naming them."""
+        """Inverse of :meth:`to_dict`. Missing sections and fields take their defaults; an
+        unknown section or field, a section that is not a dictionary, or a bad value raises
+        :class:`ValueError` or :class:`TypeError` naming the section (``"adc.bits must be ..."``)."""
         stages = {"crossbar": CrossbarGeometry, "mapping": WeightMapping, "inputs": InputEncoding,
                   "adc": AdcConfig, "devices": DeviceModel}
+        if not isinstance(data, dict):
+            raise TypeError(f"a configuration must be a dict (a JSON object) of sections; got {type(data).__name__}")
         unknown = set(data) - set(stages)
         if unknown:
-            raise ValueError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown configuration section(s): {', '.join(sorted(map(str, unknown)))}; "
+                             f"sections: {', '.join(stages)}")
         parts = {}
         for name, kind in stages.items():
-            fields = dict(data.get(name, {}))
+            fields = data.get(name, {})
+            if not isinstance(fields, dict):
+                raise TypeError(f"configuration section {name!r} must be a dict (a JSON object) of fields; "
+                                f"got {type(fields).__name__}")
             extra = set(fields) - {f.name for f in dataclasses.fields(kind)}
             if extra:
-                raise ValueError(f"unknown field(s) in {name}: {', '.join(sorted(extra))}")
-            parts[name] = kind.from_dict(fields) if hasattr(kind, "from_dict") else kind(**fields)
+                raise ValueError(f"unknown field(s) in {name}: {', '.join(sorted(map(str, extra)))}")
+            try:
+                parts[name] = kind(**fields)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{name}.{error}") from None
         return cls(**parts)
 
     def to_json(self, path: Any = None, *, indent: int = 2) -> str:
@@ -309,12 +322,17 @@ class ReramConfig:
 
     @classmethod
     def from_json(cls, source: Any) -> "ReramConfig":
-        """Load from a JSON string or a path to a JSON file."""
+        """Load from JSON text (anything starting with ``{`` or ``[``) or a path to a JSON file;
+        the text must hold one object of sections (:meth:`from_dict`)."""
         text = str(source)
-        if not text.lstrip().startswith("{"):
+        if not text.lstrip().startswith(("{", "[")):
             with open(source, encoding="utf-8") as handle:
                 text = handle.read()
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"configuration is not valid JSON: {error}") from None
+        return cls.from_dict(data)
 
     def __str__(self) -> str:
         changed = []

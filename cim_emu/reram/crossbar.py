@@ -147,7 +147,7 @@ class CrossbarArray:
         integer operands far below ``2**53`` (exact); a signed ADC converts ``|p+ - p-|``.
         Device noise is ignored. ``percentile`` (in (0, 100]) returns instead the smallest
         integer ``v`` with at least that share of the conversions ``<= v`` (exact, by counting).
-        At least 1 (the smallest valid full scale).
+        At least 1 (the smallest valid full scale). An empty ``x`` raises :class:`ValueError`.
         """
         if percentile is not None and not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
             raise ValueError(f"percentile must be None or in (0, 100]; got {percentile!r}")
@@ -155,6 +155,8 @@ class CrossbarArray:
         x = check_integer_array("x", backends.NUMPY_BACKEND.asarray(x), inputs.min_input, inputs.max_input, numpy)
         x = x[None] if x.ndim == 1 else x
         self._check_shape(x)
+        if x.shape[0] == 0:
+            raise ValueError("x must hold at least one row to take the largest partial sum of; got none")
         layout, dac = self.pipeline.layout, self.pipeline.dac
         P, S = mapping.polarities, mapping.slices
         operand = layout.cells(self.levels.astype(numpy.float64), numpy.float64)
@@ -226,7 +228,10 @@ class CrossbarArray:
             batch_block = positive_int("batch_block", batch_block)
         self.reads += 1
         pass_rows = self._rows_per_device_pass(x, chosen) if not on_gpu else None
-        if pass_rows is not None:
+        if x.shape[0] == 0:  # an empty batch: no rows, with the dtype and width a read gives
+            probe = xp.zeros((1, x.shape[1]), dtype=numpy.int64)
+            y = chosen.to_kind_of(self._read(probe, read_index, row_offset, batch_block, method, chosen), on_gpu)[:0]
+        elif pass_rows is not None:
             # Host inputs larger than the GPU's free memory allows: one block of rows at a time,
             # each keyed by its global rows (row_offset), so the bits are those of one pass.
             y = numpy.concatenate([

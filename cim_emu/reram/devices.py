@@ -55,7 +55,7 @@ from typing import Any, Callable, Optional
 import numpy
 
 from .. import rng
-from .._checks import nonnegative_number, positive_number, probability
+from .._checks import finite_nonnegative, finite_positive, is_real, probability
 from ..parallel import default_threads, run_jobs
 from ..rng import Stream
 
@@ -104,17 +104,19 @@ class DeviceModel:
     ``"reram_wan2022"``, ``"pcm_joshi2020"``."""
 
     def __post_init__(self) -> None:
+        # Every number is stored as a float (JSON writes numpy scalars no better than it reads them).
         for name in ("programming_noise", "programming_noise_proportional", "read_noise",
                      "read_noise_proportional", "drift_nu_mean", "drift_nu_std"):
-            nonnegative_number(name, getattr(self, name))
-        probability("stuck_at_low", self.stuck_at_low)
-        probability("stuck_at_high", self.stuck_at_high)
+            object.__setattr__(self, name, finite_nonnegative(name, getattr(self, name)))
+        for name in ("stuck_at_low", "stuck_at_high"):
+            object.__setattr__(self, name, probability(name, getattr(self, name)))
         if self.stuck_at_low + self.stuck_at_high > 1:
             raise ValueError("stuck_at_low + stuck_at_high must not exceed 1")
-        if not (isinstance(self.on_off_ratio, (int, float)) and self.on_off_ratio > 1):
+        if not (is_real(self.on_off_ratio) and self.on_off_ratio > 1):
             raise ValueError(f"on_off_ratio must be a number > 1 (or inf); got {self.on_off_ratio!r}")
-        positive_number("drift_t0", self.drift_t0)
-        if self.model not in MODELS:
+        object.__setattr__(self, "on_off_ratio", float(self.on_off_ratio))
+        object.__setattr__(self, "drift_t0", finite_positive("drift_t0", self.drift_t0))
+        if not isinstance(self.model, str) or self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}; got {self.model!r}")
 
     @property

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy
 
+from .._checks import is_real
+
 __all__ = ["REFERENCE_READ_INDEX", "at_time", "reference_read"]
 
 #: The read index of the reference read right after programming; ``+ 1`` for the one at ``t``.
@@ -37,7 +39,7 @@ REFERENCE_READ_INDEX = 2**55
 def at_time(crossbars: Any, t_seconds: float, *, drift_compensation: bool = False) -> Any:
     """The crossbars (a :class:`~cim_emu.reram.crossbar.CrossbarArray`) read ``t_seconds``
     after programming, with ``output_scale = alpha`` when ``drift_compensation``."""
-    if not (isinstance(t_seconds, (int, float)) and t_seconds >= 0 and math.isfinite(t_seconds)):
+    if not (is_real(t_seconds) and 0 <= t_seconds < math.inf):
         raise ValueError(f"t_seconds must be a finite number of seconds >= 0; got {t_seconds!r}")
     programmed = type(crossbars)
     drifted = programmed(crossbars.weights, crossbars.config, seed=crossbars.seed, backend=crossbars.backend,

@@ -30,8 +30,16 @@ from .config import ReramConfig
 from .crossbar import CrossbarArray
 
 
+def _real(name: str, array: Any, xp: Any) -> Any:
+    """``array`` as an array, refusing complex values (converting them would drop the imaginary part)."""
+    array = xp.asarray(array)
+    if numpy.iscomplexobj(array):
+        raise TypeError(f"{name} must be real; got complex values (dtype {array.dtype})")
+    return array
+
+
 def _finite_float(name: str, array: Any, xp: Any) -> Any:
-    array = xp.asarray(array, dtype=numpy.float64)
+    array = xp.asarray(_real(name, array, xp), dtype=numpy.float64)
     if not bool(xp.isfinite(array).all()):
         raise ValueError(f"{name} must be finite; it holds NaN or infinity")
     return array
@@ -45,8 +53,8 @@ def quantize_weights(weights: Any, config: ReramConfig, *, per_channel: bool = T
                      xp: Any = numpy) -> tuple[Any, Any]:
     """``(W_q, s_w)``: integer weights and their scale (a scalar, or one per column)."""
     weights = _finite_float("weights", weights, xp)
-    if weights.ndim != 2:
-        raise ValueError(f"weights must be a 2-D (K, N) matrix; got shape {tuple(weights.shape)}")
+    if weights.ndim != 2 or 0 in weights.shape:
+        raise ValueError(f"weights must be a non-empty 2-D (K, N) matrix; got shape {tuple(weights.shape)}")
     levels = config.mapping.max_weight
     maximum = xp.abs(weights).max(axis=0) if per_channel else xp.abs(weights).max()
     scale = _scale(maximum, levels, xp)
@@ -82,7 +90,7 @@ def quantize_inputs(x: Any, config: ReramConfig, scale: Any = None, *, xp: Any =
     In float64, as ``x`` converted to float64 (exact from float32); the checks and the dynamic
     scale come from ``min(x)`` and ``max(x)`` (which are NaN or infinite when any value is), so
     a float32 ``x`` is read twice before the one float64 quotient."""
-    x = xp.asarray(x)
+    x = _real("x", x, xp)
     if not numpy.issubdtype(x.dtype, numpy.floating) or x.dtype.itemsize > 8:
         x = xp.asarray(x, dtype=numpy.float64)
     low_value, high_value = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
@@ -117,7 +125,10 @@ class AnalogLayer:
     def __init__(self, weights: Any, config: Optional[ReramConfig] = None, *, bias: Any = None,
                  per_channel: bool = True, input_scale: Optional[float] = None, seed: int = 0,
                  backend: backends.BackendLike = None, read_time: Optional[float] = None) -> None:
-        self.config = config or ReramConfig()
+        self.config = ReramConfig() if config is None else config
+        if not isinstance(self.config, ReramConfig):
+            raise TypeError(f"config must be a ReramConfig (ReramConfig.from_dict builds one from a dict); "
+                            f"got {type(config).__name__}")
         chosen, _ = backends.resolve(backend, weights)
         self.backend = chosen
         xp = chosen.xp
@@ -134,6 +145,8 @@ class AnalogLayer:
         """Fix the input scale from sample inputs: ``max|x|`` or a ``percentile`` of ``|x|``."""
         xp = self.backend.xp
         magnitude = xp.abs(_finite_float("x", self.backend.asarray(x), xp))
+        if magnitude.size == 0:
+            raise ValueError("x must hold at least one value to calibrate the input scale from; got an empty array")
         if method == "max":
             value = float(magnitude.max())
         elif method == "percentile":
