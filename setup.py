@@ -26,7 +26,11 @@ setup(
     package_data={"cim_emu.kernels": ["*.cu", "*.cuh", "*.h", "README.md"]},
     install_requires=["numpy>=1.22", "click>=8.0", "threadpoolctl>=3"],
     extras_require={
-        "gpu": ["cupy>=12"],
+        # CuPy's wheels, one per CUDA major version (the driver's); "gpu" is CUDA 12's. Never
+        # "cupy" itself: that is CuPy's source package, a long build that needs a CUDA toolkit.
+        "gpu-cuda12": ["cupy-cuda12x>=13"],
+        "gpu-cuda13": ["cupy-cuda13x>=13"],
+        "gpu": ["cupy-cuda12x>=13"],
         # scikit-learn ships the digits dataset of `cim-emu accuracy`; matplotlib draws --plot;
         # torch (the CPU build in CI) runs cim_emu.nn and its tests.
         "data": ["scikit-learn>=1.0"],

@@ -1,6 +1,7 @@
 """Optional dependencies: import one, or say which package is missing and how to install it.
 
-cim-emu needs only numpy and click; the rest comes in extras (``setup.py``): ``gpu`` (CuPy),
+cim-emu needs only numpy and click; the rest comes in extras (``setup.py``): ``gpu-cuda12`` and
+``gpu-cuda13`` (CuPy's wheel for a CUDA 12 or 13 driver; ``gpu`` is ``gpu-cuda12``),
 ``torch`` (PyTorch), ``data`` (scikit-learn) and ``plot`` (matplotlib). Every place that needs
 one calls :func:`require`, so that a missing package always reads the same way::
 
@@ -21,7 +22,7 @@ from typing import Callable, Optional
 PACKAGES = {"torch": "PyTorch", "sklearn": "scikit-learn", "matplotlib": "matplotlib", "cupy": "CuPy"}
 
 #: The extra of ``setup.py`` that installs each top-level module.
-EXTRAS = {"torch": "torch", "sklearn": "data", "matplotlib": "plot", "cupy": "gpu"}
+EXTRAS = {"torch": "torch", "sklearn": "data", "matplotlib": "plot", "cupy": "gpu-cuda12"}
 
 
 class MissingDependencyError(ImportError):

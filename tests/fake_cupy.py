@@ -75,10 +75,11 @@ class StandInKernels(CpuKernels):
 
     name = "stand-in"
 
-    def __init__(self, xp, free_bytes=2**40):
+    def __init__(self, xp, free_bytes=2**40, compute_capability=None):
         super().__init__()
         self.xp = xp
         self._free_bytes = free_bytes
+        self.compute_capability = compute_capability
 
     @staticmethod
     def function(filename, name):
@@ -93,10 +94,11 @@ class StandInKernels(CpuKernels):
         return self._free_bytes
 
 
-def stand_in_backend(free_bytes=2**40):
-    """A device backend of the stand-in CuPy and the CPU shim, with ``free_bytes`` free."""
+def stand_in_backend(free_bytes=2**40, compute_capability=None):
+    """A device backend of the stand-in CuPy and the CPU shim, with ``free_bytes`` free, reporting
+    ``compute_capability`` (``10 * major + minor``; ``None``: runs every kernel)."""
     fake = FakeCupy()
-    return Backend("cupy", fake, StandInKernels(fake, free_bytes))
+    return Backend("cupy", fake, StandInKernels(fake, free_bytes, compute_capability))
 
 
 def with_free_bytes(backend, free_bytes):

@@ -103,3 +103,27 @@ def test_programs_past_the_shared_memory_run_on_the_device_arrays(gpu, np_rng, h
         assert all(device.owns(x) != host for x in (got_sum, got_maj))
         numpy.testing.assert_array_equal(device.to_host(got_sum), expected_sum)
         numpy.testing.assert_array_equal(device.to_host(got_maj), expected_maj)
+
+
+@pytest.mark.parametrize("capability, tensor_cores", [(75, False), (80, True), (90, True)])
+def test_tensor_cores_only_on_devices_that_have_them(np_rng, capability, tensor_cores):
+    """A device below compute capability 8.0 (a T4: 7.5) takes the float path for ideal
+    crossbars and exact products, never launching the sm_80 tensor-core kernel; same bits."""
+    device = recording_launches(fake_cupy.stand_in_backend(compute_capability=capability))
+    for name in ("lossy-packed", "signed-adc", "clipped"):
+        got, expected, _ = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, device, batch=6, method="auto")
+        numpy.testing.assert_array_equal(got, expected)
+    got, expected, _ = pipeline_against_numpy(ReramConfig(), np_rng, device, batch=4, K=60, N=9, method="auto")
+    numpy.testing.assert_array_equal(got, expected)
+    launched = any(name.startswith("reram_tile_codes<") for name in device.kernels.launched)
+    assert launched == tensor_cores
+
+
+def test_a_kernel_on_a_too_old_gpu_is_a_clear_error(monkeypatch):
+    from cim_emu.gpu import cupy_kernels
+
+    monkeypatch.setattr(cupy_kernels, "_device_properties", lambda device: {"major": 7, "minor": 5})
+    monkeypatch.setattr(cupy_kernels.CupyKernels, "_device", lambda self: 0)
+    with pytest.raises(RuntimeError, match="reram_tile_codes.cu needs a GPU of compute capability 8.0 or newer; "
+                                           "device 0 has 7.5"):
+        cupy_kernels.CupyKernels().function("reram_tile_codes.cu", "reram_tile_codes<float, true>")

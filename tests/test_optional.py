@@ -40,7 +40,7 @@ def test_callers_keep_their_own_error_type(no_sklearn):
 
 def test_every_extra_named():
     assert "pip install 'cim-emu[torch]'" in missing_message("torch", "x")
-    assert "pip install 'cim-emu[gpu]'" in missing_message("cupy", "x")
+    assert "pip install 'cim-emu[gpu-cuda12]'" in missing_message("cupy", "x")
     assert "pip install 'cim-emu[plot]'" in missing_message("matplotlib.figure", "x")
     assert missing_message("torch", "x", extra="test").endswith("(pip install 'cim-emu[test]') (x)")
     assert missing_message("threadpoolctl", "x") == "threadpoolctl is not installed: pip install threadpoolctl (x)"

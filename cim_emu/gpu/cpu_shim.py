@@ -204,6 +204,7 @@ class CpuKernels:
     """
 
     name = "cpu-shim"
+    compute_capability = None  # the host compiler runs every kernel (tensor-core instructions emulated)
     xp = numpy
     shared_bytes_limit = 227 * 1024
 

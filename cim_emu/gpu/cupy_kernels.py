@@ -9,13 +9,13 @@ from typing import Any, Callable, Optional
 import numpy
 
 from .provider import DEFAULT_SHARED_BYTES
-from .sources import KERNELS, NVRTC_OPTIONS, kernel_source
+from .sources import KERNELS, NVRTC_OPTIONS, kernel_source, minimum_compute_capability
 
 __all__ = ["CupyKernels"]
 
 
 def _cupy() -> ModuleType:
-    import cupy  # noqa: PLC0415 - CuPy is optional ('cim-emu[gpu]') and imported only when used
+    import cupy  # noqa: PLC0415 - CuPy is optional ('cim-emu[gpu-cuda12]') and imported only when used
 
     return cupy
 
@@ -72,8 +72,19 @@ class CupyKernels:
         return int(self.xp.cuda.Device().id)
 
     def function(self, filename: str, name: str) -> Any:
-        """The :class:`cupy.RawKernel` of kernel ``name`` (a name expression of ``KERNELS``)."""
-        return _function(filename, name, self._device())
+        """The :class:`cupy.RawKernel` of kernel ``name`` (a name expression of ``KERNELS``);
+        a device older than the source's minimum compute capability is a clear error."""
+        device = self._device()
+        needed, capability = minimum_compute_capability(filename), self.compute_capability
+        if capability < needed:
+            raise RuntimeError(f"kernels/{filename} needs a GPU of compute capability {needed / 10:.1f} or newer; "
+                               f"device {device} has {capability / 10:.1f}")
+        return _function(filename, name, device)
+
+    @property
+    def compute_capability(self) -> int:
+        properties = _device_properties(self._device())
+        return 10 * int(properties["major"]) + int(properties["minor"])
 
     @staticmethod
     def address(array: Any) -> int:

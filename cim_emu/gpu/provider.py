@@ -23,6 +23,8 @@ from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 import numpy
 
+from .sources import minimum_compute_capability
+
 __all__ = ["KernelProvider", "BLOCK_THREADS", "BLOCKS_PER_MULTIPROCESSOR", "DEFAULT_SHARED_BYTES",
            "grid_blocks", "contiguous"]
 
@@ -57,6 +59,10 @@ class KernelProvider(Protocol):
     def shared_bytes_limit(self) -> int:
         """Dynamic shared memory one block may have once opted in."""
 
+    @property
+    def compute_capability(self) -> Optional[int]:
+        """The device's ``10 * major + minor``; ``None`` for the host (the shim runs every kernel)."""
+
     def function(self, filename: str, name: str) -> Callable[..., None]:
         """The kernel ``name`` (a name expression of :data:`~cim_emu.gpu.sources.KERNELS`)."""
 
@@ -89,3 +95,12 @@ def grid_blocks(kernels: KernelProvider, work_items: int, grid: Optional[int] = 
 def contiguous(kernels: KernelProvider, array: Any, dtype: Any) -> Any:
     """``array`` as a C-contiguous array of ``dtype`` of the provider's kind (no copy when it is one)."""
     return kernels.xp.ascontiguousarray(kernels.xp.asarray(array, dtype=dtype))
+
+
+def supports(kernels: Optional[KernelProvider], filename: str) -> bool:
+    """Whether ``kernels`` can run the kernels of ``kernels/<filename>`` (the device is at least
+    the source's :func:`~cim_emu.gpu.sources.minimum_compute_capability`)."""
+    if kernels is None:
+        return False
+    capability = kernels.compute_capability
+    return capability is None or capability >= minimum_compute_capability(filename)

@@ -15,7 +15,8 @@ import importlib.resources
 import re
 from typing import Callable
 
-__all__ = ["KERNEL_PACKAGE", "NVRTC_OPTIONS", "KERNELS", "inline_includes", "kernel_source"]
+__all__ = ["KERNEL_PACKAGE", "NVRTC_OPTIONS", "KERNELS", "MINIMUM_COMPUTE_CAPABILITY", "GPU_MINIMUM_COMPUTE_CAPABILITY",
+           "CHECKED_ARCHITECTURES", "minimum_compute_capability", "inline_includes", "kernel_source"]
 
 KERNEL_PACKAGE = "cim_emu.kernels"
 """The package that holds the CUDA sources (``kernels/`` in the repository)."""
@@ -34,6 +35,24 @@ KERNELS: dict[str, tuple[str, ...]] = {
     "reram_read_noise.cu": ("reram_read_noise<false>", "reram_read_noise<true>"),
 }
 """The kernel instances of each source, as name expressions."""
+
+GPU_MINIMUM_COMPUTE_CAPABILITY = 75
+"""The oldest GPU the kernels run on, as ``10 * major + minor`` (7.5, Turing): every source
+compiles there through CuPy's NVRTC path (``scripts/nvrtc_check.py``, in CI), except those of
+:data:`MINIMUM_COMPUTE_CAPABILITY`, whose callers take a float path below it."""
+
+MINIMUM_COMPUTE_CAPABILITY: dict[str, int] = {"reram_tile_codes.cu": 80}
+"""Sources that need a newer GPU than :data:`GPU_MINIMUM_COMPUTE_CAPABILITY`:
+``reram_tile_codes.cu`` issues ``mma.sync.m16n8k32`` int8 tensor-core instructions (sm_80+)."""
+
+CHECKED_ARCHITECTURES = (75, 80, 90)
+"""The architectures CI compiles every source for (each from its minimum up)."""
+
+
+def minimum_compute_capability(filename: str) -> int:
+    """The oldest compute capability (``10 * major + minor``) ``kernels/<filename>`` runs on."""
+    return MINIMUM_COMPUTE_CAPABILITY.get(filename, GPU_MINIMUM_COMPUTE_CAPABILITY)
+
 
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[ \t]*$', re.MULTILINE)
 

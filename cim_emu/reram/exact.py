@@ -28,6 +28,7 @@ from typing import Any
 import numpy
 
 from ..backend import Backend
+from ..gpu.provider import supports
 from . import gpu
 from .config import ReramConfig
 from .gpu_path import require_exact_float_products
@@ -72,7 +73,7 @@ class ExactProduct:
         """``x @ W`` (int64) for integer inputs ``x`` ``(B, K)`` on ``backend``."""
         xp = backend.xp
         K, N = self.weights.shape
-        if backend.kernels is not None and self.fits_int8:
+        if backend.kernels is not None and self.fits_int8 and supports(backend.kernels, gpu.TILE_CODES_SOURCE):
             shift = self.config.inputs.min_input + 128
             weights_t = self.tensor_core_weights
             shifted = xp.zeros((1, x.shape[0], weights_t.shape[2]), dtype=numpy.int8)

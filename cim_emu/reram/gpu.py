@@ -21,7 +21,7 @@ from ..rng.normal_table import normal_table
 from .adc import Adc
 
 __all__ = ["AdcFlag", "reram_adc_shift_add", "reram_shift_add_codes", "TILE_CODES_DEPTH", "tile_codes_depth",
-           "reram_tile_codes", "NoiseRuns", "reram_read_noise"]
+           "reram_tile_codes", "NoiseRuns", "reram_read_noise", "TILE_CODES_SOURCE"]
 
 
 class AdcFlag(enum.IntFlag):
@@ -105,6 +105,9 @@ def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int,
                         kernels=kernels, grid=grid)
 
 
+#: The tensor-core source (compute capability 8.0 or newer: :func:`cim_emu.gpu.provider.supports`).
+TILE_CODES_SOURCE = "reram_tile_codes.cu"
+
 #: The depth (bytes of a row of either operand) of kernels/reram_tile_codes.cu is a multiple of this.
 TILE_CODES_DEPTH = 64
 
@@ -160,7 +163,7 @@ def reram_tile_codes(inputs: Any, cells: Any, codes: Any, adc: Any, *, first_col
         return
     if grid is None:
         grid = (-(-columns // _TILE_CODES_TILE), min(65535, -(-rows // _TILE_CODES_TILE)))
-    kernels.function("reram_tile_codes.cu", name)(
+    kernels.function(TILE_CODES_SOURCE, name)(
         grid, (_TILE_CODES_THREADS,),
         (inputs, cells, codes, numpy.int32(tiles), numpy.int64(rows), numpy.int64(columns),
          numpy.int64(first_column), numpy.int64(cells.shape[1]), numpy.int32(depth),

@@ -54,10 +54,12 @@ from typing import Any, Optional
 import numpy
 
 from ..backend import Backend
+from ..gpu.provider import supports
 from ..parallel import default_threads, run_jobs, single_threaded_blas
 from .adc import Adc
 from .config import ReramConfig
 from .dac import Dac
+from .gpu import TILE_CODES_SOURCE
 from .gpu_path import TensorCoreReadout, epilogue, require_exact_float_products, tensor_cores_qualify
 from .host_path import HostReadout
 from .layout import ColumnPacking, TileLayout
@@ -226,7 +228,7 @@ class Pipeline:
         (``digital_corrections=False``: the analog part only), over jobs of batch rows
         (``batch_block`` rows at most) and columns (:meth:`blocks`), spread over the host threads."""
         xp, kernels = backend.xp, backend.kernels
-        tensor_cores = self.tensor_cores if kernels is not None else None
+        tensor_cores = self.tensor_cores if supports(kernels, TILE_CODES_SOURCE) else None
         if tensor_cores is None:
             require_exact_float_products(backend)
         threads = default_threads() if kernels is None and not backend.on_device else 1
@@ -287,7 +289,7 @@ class Pipeline:
         C, T, on_host = self.dac.chunks, self.layout.tiles, not backend.on_device
         if backend.kernels is not None or not on_host:
             rows = min(batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C), max(1, batch))
-            if self.tensor_cores is not None and backend.kernels is not None:  # the int32 codes, per converted cell
+            if self.tensor_cores is not None and supports(backend.kernels, TILE_CODES_SOURCE):  # int32 codes per cell
                 per_column = self.tensor_cores.bytes_per_column(rows)
             else:  # the partial sums of every tile
                 per_column = T * C * rows * self.width * 4
