@@ -339,7 +339,8 @@ def test_a_model_read_later_is_its_crossbars_read_later(t, compensation):
 
 def test_cuda_tensors_run_on_their_own_cupy_device(monkeypatch):
     """The engine runs under CuPy's device of the tensors' CUDA device (cuda:1 -> GPU 1, whatever
-    CuPy's current device); CPU tensors need no device (CuPy is not imported)."""
+    CuPy's current device) and on torch's current stream there; CPU tensors need no device (CuPy
+    is not imported)."""
     from cim_emu.nn import functions
 
     entered = []
@@ -355,12 +356,18 @@ def test_cuda_tensors_run_on_their_own_cupy_device(monkeypatch):
             entered.append("exit")
             return False
 
-    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(cuda=types.SimpleNamespace(Device=Device)))
+    class Stream(Device):
+        def __init__(self, pointer, index):
+            self.index = ("stream", pointer, index)
+
+    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(Device=Device, ExternalStream=Stream))
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda index: types.SimpleNamespace(cuda_stream=1000 + index))
     with functions.engine_device(torch.device("cuda:1")):
-        pass
+        entered.append("inside")
     with functions.engine_device(torch.device("cpu")):
         pass
-    assert entered == [1, "exit"]
+    assert entered == [1, ("stream", 1001, 1), "inside", "exit", "exit"]  # torch's stream on the tensor's GPU
     monkeypatch.setitem(sys.modules, "cupy", None)  # the CPU path never asks for CuPy
     layer = CrossbarLinear(3, 2).eval()
     with torch.no_grad():

@@ -9,7 +9,7 @@ float op with the same quantized weights (straight-through).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy
 import torch
@@ -34,14 +34,20 @@ def to_array(tensor: torch.Tensor) -> Any:
     raise ValueError(f"crossbar layers run on CPU or CUDA tensors; got a tensor on {tensor.device}")
 
 
-def engine_device(device: torch.device) -> Any:
-    """The context the engine runs in for tensors on ``device``: CuPy's device ``device.index``
-    for a CUDA device (so that a tensor on ``cuda:1`` is computed on GPU 1 whatever CuPy's
-    current device is), nothing for the CPU."""
+@contextlib.contextmanager
+def engine_device(device: torch.device) -> Iterator[None]:
+    """The context the engine runs in for tensors on ``device``: for a CUDA device, CuPy's device
+    ``device.index`` (so that a tensor on ``cuda:1`` is computed on GPU 1 whatever CuPy's
+    current device is) and torch's current stream on it (so that the engine's kernels are
+    ordered after the torch work that made the inputs, and before the work that reads the
+    outputs); nothing for the CPU."""
     if device.type != "cuda":
-        return contextlib.nullcontext()
+        yield
+        return
     cupy = require("cupy", context="crossbar layers on CUDA tensors need")
-    return cupy.cuda.Device(torch.cuda.current_device() if device.index is None else device.index)
+    index = torch.cuda.current_device() if device.index is None else device.index
+    with cupy.cuda.Device(index), cupy.cuda.ExternalStream(torch.cuda.current_stream(index).cuda_stream, index):
+        yield
 
 
 def to_tensor(array: Any, like: torch.Tensor) -> torch.Tensor:
