@@ -16,6 +16,7 @@ device memory the stand-in reports, to make host data pass through it in slices.
 
 import functools
 import types
+import weakref
 
 import numpy
 
@@ -23,8 +24,36 @@ from cim_emu.backend import Backend
 from cim_emu.gpu.cpu_shim import CpuKernels, ShimKernel, load
 
 
+class DeviceMemory:
+    """The bytes the stand-in's device arrays hold: ``live`` now, ``peak`` since :meth:`reset`
+    (every array that owns its memory counts until it is freed)."""
+
+    live = 0
+    peak = 0
+
+    @classmethod
+    def reset(cls):
+        cls.peak = cls.live
+
+    @classmethod
+    def track(cls, owner):
+        """Count ``owner``'s buffer (an array that owns it) until it is freed."""
+        cls.live += owner.nbytes
+        cls.peak = max(cls.peak, cls.live)
+        weakref.finalize(owner, cls._release, owner.nbytes)
+
+    @classmethod
+    def _release(cls, nbytes):
+        cls.live -= nbytes
+
+
 class DeviceArray(numpy.ndarray):
-    """A "device" array: numpy memory, CuPy's ``get()`` and ``data.ptr``."""
+    """A "device" array: numpy memory, CuPy's ``get()`` and ``data.ptr``; the memory of every
+    one that owns it is counted by :class:`DeviceMemory`."""
+
+    def __array_finalize__(self, obj):
+        if self.flags.owndata:  # a new buffer (an operation's result), not a view
+            DeviceMemory.track(self)
 
     def get(self):
         return numpy.array(self.view(numpy.ndarray))
@@ -36,6 +65,8 @@ class DeviceArray(numpy.ndarray):
 
 def _on_device(value):
     if isinstance(value, numpy.ndarray) and not isinstance(value, DeviceArray):
+        if value.flags.owndata:  # numpy's fresh result, viewed as a device array
+            DeviceMemory.track(value)
         return value.view(DeviceArray)
     if isinstance(value, tuple):
         return tuple(_on_device(v) for v in value)
@@ -62,11 +93,13 @@ class FakeCupy(types.ModuleType):
     def asarray(array, dtype=None):
         if isinstance(array, DeviceArray) and (dtype is None or array.dtype == dtype):
             return array
-        return numpy.array(numpy.asarray(array), dtype=dtype).view(DeviceArray)
+        return _on_device(numpy.array(numpy.asarray(array), dtype=dtype))
 
     @staticmethod
     def ascontiguousarray(array, dtype=None):
-        return numpy.ascontiguousarray(array, dtype=dtype).view(DeviceArray)
+        if isinstance(array, DeviceArray) and array.flags.c_contiguous and (dtype is None or array.dtype == dtype):
+            return array
+        return _on_device(numpy.array(numpy.asarray(array), dtype=dtype, order="C"))
 
 
 class StandInKernels(CpuKernels):

@@ -54,6 +54,7 @@ from typing import Any, Optional
 import numpy
 
 from ..backend import Backend
+from ..gpu.memory import DEVICE_MEMORY_SHARE
 from ..gpu.provider import supports
 from ..parallel import default_threads, run_jobs, single_threaded_blas
 from .adc import Adc
@@ -288,12 +289,7 @@ class Pipeline:
         """
         C, T, on_host = self.dac.chunks, self.layout.tiles, not backend.on_device
         if backend.kernels is not None or not on_host:
-            rows = min(batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C), max(1, batch))
-            if self.tensor_cores is not None and supports(backend.kernels, TILE_CODES_SOURCE):  # int32 codes per cell
-                per_column = self.tensor_cores.bytes_per_column(rows)
-            else:  # the partial sums of every tile
-                per_column = T * C * rows * self.width * 4
-            return rows, max(1, (BLOCK_BYTES if on_host else DEVICE_BLOCK_BYTES) // per_column)
+            return self._kernel_blocks(batch, batch_block, backend)
         rows = min(batch_block or max(1, HOST_MATMUL_ROWS // C), max(1, batch))
         per_column = C * rows * self.width * 4
         columns = min(self.columns, max(1, TILE_BYTES // per_column))
@@ -312,6 +308,34 @@ class Pipeline:
         while few_large_jobs() and C * rows > 64:
             rows = -(-rows // 2)
         return rows, columns
+
+    def _kernel_blocks(self, batch: int, batch_block: Optional[int], backend: Backend) -> tuple[int, int]:
+        """:meth:`blocks` with the kernels or on a device: one job at a time, holding the input
+        tiles of its rows and, per weight column, its partial sums (or int32 codes), its read
+        noise (float64) and its share of the result (int64). On a device the job takes at most
+        ``DEVICE_BLOCK_BYTES`` and :data:`~cim_emu.gpu.memory.DEVICE_MEMORY_SHARE` of the free
+        memory, the tiles at most half of that (fewer rows until they fit)."""
+        C, T, on_host = self.dac.chunks, self.layout.tiles, not backend.on_device
+        budget = BLOCK_BYTES if on_host else DEVICE_BLOCK_BYTES
+        free = None if on_host else backend.free_bytes()
+        if free is not None:
+            budget = max(1, min(budget, int(DEVICE_MEMORY_SHARE * free)))
+        tensor_cores = self.tensor_cores if supports(backend.kernels, TILE_CODES_SOURCE) else None
+        if tensor_cores is not None:
+            tile_row_bytes = T * C * tensor_cores.depth  # int8
+        else:
+            tile_row_bytes = T * C * self.operand.shape[1] * numpy.dtype(self.sum_dtype).itemsize
+        rows = min(batch_block or max(1, (MATMUL_ROWS if on_host else 64 * MATMUL_ROWS) // C), max(1, batch))
+        rows = max(1, min(rows, budget // 2 // tile_row_bytes))
+        if tensor_cores is not None:  # the int32 codes of every converted cell
+            per_column = tensor_cores.bytes_per_column(rows)
+        else:  # the partial sums of every tile, and their read noise
+            per_column = T * C * rows * self.width * numpy.dtype(self.sum_dtype).itemsize
+            if self.noise is not None:
+                mapping = self.config.mapping
+                per_column += T * C * rows * mapping.polarities * mapping.slices * 8
+        per_column += rows * 8
+        return rows, max(1, (budget - rows * tile_row_bytes) // per_column)
 
     def finish(self, acc: Any, x: Any, xp: Any, output_scale: float = 1.0, digital_corrections: bool = True) -> Any:
         """Stage 6: subtract reference columns, scale by the ADC step (and ``output_scale``), and
