@@ -141,7 +141,8 @@ def _import_cupy() -> ModuleType:
         import cupy  # noqa: PLC0415 - CuPy is optional and imported only on request
     except Exception as exc:  # ImportError, or a broken CUDA installation
         raise BackendUnavailableError(
-            f"backend 'cupy' needs CuPy (pip install 'cim-emu[gpu]'): {exc}"
+            f"backend 'cupy' needs CuPy (pip install 'cim-emu[gpu-cuda12]' for a CUDA 12 driver, "
+            f"'cim-emu[gpu-cuda13]' for CUDA 13): {exc}"
         ) from exc
     return cupy
 

@@ -32,6 +32,18 @@ def tail_mask(n_bits: int) -> numpy.uint64:
     return numpy.uint64((1 << rem) - 1 if rem else (1 << WORD_BITS) - 1)
 
 
+def as_bit_vector(name: str, array: Any) -> Any:
+    """``array`` (numpy or CuPy) as bool: a bool array as it is, an integer array holding only 0
+    and 1 converted; any other dtype or value is a ``ValueError`` naming ``name``."""
+    if array.dtype == bool:
+        return array
+    if not numpy.issubdtype(array.dtype, numpy.integer):
+        raise ValueError(f"{name} must be bool or integers 0/1; got dtype {array.dtype}")
+    if not bool(((array == 0) | (array == 1)).all()):
+        raise ValueError(f"{name} must be bool or integers 0/1; got dtype {array.dtype} with other values")
+    return array == 1
+
+
 def pack_bits(bits: Any, xp: ModuleType = numpy) -> Any:
     """Pack a 1-D array of bits (bool or 0/1 integers) into 64-bit words (padding zero)."""
     bits = xp.asarray(bits)

@@ -4,7 +4,7 @@ private names across packages, no module over 400 lines, and CuPy never imported
 Layers, lowest first (a module may import its own layer's modules and those below):
 
 ====  ===========================================================================
-0     ``_version``, ``_checks``, ``_optional``, ``parallel``
+0     ``_version``, ``_checks``, ``_memory``, ``_optional``, ``parallel``
 1     ``gpu`` (kernel sources, the provider protocol, CuPy's and the CPU shim's providers)
 2     ``backend``
 3     ``rng``
@@ -25,8 +25,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cim_emu"
 
-LAYERS = {"_version": 0, "_checks": 0, "_optional": 0, "parallel": 0, "gpu": 1, "backend": 2, "rng": 3, "bits": 4,
-          "ambit": 5, "reram": 5, "simdram": 6, "nn": 7, "studies": 8, "cli": 9}
+LAYERS = {"_version": 0, "_checks": 0, "_memory": 0, "_optional": 0, "parallel": 0, "gpu": 1, "backend": 2, "rng": 3,
+          "bits": 4, "ambit": 5, "reram": 5, "simdram": 6, "nn": 7, "studies": 8, "cli": 9}
 MAX_LINES = 400
 
 

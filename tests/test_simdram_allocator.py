@@ -22,7 +22,7 @@ def test_running_out_names_the_purpose_and_the_sizes():
 
 
 def test_bad_use_is_refused():
-    with pytest.raises(ValueError, match="data_rows must be a positive integer"):
+    with pytest.raises(ValueError, match=r"data_rows must be an integer in \[1, 1006\]"):
         RowAllocator(0)
     with pytest.raises(ValueError, match="row D5 is not allocated"):
         RowAllocator(8).release("D5")

@@ -2,7 +2,8 @@
 
 Modules, one idea each:
 
-* :mod:`~cim_emu.ambit.addresses` — row addresses and the B-group wordline table;
+* :mod:`~cim_emu.ambit.addresses` — row addresses, the B-group wordline table and the model
+  limit on data rows (:data:`MAX_DATA_ROWS`);
 * :mod:`~cim_emu.ambit.program` — programs (AAP/AP) as data, with a text form;
 * :mod:`~cim_emu.ambit.semantics` — ACTIVATE/PRECHARGE semantics, written once;
 * :mod:`~cim_emu.ambit.subarray` — row state, single commands, and :meth:`Subarray.run`, the one
@@ -20,7 +21,7 @@ Modules, one idea each:
 Checks of the library against numpy and of the fault rate: :mod:`cim_emu.studies.ambit_accuracy`.
 """
 
-from .addresses import AMBIT_DATA_ROWS, B_GROUP, DESIGNATED_ROWS, Address, Wordline
+from .addresses import AMBIT_DATA_ROWS, B_GROUP, DESIGNATED_ROWS, MAX_DATA_ROWS, ROW_ADDRESSES, Address, Wordline
 from .bulk import BulkResult, bulk_op
 from .compiler import CompiledProgram, compile_program
 from .cost import AmbitCostModel, DramEnergy, DramOrganization, DramTiming, ProgramCost
@@ -33,6 +34,7 @@ from .subarray import Subarray
 __all__ = [
     "AAP", "AMBIT_DATA_ROWS", "AP", "Address", "AmbitCommandError", "AmbitCostModel", "B_GROUP",
     "BulkResult", "Command", "Comment", "CompiledProgram", "DESIGNATED_ROWS", "DramEnergy",
-    "DramOrganization", "DramTiming", "OPERATIONS", "Program", "ProgramCost", "ProgramSyntaxError",
+    "DramOrganization", "DramTiming", "MAX_DATA_ROWS", "OPERATIONS", "Program", "ProgramCost", "ProgramSyntaxError",
+    "ROW_ADDRESSES",
     "Subarray", "TraFaultModel", "Wordline", "bulk_op", "compile_program", "program_for",
 ]  # fmt: skip

@@ -33,14 +33,25 @@ B7    DCC1 (n)                B15   DCC1, T0, T3
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
+
+from .._checks import int_in_range, shown
 
 #: The six physical rows behind the B-group, in storage order.
 DESIGNATED_ROWS = ("T0", "T1", "T2", "T3", "DCC0", "DCC1")
 
 #: Data rows of the paper's subarray: 1024 wordlines less C0, C1 and the 16 B-group addresses.
 AMBIT_DATA_ROWS = 1006
+
+#: The model limit on data rows per subarray: the paper's subarray. ``Subarray(max_data_rows=...)``
+#: raises it for a larger subarray (up to :data:`ROW_ADDRESSES`).
+MAX_DATA_ROWS = AMBIT_DATA_ROWS
+
+#: Rows one DRAM bank can address (DDR4 and DDR5: row address bits A0-A17): no subarray has
+#: more, so no data row index reaches it.
+ROW_ADDRESSES = 2**18
 
 
 class Wordline(NamedTuple):
@@ -81,25 +92,21 @@ class Address:
     index: int
 
     def __post_init__(self) -> None:
-        limits = {"D": None, "B": 15, "C": 1}
-        if self.group not in limits:
-            raise ValueError(f"address group must be 'D', 'B' or 'C'; got {self.group!r}")
-        top = limits[self.group]
-        if not isinstance(self.index, int) or self.index < 0 or (top is not None and self.index > top):
-            allowed = "a non-negative integer" if top is None else f"an integer in 0..{top}"
-            raise ValueError(f"{self.group}-group address index must be {allowed}; got {self.index!r}")
+        if self.group not in _INDEX_LIMITS:
+            raise ValueError(f"address group must be 'D', 'B' or 'C'; got {shown(self.group)}")
+        index = int_in_range(f"{self.group}-group address index", self.index, 0, _INDEX_LIMITS[self.group])
+        object.__setattr__(self, "index", index)  # a numpy integer is stored as an int
 
     @classmethod
     def parse(cls, text: str) -> "Address":
-        """Parse ``"D12"``, ``"b5"``, ``"C1"`` (case-insensitive)."""
-        match = _ADDRESS_RE.match(text.strip())
-        if not match:
-            raise ValueError(
-                f"unknown row address {text!r}: expected D<n> (data row), B0..B15 "
-                "(designated/DCC rows, Ambit Table 1) or C0/C1 (constant rows)"
-            )
-        group, index = next((g, i) for g, i in zip(match.groups()[::2], match.groups()[1::2]) if g)
-        return cls(group.upper(), int(index))
+        """Parse ``"D12"``, ``"b5"``, ``"C1"`` (case-insensitive).
+
+        A data row index must be below :data:`ROW_ADDRESSES`; errors show at most
+        :data:`~cim_emu._checks.SHOWN_CHARACTERS` characters of ``text``.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"a row address must be a string like 'D3'; got {type(text).__name__}")
+        return _parse_address(text.strip())
 
     def __str__(self) -> str:
         return f"{self.group}{self.index}"
@@ -117,6 +124,39 @@ class Address:
         if self.group == "D":
             return (Wordline(str(self)),)
         return ()
+
+
+#: The largest index of each address group.
+_INDEX_LIMITS = {"D": ROW_ADDRESSES - 1, "B": 15, "C": 1}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_address(text: str) -> Address:
+    """One :class:`Address` object per spelling, so that a long program holds each address once."""
+    match = _ADDRESS_RE.match(text)
+    if not match:
+        raise ValueError(
+            f"unknown row address {shown(text)}: expected D<n> (data row), B0..B15 "
+            "(designated/DCC rows, Ambit Table 1) or C0/C1 (constant rows)"
+        )
+    group, index = next((g, i) for g, i in zip(match.groups()[::2], match.groups()[1::2]) if g)
+    group = group.upper()
+    if group == "D" and (len(index) > len(str(ROW_ADDRESSES)) or int(index) >= ROW_ADDRESSES):  # length first:
+        raise ValueError(  # converting a million digits takes long
+            f"row address {shown(text)} is out of range: no DRAM bank has more than {ROW_ADDRESSES} rows"
+        )
+    return Address(group, int(index))
+
+
+def check_data_rows(data_rows: Any, max_data_rows: Any = MAX_DATA_ROWS) -> int:
+    """``data_rows`` as an int in ``1..max_data_rows`` (the model limit, :data:`MAX_DATA_ROWS` unless
+    raised, at most :data:`ROW_ADDRESSES`); a ``ValueError`` naming the parameter otherwise."""
+    limit = int_in_range("max_data_rows", max_data_rows, 1, ROW_ADDRESSES)
+    try:
+        return int_in_range("data_rows", data_rows, 1, limit)
+    except ValueError as exc:
+        why = "MAX_DATA_ROWS, the Ambit paper's subarray" if limit == MAX_DATA_ROWS else "max_data_rows"
+        raise ValueError(f"{exc} (at most {limit} data rows per subarray: {why})") from None
 
 
 AddressLike = Union[Address, str]

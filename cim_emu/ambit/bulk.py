@@ -15,7 +15,8 @@ from typing import Any, Optional
 import numpy
 
 from .. import backend as backends
-from ..bits import unpack_bits
+from .._checks import int_in_range, shown
+from ..bits import as_bit_vector, unpack_bits
 from .cost import AmbitCostModel, ProgramCost
 from .faults import TraFaultModel
 from .library import OPERATIONS, program_for
@@ -35,17 +36,29 @@ class BulkResult:
     published for this number of inputs; compare with ``cost.energy_nj``."""
 
 
+def _bits_or_words(index: int, array: Any) -> Any:
+    """Operand ``index`` as packed words (``uint64``) or a bool bit vector; a clear error otherwise."""
+    if array.dtype == numpy.uint64:
+        return array
+    if array.dtype != bool and not numpy.issubdtype(array.dtype, numpy.integer):
+        raise TypeError(f"operands must be bit vectors (bool or integers 0/1) or uint64 packed words; "
+                        f"operand {index} has dtype {array.dtype}")
+    return as_bit_vector(f"operand {index}", array)
+
+
 def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optional[TraFaultModel] = None,
             cost_model: Optional[AmbitCostModel] = None, executor: str = "fast",
             backend: backends.BackendLike = None) -> BulkResult:
     """Apply library operation ``op`` (see :data:`~cim_emu.ambit.library.OPERATIONS`) to bit vectors.
 
-    Operands are either all 1-D bool arrays of equal length (bit vectors; the result is a
-    bool array) or all 1-D ``uint64`` arrays of packed words in the layout of
-    :mod:`cim_emu.bits` (the result is packed words; ``n_bits`` gives the row length,
-    default ``64 * len``). The operands are stored in data rows ``D0`` .. of a fresh
-    subarray, the paper's program runs with its scratch rows dropped, and the output row is
-    returned, as an array of the operands' kind (numpy or CuPy).
+    Operands are either all 1-D bit vectors of equal length (bool arrays, or integer arrays of
+    any dtype but ``uint64`` that hold only 0 and 1; the result is a bool array) or all 1-D
+    ``uint64`` arrays of packed words in the layout of :mod:`cim_emu.bits` (the result is packed
+    words; ``n_bits``, a Python or numpy integer, gives the row length, default ``64 * len``).
+    The operands are stored in data rows ``D0`` .. of a fresh subarray, the paper's program runs
+    with its scratch rows dropped, and the output row is returned, as an array of the operands'
+    kind (numpy or CuPy). Any other operand or ``n_bits`` is a ``ValueError`` or ``TypeError``
+    naming it.
 
     >>> import numpy as np
     >>> a = np.array([1, 1, 0, 0], bool); b = np.array([1, 0, 1, 0], bool)
@@ -59,27 +72,23 @@ def bulk_op(op: str, *operands: Any, n_bits: Optional[int] = None, faults: Optio
         raise ValueError(f"{op} takes {arity} operand(s); got {len(operands)}")
     chosen, on_gpu = backends.resolve(backend, *operands)
     host_operands = not on_gpu and chosen.on_device  # host operands on a device backend
-    arrays = [numpy.asarray(x) if host_operands else chosen.asarray(x) for x in operands]
+    arrays = [_bits_or_words(index, numpy.asarray(x) if host_operands else chosen.asarray(x))
+              for index, x in enumerate(operands)]
     shapes, dtypes = {a.shape for a in arrays}, {a.dtype for a in arrays}
     if len(shapes) != 1 or len(dtypes) != 1 or arrays[0].ndim != 1:
         raise ValueError(f"operands must be 1-D arrays of one shape and dtype; got shapes {sorted(shapes)} "
                          f"and dtypes {sorted(map(str, dtypes))}")
     dtype, length = arrays[0].dtype, arrays[0].shape[0]
-    if dtype == numpy.bool_:
-        packed = False
-        row_bits = length
-        if n_bits is not None and n_bits != length:
-            raise ValueError(f"n_bits must equal the length of bool operands ({length}); got {n_bits}")
-    elif dtype == numpy.uint64:
-        packed = True
-        row_bits = 64 * length if n_bits is None else n_bits
-        if not isinstance(row_bits, int) or not 64 * (length - 1) < row_bits <= 64 * length:
-            raise ValueError(f"n_bits must be an integer in ({64 * (length - 1)}, {64 * length}] for "
-                             f"{length} words; got {n_bits!r}")
-    else:
-        raise TypeError(f"operands must be bool bit vectors or uint64 packed words; got dtype {dtype}")
-    if row_bits < 1:
+    if length < 1:
         raise ValueError("operands must hold at least one bit")
+    packed = dtype == numpy.uint64
+    if packed:
+        row_bits = 64 * length if n_bits is None else int_in_range("n_bits", n_bits, 64 * length - 63, 64 * length)
+    else:
+        row_bits = length
+        if n_bits is not None and (isinstance(n_bits, bool) or not isinstance(n_bits, (int, numpy.integer))
+                                  or n_bits != length):
+            raise ValueError(f"n_bits must equal the length of the bit vectors ({length}); got {shown(n_bits)}")
     if faults is not None and not isinstance(faults, TraFaultModel):
         raise TypeError(f"faults must be a TraFaultModel; got {type(faults).__name__}")
     program = program_for(op, [f"D{i}" for i in range(arity)], f"D{arity}")

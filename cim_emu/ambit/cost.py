@@ -30,13 +30,22 @@ import dataclasses
 import math
 from typing import Optional
 
-from .._checks import positive_int, positive_number
+from .._checks import finite_positive, int_in_range, positive_int
 from .program import Program
+
+#: Physically meaningful organisations, ``(smallest, largest)``; :class:`DramOrganization` and the
+#: command line refuse anything else. A rank's row is one x4 chip's 512-byte page at the least
+#: and 64 KiB at the most (eight x16 chips' 2 KiB pages make 16 KiB); at most 1024 banks work in
+#: parallel (16 channels x 2 ranks x 32 DDR5 banks); a bank of 2**18 rows holds at most 512
+#: subarrays of 512 rows.
+ROW_BYTES_RANGE = (512, 65536)
+BANKS_RANGE = (1, 1024)
+SUBARRAYS_PER_BANK_RANGE = (1, 512)
 
 
 def _check_positive(owner: object, *names: str) -> None:
     for name in names:
-        positive_number(name, getattr(owner, name))
+        finite_positive(name, getattr(owner, name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,17 +105,18 @@ class DramOrganization:
     """How much DRAM works in lockstep."""
 
     row_bytes: int = 8192
-    """Bytes of one physical row across a rank (8 KiB in Ambit's evaluation)."""
+    """Bytes of one physical row across a rank (8 KiB in Ambit's evaluation); 512 .. 65536."""
 
     banks: int = 8
-    """Banks operating in parallel (8 in Ambit's evaluation)."""
+    """Banks operating in parallel (8 in Ambit's evaluation); 1 .. 1024."""
 
     subarrays_per_bank: int = 1
-    """Subarrays per bank operating in parallel (1: no subarray-level parallelism)."""
+    """Subarrays per bank operating in parallel (1: no subarray-level parallelism); 1 .. 512."""
 
     def __post_init__(self) -> None:
-        for name in ("row_bytes", "banks", "subarrays_per_bank"):
-            positive_int(name, getattr(self, name))
+        for name, (low, high) in (("row_bytes", ROW_BYTES_RANGE), ("banks", BANKS_RANGE),
+                                  ("subarrays_per_bank", SUBARRAYS_PER_BANK_RANGE)):
+            object.__setattr__(self, name, int_in_range(name, getattr(self, name), low, high))
 
     @property
     def parallel_rows(self) -> int:

@@ -12,9 +12,13 @@ A program is a sequence of DRAM commands (Ambit, MICRO 2017, Section 5.3):
 
 Text form: one command a line, the mnemonic and its addresses separated by white space,
 case-insensitive; ``#`` starts a comment that runs to the end of the line; blank lines are
-allowed. :meth:`Program.parse` keeps comments and blank lines, and :meth:`Program.to_text`
-writes the canonical form — upper case, single spaces, an inline comment as two spaces,
-``#``, a space and its text — so canonical text parses and prints back identically::
+allowed; lines end in ``\n``, ``\r\n`` or ``\r``; a UTF-8 byte order mark (U+FEFF) at the
+start is dropped. :meth:`Program.parse` (a string) and :meth:`Program.parse_lines` (a line at a
+time, e.g. from an open file, so the text is never held whole) keep comments and blank lines;
+their errors name the line and show at most :data:`~cim_emu._checks.SHOWN_CHARACTERS`
+characters of a token. :meth:`Program.to_text` writes the canonical form — upper case, single
+spaces, an inline comment as two spaces, ``#``, a space and its text — so canonical text parses
+and prints back identically::
 
     # AND of D0 and D1 into D2 (Ambit Figure 8)
     AAP D0 B0
@@ -25,14 +29,20 @@ writes the canonical form — upper case, single spaces, an inline comment as tw
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import functools
+import io
 from typing import Iterable, Iterator, Optional, Union
 
+from .._checks import shown
 from .addresses import Address, AddressLike, as_address
 
 #: Mnemonics and the number of addresses each takes.
 ARITY = {"AAP": 2, "AP": 1}
+
+#: The UTF-8 byte order mark, dropped from the start of program text.
+BYTE_ORDER_MARK = "\ufeff"
 
 
 class ProgramSyntaxError(ValueError):
@@ -106,7 +116,7 @@ class Program:
         lines = tuple(self.lines)
         for line in lines:
             if not isinstance(line, (Command, Comment)):
-                raise TypeError(f"a program line must be a Command or a Comment; got {line!r}")
+                raise TypeError(f"a program line must be a Command or a Comment; got {shown(line)}")
         object.__setattr__(self, "lines", lines)
 
     @classmethod
@@ -116,28 +126,22 @@ class Program:
 
     @classmethod
     def parse(cls, text: str) -> "Program":
-        """Parse the text form; errors name the line number."""
-        lines: list[Line] = []
-        for number, raw in enumerate(text.splitlines(), start=1):
-            code, hash_sign, comment_text = raw.partition("#")
-            comment = comment_text.strip() if hash_sign else None
-            words = code.split()
-            if not words:
-                lines.append(Comment(comment))
-                continue
-            op = words[0].upper()
-            if op not in ARITY:
-                raise ProgramSyntaxError(number, f"unknown command {words[0]!r} (expected AAP or AP)")
-            if len(words) - 1 != ARITY[op]:
-                raise ProgramSyntaxError(
-                    number, f"{op} takes {ARITY[op]} address(es), got {len(words) - 1}: {raw.strip()!r}"
-                )
-            try:
-                addresses = tuple(Address.parse(w) for w in words[1:])
-            except ValueError as exc:
-                raise ProgramSyntaxError(number, str(exc)) from None
-            lines.append(Command(op, addresses, comment))
-        return cls(tuple(lines))
+        """Parse the text form; errors name the line number (see :meth:`parse_lines`)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
+        return cls.parse_lines(io.StringIO(text, newline=None))
+
+    @classmethod
+    def parse_lines(cls, lines: Iterable[str]) -> "Program":
+        """Parse the text form one line at a time (an open text file, a list of strings).
+
+        A byte order mark at the start of the first line is dropped. Lines are parsed as they
+        come and equal lines share one object, so a long program takes a few pointers a line,
+        not its text. Errors are :class:`ProgramSyntaxError` naming the line.
+        """
+        parsed = (_parse_line(number, raw.removeprefix(BYTE_ORDER_MARK) if number == 1 else raw)
+                  for number, raw in enumerate(lines, start=1))
+        return cls(tuple(parsed))
 
     def to_text(self) -> str:
         """The canonical text form, one line per line, ending in a newline."""
@@ -177,10 +181,48 @@ class Program:
         return Program(self.lines + other.lines)
 
 
+@functools.lru_cache(maxsize=4096)
+def _command(op: str, addresses: tuple[Address, ...], comment: Optional[str]) -> Command:
+    """One :class:`Command` object for the recent lines that spell the same command and comment."""
+    return Command(op, addresses, comment)
+
+
+@functools.lru_cache(maxsize=4096)
+def _comment(text: Optional[str]) -> Comment:
+    """One :class:`Comment` object for the recent comment lines of the same text (and blank lines)."""
+    return Comment(text)
+
+
+def _parse_line(number: int, raw: str) -> Line:
+    """Line ``number`` of a program text (a :class:`ProgramSyntaxError` naming it when it does not parse)."""
+    if not isinstance(raw, str):
+        raise TypeError(f"program lines must be str; got {type(raw).__name__} on line {number}")
+    code, hash_sign, comment_text = raw.partition("#")
+    comment = comment_text.strip() if hash_sign else None
+    words = code.split()
+    if not words:
+        return _comment(comment)
+    op = words[0].upper()
+    if op not in ARITY:
+        raise ProgramSyntaxError(number, f"unknown command {shown(words[0])} (expected AAP or AP)")
+    if len(words) - 1 != ARITY[op]:
+        raise ProgramSyntaxError(number, f"{op} takes {ARITY[op]} address(es), got {len(words) - 1}: "
+                                         f"{shown(code.strip())}")
+    try:
+        addresses = tuple(Address.parse(word) for word in words[1:])
+    except ValueError as exc:
+        raise ProgramSyntaxError(number, str(exc)) from None
+    return _command(op, addresses, comment)
+
+
 def as_program(value: Union[Program, str, Iterable[Line]]) -> Program:
-    """Accept a :class:`Program`, its text form, or an iterable of commands."""
+    """Accept a :class:`Program`, its text form, or an iterable of commands; anything else is a
+    ``TypeError`` naming the parameter ``program`` (as :meth:`Subarray.run` calls it)."""
     if isinstance(value, Program):
         return value
     if isinstance(value, str):
         return Program.parse(value)
+    if not isinstance(value, collections.abc.Iterable) or isinstance(value, (bytes, bytearray)):
+        raise TypeError("program must be a Program, its text or an iterable of commands; "
+                        f"got {type(value).__name__}")
     return Program(tuple(value))

@@ -33,7 +33,8 @@ Semantics:
 
 from __future__ import annotations
 
-from typing import Generic, MutableMapping, Optional, Protocol, TypeVar
+import contextlib
+from typing import Generic, Iterator, MutableMapping, Optional, Protocol, TypeVar
 
 from .addresses import DESIGNATED_ROWS, Address, AddressLike, Wordline, as_address
 from .program import Command
@@ -75,6 +76,7 @@ class BankInterpreter(Generic[V]):
         self.tra_count = tra_count
         self.sensed: Optional[V] = None
         self.raised: list[Wordline] = []
+        self._undo: Optional[dict[str, Optional[V]]] = None  # earlier row values, in all_or_nothing
 
     @property
     def is_open(self) -> bool:
@@ -96,6 +98,8 @@ class BankInterpreter(Generic[V]):
         return self.algebra.invert(value) if wordline.negated else value
 
     def _write(self, wordline: Wordline, value: V) -> None:
+        if self._undo is not None:
+            self._undo.setdefault(wordline.row, self.rows[wordline.row])
         self.rows[wordline.row] = self.algebra.invert(value) if wordline.negated else value
 
     def activate(self, address: AddressLike) -> None:
@@ -144,6 +148,23 @@ class BankInterpreter(Generic[V]):
         for address in command.addresses:
             self.activate(address)
         self.precharge()
+
+    @contextlib.contextmanager
+    def all_or_nothing(self) -> Iterator[None]:
+        """Commands that either all take effect or, when one raises, leave no trace: the rows,
+        the bank (open or closed, with what it sensed) and the TRA count are put back as they
+        were before the error propagates. The rows written meanwhile keep their earlier values
+        in an undo log, so the cost is that of the writes, not of the subarray's size."""
+        tra_count, sensed, raised = self.tra_count, self.sensed, list(self.raised)
+        self._undo = {}
+        try:
+            yield
+        except BaseException:
+            self.rows.update(self._undo)
+            self.tra_count, self.sensed, self.raised = tra_count, sensed, raised
+            raise
+        finally:
+            self._undo = None
 
     def require_precharged(self) -> None:
         if self.sensed is not None:

@@ -44,16 +44,17 @@ from typing import Any, Optional, Union
 
 import numpy
 
-from .._checks import positive_int
+from .._checks import positive_int, shown
+from .._memory import require_bytes
 from ..backend import NUMPY_BACKEND, BackendLike, get_backend
-from ..bits import n_words, pack_bits, tail_mask, unpack_bits
-from .addresses import AMBIT_DATA_ROWS, DESIGNATED_ROWS, Address, AddressLike
+from ..bits import as_bit_vector, n_words, pack_bits, tail_mask, unpack_bits
+from .addresses import AMBIT_DATA_ROWS, DESIGNATED_ROWS, MAX_DATA_ROWS, Address, AddressLike, check_data_rows
 from .compiler import compile_program
 from .cost import AmbitCostModel, ProgramCost
 from .executors import ArrayExecutor, Executor, KernelExecutor, PackedRowAlgebra, ProgramRun, ReferenceExecutor
 from .fast import read_only, writable
 from .faults import NO_FAULTS, TraFaultModel
-from .program import Program, as_program
+from .program import AAP, AP, Command, Program, as_program
 from .semantics import AmbitCommandError, BankInterpreter, row_names
 from .streaming import StreamedExecutor, pass_words_for
 
@@ -71,7 +72,7 @@ class Subarray:
         Length of every row in bits (any positive integer).
     data_rows:
         Number of data rows ``D0`` .. ``D(data_rows-1)``; 1006 in the paper's 1024-wordline
-        subarray.
+        subarray, and at most ``max_data_rows``.
     faults:
         The TRA fault model (default: error-free).
     cost_model:
@@ -84,18 +85,27 @@ class Subarray:
         On a device backend, keep the rows in host memory (numpy arrays) while programs
         compute on the device: :meth:`run` passes them through it, a slice of words at a time
         when they exceed its share of free memory. No effect on a host backend.
+    max_data_rows:
+        The model limit on ``data_rows``: :data:`~cim_emu.ambit.addresses.MAX_DATA_ROWS` (1006,
+        the paper's subarray) unless raised, for a larger subarray, up to
+        :data:`~cim_emu.ambit.addresses.ROW_ADDRESSES`.
+
+    Rows are checked against the memory where they are stored before they are allocated
+    (:meth:`require_rows`): rows too long for it raise
+    :class:`~cim_emu._memory.InsufficientMemoryError`, a ``ValueError`` naming ``row_bits``.
     """
 
     def __init__(self, row_bits: int, data_rows: int = AMBIT_DATA_ROWS, *,
                  faults: Optional[TraFaultModel] = None, cost_model: Optional[AmbitCostModel] = None,
-                 backend: BackendLike = None, host_rows: bool = False) -> None:
-        row_bits, data_rows = positive_int("row_bits", row_bits), positive_int("data_rows", data_rows)
+                 backend: BackendLike = None, host_rows: bool = False, max_data_rows: int = MAX_DATA_ROWS) -> None:
+        row_bits, data_rows = positive_int("row_bits", row_bits), check_data_rows(data_rows, max_data_rows)
         if faults is not None and not isinstance(faults, TraFaultModel):
             raise TypeError(f"faults must be a TraFaultModel; got {type(faults).__name__}")
         self.row_bits, self.data_rows = row_bits, data_rows
         self.backend = get_backend(backend)
         self.host_rows = bool(host_rows) and self.backend.on_device
         self._storage = NUMPY_BACKEND if self.host_rows else self.backend  # where the rows live
+        self.require_rows(2)  # the constant rows C0 and C1
         self.faults = faults or NO_FAULTS
         self.cost_model = cost_model or AmbitCostModel()
         self._algebra = PackedRowAlgebra(self.row_bits, self._storage, self.faults)
@@ -124,6 +134,14 @@ class Subarray:
         """True between an ACTIVATE and the PRECHARGE that closes it."""
         return self._interpreter.is_open
 
+    def require_rows(self, count: int) -> None:
+        """Check, before allocating them, that ``count`` more rows fit in the memory where rows are
+        stored (host or device); raises :class:`~cim_emu._memory.InsufficientMemoryError` (a
+        ``ValueError``) naming ``row_bits`` when they do not."""
+        device_memory = self._storage.free_bytes if self._storage.on_device else None  # None: the host's
+        require_bytes(count * 8 * self.n_words, parameter="row_bits", what=f"{count} row(s) of {self.row_bits} bits",
+                      available=device_memory)
+
     def __repr__(self) -> str:
         host_rows = "host_rows=True, " if self.host_rows else ""
         return (f"Subarray(row_bits={self.row_bits}, data_rows={self.data_rows}, "
@@ -132,13 +150,16 @@ class Subarray:
     # -- reading and writing rows -----------------------------------------------------------
     def _row_name(self, row: RowLike, *, for_write: bool) -> str:
         if isinstance(row, (int, numpy.integer)) and not isinstance(row, bool):
+            if not 0 <= row < self.data_rows:
+                raise AmbitCommandError(f"row index {shown(row)} is out of range: this subarray has data rows "
+                                        f"D0..D{self.data_rows - 1}")
             name = f"D{int(row)}"
         elif isinstance(row, Address):
             name = str(row)
         elif isinstance(row, str):
             name = row.strip().upper()
         else:
-            raise TypeError(f"row must be a data row index, a row name or an Address; got {row!r}")
+            raise TypeError(f"row must be a data row index, a row name or an Address; got {shown(row)}")
         if name in ("C0", "C1"):
             if for_write:
                 raise AmbitCommandError(f"cannot write constant row {name}: C0 and C1 are read-only")
@@ -146,10 +167,9 @@ class Subarray:
         if name in self._rows:
             return name
         if name.startswith("D") and name[1:].isdigit():
-            raise AmbitCommandError(
-                f"row {name} is out of range: this subarray has data rows D0..D{self.data_rows - 1}"
-            )
-        raise ValueError(f"unknown row {row!r}: expected D0..D{self.data_rows - 1}, "
+            raise AmbitCommandError(f"row {shown(name)} is out of range: this subarray has data rows "
+                                    f"D0..D{self.data_rows - 1}")
+        raise ValueError(f"unknown row {shown(row)}: expected D0..D{self.data_rows - 1}, "
                          f"{', '.join(DESIGNATED_ROWS)}, C0 or C1")
 
     def _stored(self, row: RowLike) -> Any:
@@ -200,10 +220,7 @@ class Subarray:
         bits = self._storage.asarray(bits)
         if bits.shape != (self.row_bits,):
             raise ValueError(f"bits must have shape ({self.row_bits},); got {tuple(bits.shape)}")
-        if bits.dtype != bool and not (numpy.issubdtype(bits.dtype, numpy.integer)
-                                       and bool(((bits == 0) | (bits == 1)).all())):
-            raise ValueError(f"bits must be bool or integers 0/1; got dtype {bits.dtype} with other values")
-        self._rows[name] = read_only(pack_bits(bits, xp=self.xp))
+        self._rows[name] = read_only(pack_bits(as_bit_vector("bits", bits), xp=self.xp))
 
     def state(self) -> dict[str, Any]:
         """A copy of every stored row (data and designated) by name; ``None`` for a dropped row."""
@@ -219,21 +236,28 @@ class Subarray:
         self._interpreter.precharge()
 
     def aap(self, first: AddressLike, second: AddressLike) -> None:
-        """ACTIVATE ``first``, ACTIVATE ``second``, PRECHARGE."""
-        self.activate(first)
-        self.activate(second)
-        self.precharge()
+        """ACTIVATE ``first``, ACTIVATE ``second``, PRECHARGE (all or nothing: see :meth:`execute`)."""
+        self.execute(AAP(first, second))
 
     def ap(self, address: AddressLike) -> None:
-        """ACTIVATE ``address``, PRECHARGE."""
-        self.activate(address)
-        self.precharge()
+        """ACTIVATE ``address``, PRECHARGE (all or nothing: see :meth:`execute`)."""
+        self.execute(AP(address))
+
+    def execute(self, command: Command) -> None:
+        """Carry out one AAP or AP on the stored rows, all or nothing: a command that breaks a
+        rule raises :class:`AmbitCommandError` and leaves the rows, the bank and the TRA count as
+        they were, so the next command or :meth:`run` works."""
+        if not isinstance(command, Command):
+            raise TypeError(f"command must be a Command (AAP or AP); got {type(command).__name__}")
+        with self._interpreter.all_or_nothing():
+            self._interpreter.execute(command)
 
     # -- programs ---------------------------------------------------------------------------
     def run(self, program: Union[Program, str], *, executor: str = "fast", scratch: str = "keep",
             chunk_words: Optional[int] = None, threads: Optional[int] = None,
             pass_words: Optional[int] = None) -> ProgramCost:
-        """Run ``program`` (a :class:`Program` or its text) and return its modelled cost.
+        """Run ``program`` (a :class:`Program`, its text or an iterable of commands) and return its
+        modelled cost.
 
         ``scratch="drop"`` leaves the designated rows the program changes without a value
         (reading them raises an error until they are written again), so that the fast
@@ -243,7 +267,8 @@ class Subarray:
         :mod:`cim_emu.ambit.fast`); ``pass_words`` sets how many words of host rows the fast
         executor passes through the backend at a time (default: as the device's memory share
         allows; on a host backend, whole rows). None of them changes the bits. The executor
-        is chosen here (see the module docstring).
+        is chosen here (see the module docstring). The rows the program writes are checked
+        against the memory left before any is allocated (:meth:`require_rows`).
         """
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
@@ -254,6 +279,7 @@ class Subarray:
         program = as_program(program)
         self._interpreter.require_precharged()
         compiled = compile_program(program.instructions, self.data_rows, self.faults.enabled)
+        self.require_rows(len(compiled.outputs))
         for row in sorted(compiled.reads):
             if self._rows[row] is None:
                 raise AmbitCommandError(

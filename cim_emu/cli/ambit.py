@@ -9,8 +9,10 @@ from typing import Any, Optional
 
 import click
 
+from .._memory import InsufficientMemoryError
 from ._options import backend_option, open_backend, seed_option
 from ._output import Column, csv_option, format_fields, format_table, json_option, report
+from ._program_file import PROGRAM_HINT, read_program
 
 #: The executors of :meth:`cim_emu.ambit.Subarray.run` (named here so that --help need not
 #: import the engine; a test keeps the two lists equal).
@@ -22,11 +24,15 @@ FAULT_PRESETS = ("none", "ambit-pv10", "ambit-pv15", "ambit-pv20", "ambit-pv25",
 #: --dram: the cost model presets of :class:`cim_emu.ambit.cost.AmbitCostModel`.
 DRAM_PRESETS = ("ddr3-1600", "ddr4-2400")
 
-#: How usage errors name the program file argument.
-PROGRAM_HINT = "'PROGRAM_FILE'"
-
 #: One physical row of the Ambit paper's DRAM (8 KiB), in bits.
 PAPER_ROW_BITS = 8192 * 8
+
+#: The model limit on data rows per subarray, :data:`cim_emu.ambit.addresses.MAX_DATA_ROWS`, and
+#: the physically meaningful organisations of :mod:`cim_emu.ambit.cost` (named here so that
+#: --help need not import the engine; a test keeps them equal).
+MAX_DATA_ROWS = 1006
+ROW_BYTES_RANGE = (512, 65536)
+BANKS_RANGE = (1, 1024)
 
 
 @click.group()
@@ -42,27 +48,11 @@ def ambit() -> None:
 # -- ambit run ------------------------------------------------------------------------------
 
 
-def _read_program(path: pathlib.Path) -> Any:
-    """The :class:`~cim_emu.ambit.Program` in ``path``; any problem is a one-line usage error."""
-    from ..ambit import Program, ProgramSyntaxError  # noqa: PLC0415
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint=PROGRAM_HINT) from None
-    try:
-        program = Program.parse(text)
-    except ProgramSyntaxError as exc:  # its message starts with "line N:"
-        raise click.BadParameter(f"{path}, {exc}", param_hint=PROGRAM_HINT) from None
-    if not len(program):
-        raise click.BadParameter(f"{path} holds no commands", param_hint=PROGRAM_HINT)
-    return program
-
-
 def _rows_named(program: Any) -> int:
-    """Data rows just enough for the highest data row ``program`` names (at least one)."""
-    indices = [a.index for command in program for a in command.addresses if a.group == "D"]
-    return max(indices, default=0) + 1
+    """Data rows just enough for the highest data row ``program`` names (at least one), up to the
+    model limit: a row beyond it is then reported with its line, as an illegal command."""
+    indices = (a.index for command in program for a in command.addresses if a.group == "D")
+    return min(max(indices, default=0) + 1, MAX_DATA_ROWS)
 
 
 def _illegal_line(program: Any, data_rows: int) -> int:
@@ -116,6 +106,7 @@ def _run_on_random_rows(subarray: Any, program: Any, program_file: pathlib.Path,
     except AmbitCommandError as exc:
         line = _illegal_line(program, subarray.data_rows)
         raise click.BadParameter(f"{program_file}, line {line}: {exc}", param_hint=PROGRAM_HINT) from None
+    subarray.require_rows(len(compiled.reads) + len(compiled.outputs) + 1)  # and a random row being drawn
     order = row_names(subarray.data_rows)
     position = {row: index for index, row in enumerate(order)}
     streams = {row: position[row] for row in sorted(compiled.reads, key=position.__getitem__)}
@@ -131,10 +122,10 @@ def _run_on_random_rows(subarray: Any, program: Any, program_file: pathlib.Path,
 @click.option("--row-bits", metavar="N", type=click.IntRange(min=1), default=PAPER_ROW_BITS,
               show_default=True,
               help="Bits of every row; a row longer than one physical DRAM row stands for many "
-                   "rows in lockstep, and the cost model counts them.")
-@click.option("--data-rows", metavar="N", type=click.IntRange(min=1), default=None,
-              help="Data rows D0..D(N-1) of the subarray. Default: just enough for the highest "
-                   "data row the program names.")
+                   "rows in lockstep, and the cost model counts them. The rows must fit in memory.")
+@click.option("--data-rows", metavar="N", type=click.IntRange(1, MAX_DATA_ROWS), default=None,
+              help=f"Data rows D0..D(N-1) of the subarray, at most {MAX_DATA_ROWS} (the Ambit paper's "
+                   "subarray). Default: just enough for the highest data row the program names.")
 @seed_option
 @click.option("--executor", type=click.Choice(EXECUTORS), default="fast", show_default=True,
               help="fast: compile the program and evaluate it in one pass over memory; "
@@ -152,7 +143,8 @@ def run(program_file: pathlib.Path, row_bits: int, data_rows: Optional[int], see
     Reports the rows the program in PROGRAM_FILE wrote and what it cost.
 
     PROGRAM_FILE holds one command a line, 'AAP a b' or 'AP a' ('#' starts a comment), e.g.
-    'AAP D0 B0'. A syntax error or an illegal command is reported with its line number.
+    'AAP D0 B0', in UTF-8 (a byte order mark at the start is dropped). A syntax error or an
+    illegal command, such as a data row beyond the subarray's, is reported with its line number.
 
     Every row the program reads before writing it starts random: the row at position i of
     the subarray's row order D0, D1, ..., D(N-1), T0, T1, T2, T3, DCC0, DCC1 holds
@@ -171,14 +163,18 @@ def run(program_file: pathlib.Path, row_bits: int, data_rows: Optional[int], see
     """
     from ..ambit import Subarray  # noqa: PLC0415
 
-    program = _read_program(program_file)
+    program = read_program(program_file)
     data_rows = data_rows or _rows_named(program)
     chosen = open_backend(backend)
     try:
         subarray = Subarray(row_bits, data_rows, faults=_fault_model(fault_preset, seed), backend=chosen)
         streams, cost, records = _run_on_random_rows(subarray, program, program_file, seed, executor)
-    except MemoryError as exc:
-        raise click.BadParameter(f"rows of {row_bits} bits do not fit in memory: {exc}",
+    except InsufficientMemoryError as exc:  # checked before allocating
+        raise click.BadParameter(f"rows of {row_bits} bits do not fit in memory: {exc.reason}",
+                                 param_hint="'--row-bits'") from None
+    except MemoryError as exc:  # an allocation failed all the same (its message may be empty)
+        reason = str(exc) or "an allocation failed"
+        raise click.BadParameter(f"rows of {row_bits} bits do not fit in memory: {reason}",
                                  param_hint="'--row-bits'") from None
 
     peak = subarray.cost_model.peak_throughput_bytes_per_s(program)
@@ -236,10 +232,12 @@ OPS_COLUMNS = [
 @click.command()
 @click.option("--dram", type=click.Choice(DRAM_PRESETS), default="ddr3-1600", show_default=True,
               help="Timing preset: DDR3-1600 (the Ambit paper's system) or DDR4-2400 (JEDEC).")
-@click.option("--banks", metavar="N", type=click.IntRange(min=1), default=None,
-              help="Banks operating in parallel (default: the preset's).")
-@click.option("--row-bytes", metavar="N", type=click.IntRange(min=1), default=None,
-              help="Bytes of one physical row (default: the preset's).")
+@click.option("--banks", metavar="N", type=click.IntRange(*BANKS_RANGE), default=None,
+              help=f"Banks operating in parallel, {BANKS_RANGE[0]} to {BANKS_RANGE[1]} (default: the "
+                   "preset's).")
+@click.option("--row-bytes", metavar="N", type=click.IntRange(*ROW_BYTES_RANGE), default=None,
+              help=f"Bytes of one physical row, {ROW_BYTES_RANGE[0]} to {ROW_BYTES_RANGE[1]} (default: "
+                   "the preset's).")
 @json_option
 @csv_option
 def ops(dram: str, banks: Optional[int], row_bytes: Optional[int], json_path: Optional[str],

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import heapq
 
-from .._checks import positive_int
-from ..ambit.addresses import AMBIT_DATA_ROWS
+from ..ambit.addresses import AMBIT_DATA_ROWS, check_data_rows
 
 
 class OutOfRowsError(ValueError):
@@ -22,10 +21,11 @@ class OutOfRowsError(ValueError):
 
 
 class RowAllocator:
-    """Hands out the data rows ``D0`` .. ``D(data_rows-1)`` of one subarray."""
+    """Hands out the data rows ``D0`` .. ``D(data_rows-1)`` of one subarray (``data_rows`` at most
+    :data:`~cim_emu.ambit.addresses.MAX_DATA_ROWS`, the model limit)."""
 
     def __init__(self, data_rows: int = AMBIT_DATA_ROWS) -> None:
-        self.data_rows = data_rows = positive_int("data_rows", data_rows)
+        self.data_rows = data_rows = check_data_rows(data_rows)
         self._free = list(range(data_rows))
         self._in_use: set[int] = set()
         self.high_water = 0

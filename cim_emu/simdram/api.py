@@ -32,6 +32,7 @@ from ..ambit.cost import AmbitCostModel, ProgramCost
 from ..ambit.faults import TraFaultModel
 from ..ambit.program import Program
 from ..ambit.subarray import Subarray
+from ..bits import as_bit_vector
 from .layout import check_bits, from_vertical, to_vertical
 from .operations import build_operation, get_operation, operand_widths
 
@@ -92,8 +93,10 @@ def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executo
     """Apply SIMDRAM operation ``op`` (see :data:`~cim_emu.simdram.operations.OPERATIONS`).
 
     Operands are 1-D integer arrays of one length whose values fit in ``bits`` bits (signed or
-    unsigned as ``signed`` says); the condition of ``if_else`` is a bool (or 0/1) array. The
-    result has the narrowest integer dtype of its width and signedness, or bool.
+    unsigned as ``signed`` says); the condition of ``if_else`` is a bool array or an integer
+    array holding only 0 and 1 (any other value, or a float array, is a ``ValueError``). The
+    result has the narrowest integer dtype of its width and signedness, or bool. ``data_rows`` is
+    at most :data:`~cim_emu.ambit.addresses.MAX_DATA_ROWS`.
 
     >>> import numpy as np
     >>> r = simdram_op("add", np.array([250, 3], np.uint8), np.array([10, 4], np.uint8), bits=8)
@@ -117,7 +120,8 @@ def simdram_op(op: str, *operands: Any, bits: int, signed: bool = False, executo
     for index, (array, width, rows) in enumerate(zip(arrays, widths, built.inputs)):
         is_condition = operation.condition_first and index == 0
         try:
-            planes[rows] = to_vertical(array != 0 if is_condition else array, width, signed and not is_condition)
+            value = as_bit_vector("the condition", array) if is_condition else array
+            planes[rows] = to_vertical(value, width, signed and not is_condition)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"operand {index} of {op}: {exc}") from None
     results, cost = run_program(built.program, planes, built.outputs, count, data_rows=data_rows,

@@ -20,7 +20,9 @@ Semantics (the reference functions below):
   unsigned operands.
 * ``equal``, ``greater``, ``greater_equal``: bool results, comparing as signed or unsigned.
   ``min``, ``max``: elementwise, likewise.
-* ``if_else(condition, a, b)``: ``a`` where the bool ``condition`` holds, else ``b``.
+* ``if_else(condition, a, b)``: ``a`` where the bool ``condition`` holds, else ``b``; the
+  condition is a bool array or integers 0 and 1 (:func:`~cim_emu.simdram.api.simdram_op`
+  refuses any other value).
 * ``bitcount``: the number of set bits of the ``n``-bit pattern (two's complement for signed
   operands), an unsigned result of ``n.bit_length()`` bits.
 * ``and_reduce``, ``or_reduce``, ``xor_reduce``: AND, OR, XOR of the ``n`` bits of each element,
