@@ -146,9 +146,11 @@ class CrossbarLayer(LayerState):
                 f"config=({self.config})")
 
     # -- programming ---------------------------------------------------------------------------
-    def _blocks(self) -> list:
-        """``[(weight (N_g, K_g), bias or None)]``, one per group, views of the parameters."""
-        weight, bias, groups = self._weight_matrix(), self._bias_vector(), self.crossbar_groups
+    def _blocks(self, weight: Optional[torch.Tensor] = None) -> list:
+        """``[(weight (N_g, K_g), bias or None)]``, one per group: views of ``weight`` (default:
+        the layer's weight matrix) and of the bias."""
+        weight = self._weight_matrix() if weight is None else weight
+        bias, groups = self._bias_vector(), self.crossbar_groups
         n = weight.shape[0] // groups
         return [(weight[g * n:(g + 1) * n], None if bias is None else bias[g * n:(g + 1) * n]) for g in range(groups)]
 
@@ -170,9 +172,8 @@ class CrossbarLayer(LayerState):
                 generator = torch.Generator(device=matrix.device).manual_seed(seed)
                 z = torch.randn(matrix.shape, generator=generator, device=matrix.device, dtype=matrix.dtype)
                 matrix = matrix * (1 + self.weight_noise * z)
-            n = matrix.shape[0] // self.crossbar_groups
-            analogs = [self._program(matrix[g * n:(g + 1) * n], None if bias is None else bias[g * n:(g + 1) * n],
-                                     (seed + g * GROUP_SEED_STRIDE) % 2**64) for g in range(self.crossbar_groups)]
+            analogs = [self._program(block, block_bias, (seed + g * GROUP_SEED_STRIDE) % 2**64)
+                       for g, (block, block_bias) in enumerate(self._blocks(matrix))]
             if self._restored_reads is not None and len(self._restored_reads) == len(analogs):
                 for analog, reads in zip(analogs, self._restored_reads):
                     analog.crossbars.reads = int(reads)

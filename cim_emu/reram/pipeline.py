@@ -222,6 +222,11 @@ class Pipeline:
             raise ValueError("these crossbars have no read noise")
         return self.noise.values(tiles, n0, n1, first_row, read_index, backend)
 
+    def tensor_cores_on(self, backend: Backend) -> Optional[TensorCoreReadout]:
+        """The tensor-core readout where these crossbars qualify and ``backend``'s device runs
+        its kernel (compute capability 8.0 or newer), else ``None``."""
+        return self.tensor_cores if supports(backend.kernels, TILE_CODES_SOURCE) else None
+
     # -- a whole read ------------------------------------------------------------------------
     def read(self, x: Any, read_index: int, row_offset: int, batch_block: Optional[int], backend: Backend, *,
              output_scale: float = 1.0, digital_corrections: bool = True) -> Any:
@@ -229,7 +234,7 @@ class Pipeline:
         (``digital_corrections=False``: the analog part only), over jobs of batch rows
         (``batch_block`` rows at most) and columns (:meth:`blocks`), spread over the host threads."""
         xp, kernels = backend.xp, backend.kernels
-        tensor_cores = self.tensor_cores if supports(kernels, TILE_CODES_SOURCE) else None
+        tensor_cores = self.tensor_cores_on(backend)
         if tensor_cores is None:
             require_exact_float_products(backend)
         threads = default_threads() if kernels is None and not backend.on_device else 1
@@ -320,7 +325,7 @@ class Pipeline:
         free = None if on_host else backend.free_bytes()
         if free is not None:
             budget = max(1, min(budget, int(DEVICE_MEMORY_SHARE * free)))
-        tensor_cores = self.tensor_cores if supports(backend.kernels, TILE_CODES_SOURCE) else None
+        tensor_cores = self.tensor_cores_on(backend)
         if tensor_cores is not None:
             tile_row_bytes = T * C * tensor_cores.depth  # int8
         else:
