@@ -168,8 +168,8 @@ def test_a_long_token_is_cut_in_the_message(invoke, program_file):
 @pytest.mark.parametrize("option, value, allowed", [
     ("--row-bytes", 99999999999999999999, "512<=x<=65536"),
     ("--row-bytes", 511, "512<=x<=65536"),
-    ("--banks", 10**24, "1<=x<=1024"),
-    ("--banks", 1025, "1<=x<=1024"),
+    ("--banks", 10**24, "1<=x<=4096"),
+    ("--banks", 4097, "1<=x<=4096"),
 ])  # fmt: skip
 def test_ambit_ops_bounds_the_organisation(invoke, option, value, allowed):
     message = usage_error(invoke("ambit", "ops", option, value))
@@ -177,9 +177,9 @@ def test_ambit_ops_bounds_the_organisation(invoke, option, value, allowed):
 
 
 def test_ambit_ops_at_the_largest_organisation(invoke):
-    result = invoke("ambit", "ops", "--banks", 1024, "--row-bytes", 65536, "--json", "-")
+    result = invoke("ambit", "ops", "--banks", 4096, "--row-bytes", 65536, "--json", "-")
     not_ = {record["op"]: record for record in json_document(result)["results"]}["not"]
-    assert not_["peak_gb_per_s"] == pytest.approx(1024 * 65536 / 105.5e-9 / 1e9)
+    assert not_["peak_gb_per_s"] == pytest.approx(4096 * 65536 / 105.5e-9 / 1e9)
 
 
 # -- properties: any file and any option value is a clear error or a run ----------------------
@@ -213,12 +213,12 @@ def test_any_program_file_and_option_is_a_clear_error_or_a_run(invoke, tmp_path_
 
 
 @CLI_PROPERTY
-@given(OPTION_INTEGERS | st.integers(1, 1024), OPTION_INTEGERS | st.integers(512, 65536),
+@given(OPTION_INTEGERS | st.integers(1, 4096), OPTION_INTEGERS | st.integers(512, 65536),
        st.sampled_from(["ddr3-1600", "ddr4-2400"]))
 def test_any_organisation_is_a_clear_error_or_a_table(invoke, banks, row_bytes, dram):
     result = invoke("ambit", "ops", "--banks", banks, "--row-bytes", row_bytes, "--dram", dram, "--json", "-")
     assert_clear(result)
-    in_range = 1 <= banks <= 1024 and 512 <= row_bytes <= 65536
+    in_range = 1 <= banks <= 4096 and 512 <= row_bytes <= 65536
     assert (result.exit_code == 0) == in_range
     if in_range:
-        assert all(record["peak_gb_per_s"] <= 1024 * 65536 / 45e-9 / 1e9 for record in json_document(result)["results"])
+        assert all(record["peak_gb_per_s"] <= 4096 * 65536 / 45e-9 / 1e9 for record in json_document(result)["results"])

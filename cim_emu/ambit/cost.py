@@ -34,12 +34,22 @@ from .._checks import finite_positive, int_in_range, positive_int
 from .program import Program
 
 #: Physically meaningful organisations, ``(smallest, largest)``; :class:`DramOrganization` and the
-#: command line refuse anything else. A rank's row is one x4 chip's 512-byte page at the least
-#: and 64 KiB at the most (eight x16 chips' 2 KiB pages make 16 KiB); at most 1024 banks work in
-#: parallel (16 channels x 2 ranks x 32 DDR5 banks); a bank of 2**18 rows holds at most 512
-#: subarrays of 512 rows.
+#: command line refuse anything else. Sources for the bounds:
+#:
+#: * row bytes: a rank's row is its chips' pages side by side. The smallest is one x4 DDR4 chip's
+#:   512-byte page (JEDEC JESD79-4, addressing table: page size 512 B / 1 KB / 2 KB for
+#:   x4 / x8 / x16); Ambit's 8 KiB is eight x8 chips' 1 KB pages. The largest single-rank row is
+#:   16 KiB (eight x16 chips' 2 KB pages, JESD79-4 and JESD79-5, or sixteen x4 DDR5 chips' 1 KB
+#:   pages); 64 KiB leaves 4x room for wider or ganged ranks and refuses only absurd sizes.
+#: * banks working in parallel: 32 banks per DDR5 rank (JESD79-5: 8 bank groups x 4 banks;
+#:   DDR4 has 16), 4 ranks per DIMM (quad-rank LRDIMMs), 2 DIMMs per channel and 16 channels
+#:   (beyond today's 12-channel server sockets): 32 x 4 x 2 x 16 = 4096.
+#: * subarrays per bank: a bank of ``2**18`` rows (DDR4's row address A0-A17, as
+#:   :data:`cim_emu.ambit.addresses.ROW_ADDRESSES`) in subarrays of 512 rows, the common size
+#:   (Kim et al., "A Case for Exploiting Subarray-Level Parallelism (SALP) in DRAM", ISCA 2012,
+#:   Section 2.2), is 512 subarrays.
 ROW_BYTES_RANGE = (512, 65536)
-BANKS_RANGE = (1, 1024)
+BANKS_RANGE = (1, 4096)
 SUBARRAYS_PER_BANK_RANGE = (1, 512)
 
 

@@ -32,7 +32,7 @@ PAPER_ROW_BITS = 8192 * 8
 #: --help need not import the engine; a test keeps them equal).
 MAX_DATA_ROWS = 1006
 ROW_BYTES_RANGE = (512, 65536)
-BANKS_RANGE = (1, 1024)
+BANKS_RANGE = (1, 4096)
 
 
 @click.group()
