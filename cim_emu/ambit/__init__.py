@@ -19,6 +19,9 @@ Modules, one idea each:
 * :mod:`~cim_emu.ambit.library` — the paper's sequences; :mod:`~cim_emu.ambit.bulk` — bulk ops.
 
 Checks of the library against numpy and of the fault rate: :mod:`cim_emu.studies.ambit_accuracy`.
+
+Real DDR4 chips (SiMRA, PULSAR, FCDRAM), an optional mode beside this ideal subarray: the
+subpackage :mod:`cim_emu.ambit.realchip` (``docs/spec/realchip.md``).
 """
 
 from .addresses import AMBIT_DATA_ROWS, B_GROUP, DESIGNATED_ROWS, MAX_DATA_ROWS, ROW_ADDRESSES, Address, Wordline

@@ -24,6 +24,13 @@ class Stream(enum.IntEnum):
     """Ambit: the fixed map of weak columns (one draw per column)."""
     WEAK_FLIP = 0xA3 << 56
     """Ambit: the flip of a weak column's bit by one TRA (``| tra_index``)."""
+    REALCHIP_CAPABLE = 0xA4 << 56
+    """Real-chip Ambit: the uniform draw behind the capable mask of a row group (``| group key``);
+    :mod:`cim_emu.ambit.realchip.errors`."""
+    REALCHIP_FLIP = 0xA5 << 56
+    """Real-chip Ambit: the flip of a non-capable bit by one APA (``| APA ordinal``)."""
+    REALCHIP_TIE = 0xA6 << 56
+    """Real-chip Ambit: the sensed value of a bit whose charge-sharing vote ties (``| APA ordinal``)."""
     PROGRAMMING = 0xB1 << 56
     """ReRAM: programming noise of every cell; :mod:`cim_emu.reram.devices`."""
     STUCK = 0xB2 << 56
