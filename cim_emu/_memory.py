@@ -21,6 +21,7 @@ It is ``None`` where none of them can be read; then nothing is refused.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -130,3 +131,32 @@ def require_bytes(needed: int, *, parameter: str, what: str,
     raise InsufficientMemoryError(
         parameter, f"{what} would need {format_bytes(needed)}; only {format_bytes(left)} of memory is available"
     )
+
+
+def _glibc_malloc_trim() -> Optional[Callable[[int], int]]:
+    """glibc's ``malloc_trim``, or ``None`` on another C library or platform."""
+    import ctypes  # noqa: PLC0415 - only where memory is returned
+    import ctypes.util  # noqa: PLC0415
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl has no malloc_trim
+        return None
+    return trim
+
+
+def release_free_memory() -> bool:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim(0)``); whether it could.
+
+    Programming crossbars allocates and frees many arrays of a few MiB from several threads.
+    glibc serves them from its heaps once its mmap threshold has risen past their size, and
+    keeps the freed pages: a programmed ResNet-18 otherwise holds several hundred MiB that it
+    no longer uses. Called after programming (not on every training step's reprogramming).
+    """
+    trim = _glibc_malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True

@@ -2,7 +2,8 @@
 
 cim-emu needs only numpy and click; the rest comes in extras (``setup.py``): ``gpu-cuda12`` and
 ``gpu-cuda13`` (CuPy's wheel for a CUDA 12 or 13 driver; ``gpu`` is ``gpu-cuda12``),
-``torch`` (PyTorch), ``data`` (scikit-learn) and ``plot`` (matplotlib). Every place that needs
+``torch`` (PyTorch), ``data`` (scikit-learn), ``plot`` (matplotlib) and ``irdrop`` (SciPy,
+for IR drop). Every place that needs
 one calls :func:`require`, so that a missing package always reads the same way::
 
     PACKAGE is not installed: install cim-emu[EXTRA] (pip install 'cim-emu[EXTRA]') (REASON)
@@ -19,10 +20,11 @@ from types import ModuleType
 from typing import Callable, Optional
 
 #: The package a top-level module comes from, as its users know it.
-PACKAGES = {"torch": "PyTorch", "sklearn": "scikit-learn", "matplotlib": "matplotlib", "cupy": "CuPy"}
+PACKAGES = {"torch": "PyTorch", "sklearn": "scikit-learn", "matplotlib": "matplotlib", "cupy": "CuPy",
+            "scipy": "SciPy"}
 
 #: The extra of ``setup.py`` that installs each top-level module.
-EXTRAS = {"torch": "torch", "sklearn": "data", "matplotlib": "plot", "cupy": "gpu-cuda12"}
+EXTRAS = {"torch": "torch", "sklearn": "data", "matplotlib": "plot", "cupy": "gpu-cuda12", "scipy": "irdrop"}
 
 
 class MissingDependencyError(ImportError):

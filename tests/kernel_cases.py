@@ -19,6 +19,7 @@ from cim_emu.reram import CrossbarArray
 from cim_emu.reram import gpu as reram_gpu
 from cim_emu.reram.config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, WeightMapping
 from cim_emu.reram.devices import DeviceModel
+from cim_emu.reram.ir_drop import WireModel
 from cim_emu.simdram import build_operation, simdram_op
 
 from fake_cupy import with_free_bytes
@@ -151,10 +152,16 @@ RERAM_CONFIGS = {
     "signed-read-noise": ReramConfig(crossbar=CrossbarGeometry(16, 16),
                                      mapping=WeightMapping(differential_readout="subtract"), adc=AdcConfig(bits=7),
                                      devices=DeviceModel.generic_reram(read_noise=0.05)),
+    "ir-drop": ReramConfig(crossbar=CrossbarGeometry(16, 8), adc=AdcConfig(bits=8),
+                           wires=WireModel(r_wire_row=2.0, r_wire_col=3.0, r_on=1000.0)),
+    "ir-drop-reference-read-noise": ReramConfig(
+        crossbar=CrossbarGeometry(16, 8), mapping=WeightMapping(8, 2, "offset", offset_correction="reference_column"),
+        adc=AdcConfig(bits=7), devices=DeviceModel.generic_reram(),
+        wires=WireModel(r_wire_row=1.0, r_wire_col=1.0, r_driver=5.0, r_sense=5.0)),
 }
 """ReRAM configurations covering every path of the epilogue: packed cells (pack > 1), lossy and
 clipping ADCs, the signed ADC, reference columns, prescaled float32 and float64 sums, float64
-codes of float32 sums, read noise."""
+codes of float32 sums, read noise; IR drop (effective conductances in fixed point)."""
 
 
 def crossbar_for(config, np_rng, K=None, N=37):

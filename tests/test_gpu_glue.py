@@ -37,7 +37,7 @@ def gpu():
 def test_crossbars_on_the_gpu_backend_equal_numpy(gpu, np_rng, name):
     got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, gpu, batch=9, method="auto")
     numpy.testing.assert_array_equal(got, expected)
-    assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
+    assert tensor_cores == RERAM_CONFIGS[name].ideal_cells
 
 
 def test_device_inputs_give_device_outputs(gpu, np_rng):

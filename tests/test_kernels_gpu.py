@@ -165,7 +165,7 @@ def test_pipeline_on_the_gpu_equals_numpy(device, np_rng, name):
     """CrossbarArray on CuPy (tensor cores where it qualifies, else cuBLAS and the epilogue)."""
     got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, device, batch=300, N=700)
     numpy.testing.assert_array_equal(got, expected)
-    assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
+    assert tensor_cores == RERAM_CONFIGS[name].ideal_cells
 
 
 @pytest.mark.parametrize("bits, signed", [(8, True), (8, False), (9, True)])

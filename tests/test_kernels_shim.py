@@ -365,7 +365,7 @@ def test_pipeline_through_the_kernels_equals_numpy(shim, np_rng, name):
     float products and the epilogue kernel), run on the CPU shim, against the numpy pipeline."""
     got, expected, tensor_cores = pipeline_against_numpy(RERAM_CONFIGS[name], np_rng, shim)
     numpy.testing.assert_array_equal(got, expected)
-    assert tensor_cores == RERAM_CONFIGS[name].devices.ideal
+    assert tensor_cores == RERAM_CONFIGS[name].ideal_cells
 
 
 @pytest.mark.parametrize("bits, signed, tensor_cores", [(8, True, True), (8, False, True), (9, True, False)])

@@ -14,8 +14,9 @@ RECORD_KEYS = ["engine", "case", "model", "mode", "devices", "batch", "input_sha
                "baseline_s", "emulator_cpu_s", "baseline_cpu_s", "ratio_to_baseline", "ratio_rounds_min",
                "ratio_rounds_max", "rounds_rule", "emulator_cores_busy", "baseline_cores_busy", "emulator_rounds_s",
                "baseline_rounds_s", "relative_error", "top1_agreement", "threads", "thread_settings"]
-MEMORY_KEYS = ["baseline_peak_rss_bytes", "baseline_rss_before_run_bytes", "emulator_peak_rss_bytes",
-               "emulator_rss_before_run_bytes", "peak_memory_ratio", "memory_method"]
+MEMORY_KEYS = ["baseline_peak_rss_bytes", "baseline_rss_before_run_bytes", "baseline_setup_peak_rss_bytes",
+               "emulator_peak_rss_bytes", "emulator_rss_before_run_bytes", "emulator_setup_peak_rss_bytes",
+               "peak_memory_ratio", "setup_peak_memory_ratio", "memory_method"]
 PLAUSIBILITY_KEYS = ["floor_ratio", "floor_basis", "plausible", "implausible_reason"]
 
 

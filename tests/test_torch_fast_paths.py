@@ -96,6 +96,29 @@ def test_the_quantized_forward_equals_the_float_rows(config, geometry, input_sca
         torch.testing.assert_close(conv(x.requires_grad_()), expected, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("geometry", ["3x3-stride2", "3x3-stride2-circular-groups3", "2x2-stride3 (skips inputs)"])
+@pytest.mark.parametrize("input_scale", [None, "per_batch", 0.01])
+def test_unfolding_block_by_block_is_one_read_of_all_the_rows(monkeypatch, config, geometry, input_scale):
+    """Unfolded a sample at a time (the smallest block), the forward is still one read: the
+    bits of the float rows' single read, and one read more on the crossbars' count."""
+    import cim_emu.nn.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "UNFOLD_BLOCK_BYTES", 1)
+    dynamic = "per_batch" if input_scale == "per_batch" else "per_sample"
+    conv = conv_for(CONFIGS[config], geometry, dynamic_scale=dynamic)
+    conv.input_scale = None if isinstance(input_scale, str) else input_scale
+    ranges = torch.arange(1, 6)[:, None, None, None]  # samples of different ranges: per-sample scales differ
+    x = torch.rand(5, 3, 11, 10, generator=torch.Generator().manual_seed(2)) * ranges
+    if CONFIGS[config].inputs.signed:
+        x = 2 * x - 1
+    first_read(conv)
+    with torch.no_grad():
+        fast = conv(x)
+    assert [analog.crossbars.reads for analog in conv.analog_layers()] == [1] * conv.groups
+    torch.testing.assert_close(fast, float_rows_forward(conv, x), rtol=0, atol=0)
+
+
 def test_uncovered_values_are_ignored_as_the_rows_ignore_them():
     conv = conv_for(CONFIGS["adc6"], "1x1-stride2 (skips inputs)")
     x = torch.rand(1, 3, 6, 6)

@@ -10,7 +10,7 @@ and the outputs are folded back. A 1-D convolution is the 2-D one on inputs of h
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Iterator, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,10 @@ from ..reram.quantize import quantize_inputs
 from .functions import needs_grad, to_array, to_tensor
 from .layer import CrossbarLayer
 from .linear import copy_parameters
+
+#: The most bytes of unfolded integer rows that exist at once in a forward without autograd
+#: (whole samples, at least one): the rows are ``kh * kw`` times larger than the input.
+UNFOLD_BLOCK_BYTES = 32 * 2**20
 
 #: ``nn.Conv1d``/``nn.Conv2d``'s padding modes, all supported.
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
@@ -130,7 +134,8 @@ class _CrossbarConv(CrossbarLayer):
         values the kernel covers (each up to ``kh * kw`` times), so the input, its uncovered
         values set to 0 (a stride past the kernel skips some), gives the same checks, scales
         and integers as its rows, from up to ``kh * kw`` times fewer values; the integer rows
-        are then unfolded. Same bits as :meth:`_product` on the float rows.
+        are then unfolded, ``UNFOLD_BLOCK_BYTES`` of them at a time (one read of the crossbars
+        over all the blocks). Same bits as :meth:`_product` on the float rows.
         """
         analogs = self.analog_layers()
         backend = analogs[0].backend
@@ -142,15 +147,21 @@ class _CrossbarConv(CrossbarLayer):
             scale = self._sample_scales(values, batch)
         if isinstance(scale, torch.Tensor):
             scale = to_array(scale[:, None, None, None])
-        x_q, x_scale = quantize_inputs(backend.asarray(to_array(values)), self.config, scale, xp=backend.xp)
-        rows = self._unfolded(x_q, backend.xp)
-        if getattr(x_scale, "ndim", 0):
-            x_scale = backend.xp.repeat(x_scale.reshape(batch), rows.shape[0] // max(batch, 1))[:, None]
-        width = rows.shape[1] // len(analogs)
-        outputs = [analog.quantized_product(rows if len(analogs) == 1 else
-                                            backend.xp.ascontiguousarray(rows[:, g * width:(g + 1) * width]), x_scale)
-                   for g, analog in enumerate(analogs)]
-        return to_tensor(outputs[0] if len(outputs) == 1 else backend.xp.concatenate(outputs, axis=1), padded)
+        xp = backend.xp
+        x_q, x_scale = quantize_inputs(backend.asarray(to_array(values)), self.config, scale, xp=xp)
+        out_h, out_w = self._windows(x_q.shape[2], x_q.shape[3])
+        positions, channels = out_h * out_w, x_q.shape[1] // len(analogs)
+        (kh, kw), _, _ = self._pairs()
+        samples = max(1, UNFOLD_BLOCK_BYTES // max(1, positions * channels * kh * kw * x_q.itemsize))
+
+        def blocks(group: int) -> Iterator[tuple]:  # the group's rows, a block of samples at a time
+            for s0 in range(0, max(batch, 1), samples):
+                rows = self._unfolded(x_q[s0:s0 + samples, group * channels:(group + 1) * channels], xp)
+                sample_scales = x_scale.reshape(batch)[s0:s0 + samples] if getattr(x_scale, "ndim", 0) else None
+                yield rows, x_scale if sample_scales is None else xp.repeat(sample_scales, positions)[:, None]
+
+        outputs = [xp.concatenate(analog.quantized_product_in_blocks(blocks(g))) for g, analog in enumerate(analogs)]
+        return to_tensor(outputs[0] if len(outputs) == 1 else xp.concatenate(outputs, axis=1), padded)
 
     def _unfolded(self, x: Any, xp: Any) -> Any:
         """The rows ``(B * H' * W', C * kh * kw)`` of a padded array ``x`` ``(B, C, H, W)``, as

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Union
 import torch
 from torch import nn
 
+from .._memory import release_free_memory
 from ..reram.config import ReramConfig
 from .attention import PROJECTIONS, CrossbarMultiheadAttention
 from .conv import CrossbarConv1d, CrossbarConv2d
@@ -248,13 +249,17 @@ def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: 
     sets each layer's ADC full scale from the same rows, quantized with the new input scale
     (:meth:`CrossbarLinear.calibrate_adc`, with ``adc_percentile``); the full scales are
     readable as ``layer.config.adc.full_scale``. A calibrated input scale is fixed, so the
-    outputs no longer depend on the batch.
+    outputs no longer depend on the batch. Layers in eval mode are then programmed for their
+    calibrated configuration (:meth:`CrossbarLayer.program`), so that the next forward only reads.
     """
     scales = {}
     for name, layer, chunks in _recorded_rows(model, batches, forward):
         scales[name] = layer.calibrate_inputs(torch.cat([rows for rows, _ in chunks]), method, percentile)
         if adc is not None:
             layer._calibrate_adc_chunks(chunks, adc, adc_percentile)
+        if not layer.training:
+            layer.program()
+    release_free_memory()  # the recorded rows are gone: hand their pages back
     return scales
 
 
@@ -270,10 +275,16 @@ def calibrate_adc(model: nn.Module, batches: Union[torch.Tensor, Iterable], meth
     the ``percentile`` of them (:meth:`cim_emu.reram.crossbar.CrossbarArray.largest_partial_sum`).
     A smaller full scale gives a finer ADC step (``full_scale / Q``); partial sums above it
     clip. Each layer is reprogrammed with ``dataclasses.replace(config,
-    adc=dataclasses.replace(config.adc, full_scale=...))`` and the same seed.
+    adc=dataclasses.replace(config.adc, full_scale=...))`` and the same seed (now in eval mode,
+    else on its next forward).
     """
-    return {name: layer._calibrate_adc_chunks(chunks, method, percentile)
-            for name, layer, chunks in _recorded_rows(model, batches, forward)}
+    full_scales = {}
+    for name, layer, chunks in _recorded_rows(model, batches, forward):
+        full_scales[name] = layer._calibrate_adc_chunks(chunks, method, percentile)
+        if not layer.training:
+            layer.program()
+    release_free_memory()
+    return full_scales
 
 
 def set_read_time(model: nn.Module, t_seconds: Optional[float], drift_compensation: bool = False) -> None:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import nonnegative_number
+from .._memory import release_free_memory
 from ..reram.config import ReramConfig
 from ..reram.quantize import AnalogLayer, input_levels, quantize_inputs
 from . import compiled
@@ -129,6 +130,7 @@ class CrossbarLayer(LayerState):
         mode with autograd: noisy crossbars are programmed with a fresh seed per step)."""
         with self._errors_named(), engine_device(self._weight_matrix().device):
             y = self._forward(x)
+        release_free_memory()
         if training_step:
             self.training_steps += 1
         return y
@@ -179,10 +181,19 @@ class CrossbarLayer(LayerState):
                     analog.crossbars.reads = int(reads)
             self._restored_reads = None
             self._programmed = (key, analogs)
+            if not noisy:  # programmed once: hand back the pages its temporaries left in the C heap
+                release_free_memory()
         analogs = self._programmed[1]
         for analog in analogs:
             analog.input_scale = self.input_scale
         return analogs
+
+    def program(self) -> None:
+        """Program the crossbars of the current weights and configuration now, not on the next
+        forward (:meth:`analog_layers`); :func:`~cim_emu.nn.calibrate` does it for every layer
+        in eval mode."""
+        with engine_device(self._weight_matrix().device):
+            self.analog_layers()
 
     def _program(self, matrix: torch.Tensor, bias: Optional[torch.Tensor], seed: int) -> AnalogLayer:
         if bias is not None and bias.dtype not in (torch.float32, torch.float64):
@@ -309,7 +320,8 @@ class CrossbarLayer(LayerState):
         largest ideal partial sum they produce over every conversion (``method="max"``) or that
         ``percentile`` of them (``"percentile"``): :meth:`CrossbarArray.largest_partial_sum`; a
         grouped convolution takes the largest of its groups' values. Partial sums above it clip
-        to the top code; below it the ADC step shrinks to ``full_scale / Q``. The layer's config
+        (to the code ``full_scale`` itself when it is at most ``Q``, with a unit step; else to
+        ``Q``, with the step ``full_scale / Q``). The layer's config
         becomes ``dataclasses.replace(config, adc=dataclasses.replace(config.adc,
         full_scale=...))``, so its crossbars are reprogrammed (same seed) on the next forward.
         Returns the full scale.

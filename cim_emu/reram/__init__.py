@@ -4,7 +4,8 @@
 * :mod:`~cim_emu.reram.crossbar` — :class:`CrossbarArray`, the front: programs the crossbars
   and reads them (the exact product or the pipeline), host inputs through a device in passes;
 * programming: :mod:`~cim_emu.reram.mapping` (weights to cell levels) and
-  :mod:`~cim_emu.reram.devices` (non-idealities in fixed point, device presets);
+  :mod:`~cim_emu.reram.devices` (non-idealities in fixed point, device presets) and
+  :mod:`~cim_emu.reram.ir_drop` (wire resistance: each tile's effective conductances);
 * the read stages, in pipeline order: :mod:`~cim_emu.reram.dac` (inputs to bit-serial
   chunks), :mod:`~cim_emu.reram.layout` (row tiles, column packing),
   :mod:`~cim_emu.reram.pipeline` (jobs over the host threads, read noise, corrections),
@@ -26,10 +27,11 @@ from .config import AdcConfig, CrossbarGeometry, InputEncoding, ReramConfig, Wei
 from .cost import ReramCost, ReramCostModel
 from .crossbar import CrossbarArray
 from .devices import DeviceModel
+from .ir_drop import WireModel
 from .quantize import AnalogLayer, analog_matmul, quantize_inputs, quantize_weights
 
 __all__ = [
     "AdcConfig", "AnalogLayer", "CrossbarArray", "CrossbarGeometry", "DeviceModel", "InputEncoding",
-    "ReramConfig", "ReramCost", "ReramCostModel", "WeightMapping", "analog_matmul", "quantize_inputs",
-    "quantize_weights",
+    "ReramConfig", "ReramCost", "ReramCostModel", "WeightMapping", "WireModel", "analog_matmul",
+    "quantize_inputs", "quantize_weights",
 ]  # fmt: skip

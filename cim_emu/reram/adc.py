@@ -3,8 +3,9 @@
 With partial sums in fixed point (``p_fixed = p * 2**F``, ``F`` fractional bits; ``F = 0`` for
 ideal devices), ``Q`` codes and full scale ``FS``:
 
-* unit step (``FS <= Q``): ``code = clamp(floor((2 p_fixed + 2**F) / 2**(F + 1)), 0, Q)`` — with
-  integer ``p`` this is ``min(p, Q)``; with noise it rounds ``p`` half up;
+* unit step (``FS <= Q``): ``code = clamp(floor((2 p_fixed + 2**F) / 2**(F + 1)), 0, FS)`` — with
+  integer ``p`` this is ``min(p, FS)``; with noise it rounds ``p`` half up; the ADC saturates at
+  its full scale (its top code is ``FS``, not ``Q``);
 * otherwise: ``code = clamp(floor((2 p_fixed Q + FS 2**F) / (2 FS 2**F)), 0, Q)`` — the
   round-half-up of ``p Q / FS``, in integers.
 
@@ -51,7 +52,7 @@ class Adc:
     """The column ADCs of one configuration: ``code = clamp(floor((scale p + bias) / divisor), 0, levels)``."""
 
     levels: int
-    """``Q``: the top code (per side when ``signed``)."""
+    """The top code (per side when ``signed``): ``Q``, or ``FS`` when ``FS <= Q`` (unit step)."""
     scale: int
     bias: int
     divisor: int
@@ -72,10 +73,11 @@ class Adc:
 
     @classmethod
     def build(cls, levels: int, full_scale: int, fraction_bits: int, signed: bool, dtype: Any) -> "Adc":
-        """The ADC with ``levels`` codes (``Q``, per side when ``signed``) and full scale ``FS``."""
+        """The ADC with ``levels`` codes (``Q``, per side when ``signed``) and full scale ``FS``.
+        With ``FS <= Q`` (unit step) the top code is ``FS``: the ADC saturates at its full scale."""
         one = 2**fraction_bits
         if full_scale <= levels:
-            return cls(levels, 2, one, 2 * one, signed, dtype)
+            return cls(full_scale, 2, one, 2 * one, signed, dtype)
         return cls(levels, 2 * levels, full_scale * one, 2 * full_scale * one, signed, dtype)
 
     def rounding_over(self, low: int, high: int, *, saturates: bool) -> "Adc":

@@ -4,7 +4,8 @@ The stages follow the hardware (ISAAC and PRIME, ISCA 2016): the crossbar array
 (:class:`CrossbarGeometry`), how weights become cell levels (:class:`WeightMapping`), how
 inputs are streamed through the DACs (:class:`InputEncoding`), the ADC that digitises each
 column's partial sum (:class:`AdcConfig`), and the device non-idealities
-(:class:`~cim_emu.reram.devices.DeviceModel`). :class:`ReramConfig` holds one of each.
+(:class:`~cim_emu.reram.devices.DeviceModel`), and the wires' resistance, IR drop
+(:class:`~cim_emu.reram.ir_drop.WireModel`). :class:`ReramConfig` holds one of each.
 
 Every field has a docstring (meaning, unit, range, source); invalid values raise
 :class:`ValueError` naming the field and its allowed range. Derived quantities are properties.
@@ -29,6 +30,7 @@ from typing import Any, Optional
 
 from .._checks import int_in_range
 from .devices import DeviceModel
+from .ir_drop import WireModel
 
 
 def _check_int(owner: Any, name: str, low: int, high: int) -> None:
@@ -181,10 +183,10 @@ class AdcConfig:
     """The per-column ADC.
 
     With ``Q = 2**bits - 1`` codes and full scale ``FS`` (``docs/spec/reram.md``): if ``FS <= Q`` the code
-    is ``min(p, Q)`` (unit step); otherwise ``min(floor((2 p Q + FS) / (2 FS)), Q)``, the
-    round-half-up of ``p Q / FS`` in integers, with step ``FS / Q``. A signed ADC (the
-    ``subtract`` readout) has ``Q = 2**(bits - 1) - 1`` codes per side and rounds ``|p|``
-    the same way, keeping the sign.
+    is ``min(p, FS)`` (unit step: the ADC saturates at its full scale); otherwise
+    ``min(floor((2 p Q + FS) / (2 FS)), Q)``, the round-half-up of ``p Q / FS`` in integers, with
+    step ``FS / Q``. A signed ADC (the ``subtract`` readout) has ``Q = 2**(bits - 1) - 1`` codes
+    per side and rounds ``|p|`` the same way, keeping the sign.
     """
 
     bits: Optional[int] = None
@@ -210,10 +212,11 @@ class ReramConfig:
     inputs: InputEncoding = InputEncoding()
     adc: AdcConfig = AdcConfig()
     devices: DeviceModel = DeviceModel()
+    wires: WireModel = WireModel()
 
     def __post_init__(self) -> None:
-        for name, kind in (("crossbar", CrossbarGeometry), ("mapping", WeightMapping),
-                           ("inputs", InputEncoding), ("adc", AdcConfig), ("devices", DeviceModel)):
+        for name, kind in (("crossbar", CrossbarGeometry), ("mapping", WeightMapping), ("inputs", InputEncoding),
+                           ("adc", AdcConfig), ("devices", DeviceModel), ("wires", WireModel)):
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"{name} must be a {kind.__name__}; got {type(getattr(self, name)).__name__}")
 
@@ -247,8 +250,9 @@ class ReramConfig:
 
     @property
     def adc_lossless(self) -> bool:
-        """True when every ideal partial sum converts exactly (no rounding, no clipping)."""
-        return self.max_partial_sum <= self.adc_levels and self.full_scale <= self.adc_levels
+        """True when every ideal partial sum converts exactly (no rounding, no clipping):
+        ``max_partial_sum <= FS <= Q``."""
+        return self.max_partial_sum <= self.full_scale <= self.adc_levels
 
     @property
     def adc_step(self) -> float:
@@ -256,9 +260,14 @@ class ReramConfig:
         return 1.0 if self.full_scale <= self.adc_levels else self.full_scale / self.adc_levels
 
     @property
+    def ideal_cells(self) -> bool:
+        """True when the programmed cells are exactly their levels: ideal devices, no IR drop."""
+        return self.devices.ideal and self.wires.ideal
+
+    @property
     def exact(self) -> bool:
-        """True when products equal the exact integer product (lossless ADC, ideal devices)."""
-        return self.adc_lossless and self.devices.ideal
+        """True when products equal the exact integer product (lossless ADC, ideal devices, no IR drop)."""
+        return self.adc_lossless and self.ideal_cells
 
     # -- presets ------------------------------------------------------------------------------
     @classmethod
@@ -290,7 +299,7 @@ class ReramConfig:
         unknown section or field, a section that is not a dictionary, or a bad value raises
         :class:`ValueError` or :class:`TypeError` naming the section (``"adc.bits must be ..."``)."""
         stages = {"crossbar": CrossbarGeometry, "mapping": WeightMapping, "inputs": InputEncoding,
-                  "adc": AdcConfig, "devices": DeviceModel}
+                  "adc": AdcConfig, "devices": DeviceModel, "wires": WireModel}
         if not isinstance(data, dict):
             raise TypeError(f"a configuration must be a dict (a JSON object) of sections; got {type(data).__name__}")
         unknown = set(data) - set(stages)

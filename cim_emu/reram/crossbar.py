@@ -3,7 +3,8 @@
 :class:`CrossbarArray` validates an integer weight matrix ``W`` (``K x N``), programs it - cell
 levels ``(P, S, K, N)`` by the weight mapping (:mod:`~cim_emu.reram.mapping`), one reference
 column per column tile for the offset scheme's reference-column readout, the devices'
-programmed conductances in fixed point (:mod:`~cim_emu.reram.devices`) - and builds the read
+programmed conductances in fixed point (:mod:`~cim_emu.reram.devices`), with IR drop each tile's
+effective conductances (:mod:`~cim_emu.reram.ir_drop`) - and builds the read
 stages once. Each :meth:`~CrossbarArray.matmul` (or ``x @ crossbars``) is then one *read* of
 ``y = x @ W`` for integer inputs ``x`` (``B x K``):
 
@@ -35,6 +36,7 @@ from . import drift
 from .config import ReramConfig
 from .devices import FRACTION_BITS, read_sigma_fixed, to_fixed
 from .exact import ExactProduct
+from .ir_drop import effective_conductances
 from .mapping import cell_levels, check_integer_array, reference_levels
 from .pipeline import Pipeline, place_value_sums
 
@@ -95,28 +97,34 @@ class CrossbarArray:
 
     def _program(self, read_time: Optional[float]) -> None:
         config, mapping, devices = self.config, self.config.mapping, self.config.devices
-        K = self.shape[0]
-        levels = cell_levels(self.weights, mapping)  # (P, S, K, N)
-        if self.uses_reference_columns:  # one reference column (B in every row) per column tile
-            reference = numpy.broadcast_to(reference_levels(K, mapping)[..., :1],
-                                           levels.shape[:3] + (self.n_col_tiles,))
-            levels = numpy.concatenate([levels, reference], axis=3)
+        levels = self.levels
         self.read_time = read_time
-        self.fraction_bits = 0 if devices.ideal else FRACTION_BITS
-        if devices.ideal:
-            fixed, sigma = levels.astype(numpy.float64), None
+        self.fraction_bits = 0 if config.ideal_cells else FRACTION_BITS
+        if config.ideal_cells:
+            fixed, sigma = levels, None  # integers: cast tile by tile where the operand is built
         else:
             programmed = devices.program(levels, mapping.max_level, self.seed, read_time)
-            fixed = to_fixed(programmed, mapping.max_level)
+            effective = programmed if config.wires.ideal else effective_conductances(  # IR drop, per tile
+                programmed, config.wires, rows=config.crossbar.rows, cols=config.crossbar.cols, columns=self.shape[1])
+            fixed = to_fixed(effective, mapping.max_level)
             sigma = read_sigma_fixed(devices, programmed, mapping.max_level)
-        self.levels = levels
-        """The ideal cell levels ``(P, S, K, N')``, reference columns included (uint8, host)."""
         column_sums = self.weights.sum(axis=0)
         self.pipeline = Pipeline(config, levels, fixed, sigma, fraction_bits=self.fraction_bits,
                                  column_sums=column_sums, seed=self.seed, backend=self.backend)
         """The read stages (:class:`~cim_emu.reram.pipeline.Pipeline`)."""
         self.exact_product = ExactProduct(self.weights, column_sums, config, self.backend)
         """The single exact product of an exact configuration (:class:`~cim_emu.reram.exact.ExactProduct`)."""
+
+    @property
+    def levels(self) -> numpy.ndarray:
+        """The ideal cell levels ``(P, S, K, N')`` of the weights, reference columns included
+        (uint8, host), computed again at each access: the programmed crossbars do not keep them."""
+        levels = cell_levels(self.weights, self.config.mapping)  # (P, S, K, N)
+        if self.uses_reference_columns:  # one reference column (B in every row) per column tile
+            reference = numpy.broadcast_to(reference_levels(self.shape[0], self.config.mapping)[..., :1],
+                                           levels.shape[:3] + (self.n_col_tiles,))
+            levels = numpy.concatenate([levels, reference], axis=3)
+        return levels
 
     @property
     def _tensor_cores(self) -> bool:

@@ -56,7 +56,7 @@ def tensor_cores_qualify(config: ReramConfig, tiles: int) -> bool:
     chunks and cell levels within int8 (so are differences of two levels, for a signed ADC),
     partial sums below ``2**24`` (exact in the ADC's float type too), code sums over the
     ``tiles`` below ``2**31``."""
-    return (config.devices.ideal and config.inputs.max_chunk <= 127 and config.mapping.max_level <= 127
+    return (config.ideal_cells and config.inputs.max_chunk <= 127 and config.mapping.max_level <= 127
             and config.crossbar.rows * config.inputs.max_chunk * config.mapping.max_level < 2**24
             and tiles * (config.adc_levels + 1) < 2**31)
 

@@ -105,21 +105,29 @@ class TileLayout:
         return cls(rows, -(-K // rows))
 
     def cells(self, cells: numpy.ndarray, dtype: Any, *, bias_row: Optional[int] = None,
-              packing: ColumnPacking = NO_PACKING) -> numpy.ndarray:
+              packing: ColumnPacking = NO_PACKING, scale: Optional[float] = None) -> numpy.ndarray:
         """``(P, S, K, N')`` cells -> the ``(T, rows [+ 1], N' * P * S / factor)`` operand (host, C-contiguous).
 
-        With ``bias_row``, each tile gets one more row holding that value; with ``packing``,
-        the (polarity, slice) columns of each weight are packed (:meth:`ColumnPacking.pack`).
+        With ``scale``, each cell is first multiplied by it in float64; the cells are then
+        rounded to ``dtype``. With ``bias_row``, each tile gets one more row holding that value;
+        with ``packing``, the (polarity, slice) columns of each weight are packed
+        (:meth:`ColumnPacking.pack`). Built one tile at a time, so that the temporaries take one
+        tile's size, not the crossbars'.
         """
         P, S, K, N = cells.shape
         rows, T = self.rows, self.tiles
-        padded = numpy.zeros((P, S, T * rows, N), dtype=dtype)
-        padded[:, :, :K] = cells
-        padded = padded.reshape(P, S, T, rows, N)
-        if bias_row is not None:
-            padded = numpy.concatenate([padded, numpy.full((P, S, T, 1, N), bias_row, dtype=dtype)], axis=3)
-        operand = packing.pack(padded.transpose(2, 3, 4, 0, 1).reshape(T, padded.shape[3], N, P * S), dtype)
-        return numpy.ascontiguousarray(operand.reshape(T, operand.shape[1], -1).astype(dtype))
+        depth = rows + (bias_row is not None)
+        groups = -(-(P * S) // packing.factor)
+        operand = numpy.empty((T, depth, N * groups), dtype=dtype)
+        for t in range(T):
+            k0, k1 = t * rows, min(K, (t + 1) * rows)
+            tile = numpy.zeros((depth, N, P * S), dtype=dtype)
+            values = cells[:, :, k0:k1].transpose(2, 3, 0, 1).reshape(k1 - k0, N, P * S)
+            tile[:k1 - k0] = values if scale is None else values.astype(numpy.float64) * scale
+            if bias_row is not None:
+                tile[rows] = bias_row
+            operand[t] = packing.pack(tile[None], dtype)[0].reshape(depth, N * groups)
+        return operand
 
     def input_tiles(self, chunks: Any, xp: Any, *, depth: int, dtype: Any, bias: bool = False) -> Any:
         """Input chunks ``(C, b, K)`` -> ``(T, C*b, depth)`` of ``dtype``: ``x_c[k]`` of tile ``t``,

@@ -105,10 +105,10 @@ def place_value_sums(config: ReramConfig) -> tuple[int, int]:
 class Pipeline:
     """The read stages of crossbars programmed to cell ``levels`` ``(P, S, K, N')``.
 
-    ``fixed`` holds the programmed cells in fixed point (``fraction_bits`` fractional bits),
-    ``sigma`` their read-noise standard deviations likewise (``None``: no read noise),
-    ``column_sums`` the weights' column sums (the digital corrections); the operands are put on
-    ``backend``, and ``seed`` keys the read noise.
+    ``fixed`` holds the programmed cells in fixed point (``fraction_bits`` fractional bits; ideal
+    cells may pass their integer ``levels`` themselves), ``sigma`` their read-noise standard
+    deviations likewise (``None``: no read noise), ``column_sums`` the weights' column sums (the
+    digital corrections); the operands are put on ``backend``, and ``seed`` keys the read noise.
     """
 
     def __init__(self, config: ReramConfig, levels: numpy.ndarray, fixed: numpy.ndarray,
@@ -132,7 +132,7 @@ class Pipeline:
         adc = Adc.from_config(config, fraction_bits)
         adc_bound = adc.bound(2 * max_sum if config.signed_adc else max_sum)
         self.adc = dataclasses.replace(adc, dtype=_float_dtype(max(code_bound, adc_bound)))
-        self.saturates = not config.devices.ideal or config.full_scale < config.max_partial_sum
+        self.saturates = not config.ideal_cells or config.full_scale < config.max_partial_sum
         """Whether a conversion can leave the ADC's range (else its clamp is skipped)."""
         if sigma is None:  # the partial sums are integers in [0, ideal_sum] ([-ideal_sum, ideal_sum] when signed)
             self.adc = self.adc.rounding_over(-int(ideal_sum) if config.signed_adc else 0, int(ideal_sum),
@@ -142,7 +142,8 @@ class Pipeline:
         each polarity's cells (:mod:`~cim_emu.reram.host_path`)."""
         if self.differences:
             self.packing = ColumnPacking.for_sums(ideal_sum, S, signed=True)
-            fixed = fixed[:1] - fixed[1:]  # exact: integers
+            positive = fixed[:1].astype(numpy.int16) if fixed.dtype.kind in "ui" else fixed[:1]
+            fixed = positive - fixed[1:]  # exact: integers (levels up to 255 as int16)
         elif config.signed_adc:  # the epilogue kernel reads both polarities' sums, unpacked
             self.packing = ColumnPacking(1, ColumnPacking.for_sums(ideal_sum, 1).bits)
         else:
@@ -157,8 +158,8 @@ class Pipeline:
         else:
             self.sum_dtype = _float_dtype(adc_bound if self.prescaled else max_sum)
         bias = self.adc.bias if self.prescaled else None
-        cells = self.layout.cells(fixed * self.adc.scale if self.prescaled else fixed, self.sum_dtype, bias_row=bias,
-                                  packing=self.packing)
+        cells = self.layout.cells(fixed, self.sum_dtype, bias_row=bias, packing=self.packing,
+                                  scale=self.adc.scale if self.prescaled else None)
         self.operand = backend.xp.asarray(cells)
         """The cells as the products' right operand, ``(T, rows [+ 1], N' * width)`` on the backend."""
         self.noise = None if sigma is None else ReadNoise.of_cells(
@@ -177,8 +178,9 @@ class Pipeline:
                                 last_rows=levels.shape[2] - (T - 1) * rows)
         """Stages 2 to 5 with the array library, one row tile at a time (:mod:`~cim_emu.reram.host_path`)."""
         self.tensor_cores = (TensorCoreReadout(config, levels, self.layout, self.dac, self.adc, backend)
-                             if tensor_cores_qualify(config, T) else None)
-        """Stages 2 to 5 on int8 tensor cores (for a backend with kernels), where the crossbars qualify."""
+                             if backend.kernels is not None and tensor_cores_qualify(config, T) else None)
+        """Stages 2 to 5 on int8 tensor cores (a backend with kernels, where the crossbars qualify;
+        it keeps the cell levels for its operand, which without kernels no one keeps)."""
 
     @property
     def sigma_squared(self) -> Optional[Any]:

@@ -20,7 +20,7 @@ The full specification is ``docs/spec/reram.md`` (section *Float API*).
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 import numpy
 
@@ -174,6 +174,19 @@ class AnalogLayer:
         if self.bias is not None:
             y = y + self.bias
         return chosen.to_kind_of(y, on_gpu)
+
+    def quantized_product_in_blocks(self, blocks: Iterable[tuple[Any, Any]], *, like: Any = None) -> list:
+        """:meth:`quantized_product` of consecutive row blocks ``(x_q, x_scale)`` as *one* read:
+        one read index for all blocks, each keyed by its global rows (``row_offset``), so the
+        outputs are the row blocks of one call on all the rows, bit for bit; the crossbars count
+        one read. For callers that build large inputs block by block (a convolution's unfolded
+        rows), so that only one block's inputs exist at a time."""
+        read_index, offset, outputs = self.crossbars.reads, 0, []
+        for x_q, x_scale in blocks:
+            outputs.append(self.quantized_product(x_q, x_scale, like=like, read_index=read_index, row_offset=offset))
+            offset += x_q.shape[0]
+        self.crossbars.reads = read_index + 1
+        return outputs
 
 
 def analog_matmul(x: Any, weights: Any, config: Optional[ReramConfig] = None, *,

@@ -103,6 +103,7 @@ class _ExactProduct:
 
     def __init__(self, weights: Any) -> None:
         self.weights = weights
+        self.reads = 0  # counted by AnalogLayer.quantized_product_in_blocks, as a CrossbarArray counts them
 
     def matmul(self, x: Any, **_: Any) -> Any:
         return x @ self.weights

@@ -28,7 +28,8 @@ Peak memory (``memory=True``): each side is built again in a fresh Python proces
 calibrated) its peak resident set is reset (``/proc/self/clear_refs``) and one run made; the
 record holds the peak (``VmHWM``: the whole process, torch and the model included) and the
 resident set when the run started. Where the peak cannot be reset, ``ru_maxrss`` of the
-process (set-up included) stands in, and ``memory_method`` says so. On CUDA it adds torch's
+process (set-up included) stands in, and ``memory_method`` says so. ``setup_peak_rss_bytes`` is
+the peak of the set-up itself (building, converting, calibrating and programming the model). On CUDA it adds torch's
 peak device allocation and CuPy's pool.
 """
 
@@ -217,6 +218,8 @@ def model_benchmark(case: ModelCase, *, seed: int = 0, rounds: int = ROUNDS,
         for side, peak in peaks.items():
             record.update({f"{side}_{key}": value for key, value in peak.items() if key != "memory_method"})
         record["peak_memory_ratio"] = peaks["emulator"]["peak_rss_bytes"] / peaks["baseline"]["peak_rss_bytes"]
+        record["setup_peak_memory_ratio"] = (peaks["emulator"]["setup_peak_rss_bytes"]
+                                             / peaks["baseline"]["peak_rss_bytes"])
         record["memory_method"] = peaks["emulator"]["memory_method"]
     record.update(plausibility(record["ratio_to_baseline"], 1.0, FLOOR_BASIS))
     return record
@@ -274,6 +277,7 @@ def memory_child(argv: Optional[list] = None) -> None:
         gc.collect()
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
+        setup_peak = _proc_status().get("VmHWM")
         reset = _reset_peak()
         before = _proc_status().get("VmRSS")
         run()
@@ -284,7 +288,8 @@ def memory_child(argv: Optional[list] = None) -> None:
             scale = 1 if sys.platform == "darwin" else 1024
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
             method = "ru_maxrss of the process (set-up included: the peak could not be reset)"
-    result = {"peak_rss_bytes": peak, "rss_before_run_bytes": before, "memory_method": method}
+    result = {"peak_rss_bytes": peak, "rss_before_run_bytes": before, "setup_peak_rss_bytes": setup_peak,
+              "memory_method": method}
     if device.startswith("cuda"):
         cupy = sys.modules.get("cupy")
         result.update(device_peak_bytes=torch.cuda.max_memory_allocated(),

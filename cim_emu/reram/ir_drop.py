@@ -1,0 +1,268 @@
+"""IR drop: the resistance of word and bit lines, solved exactly once per tile when it is programmed.
+
+Wires (:class:`WireModel`, the configuration's ``wires`` section) put a resistance on every
+segment of the word lines (``r_wire_row``) and bit lines (``r_wire_col``), and optionally in the
+word-line drivers (``r_driver``) and the sense amplifiers (``r_sense``). The cells are ideal
+linear conductances, so for fixed conductances the circuit is linear in the applied voltages and
+the column currents of a tile are exactly ``I = V @ M_eff``, where ``M_eff`` (rows x columns)
+is the tile's *effective* conductance matrix: row ``k`` of ``M_eff`` is the current into each
+sense amplifier when word line ``k`` is driven at 1 V and every other at 0 V. ``M_eff`` is
+computed once per tile (slice, polarity, row tile, column tile) when the crossbars are
+programmed (:func:`effective_conductances`); it then replaces the programmed conductances and
+takes the same read path, in the same fixed point (``docs/spec/reram.md``, *IR drop*).
+
+The circuit and its conventions are badcrossbar's (Joksas & Mehonic, "badcrossbar: A Python
+tool for computing and plotting currents and voltages in passive crossbar arrays", SoftwareX
+12, 2020), against which ``tests/test_reram_ir_drop.py`` holds it: word line ``i`` is driven at
+its left end (next to column 0) through ``r_driver`` and one segment ``r_wire_row``, and its
+``C - 1`` further segments join the cells of consecutive columns (the right end is open); bit
+line ``j`` runs from row 0 (open top) to row ``R - 1``, whose node reaches the grounded sense
+amplifier through one segment ``r_wire_col`` and ``r_sense``. A column's output current is the
+current into its sense amplifier.
+
+The solve (:func:`transfer_matrix`) is exact nodal analysis, organised as a sweep over the
+columns rather than one sparse factorisation (whose ``R`` triangular solves are slower):
+
+* each column's bit line is a tridiagonal chain; eliminating its nodes leaves, on the word-line
+  nodes of that column, the admittance ``K_j = D_j - D_j B_j^-1 D_j`` and the output functional
+  ``I_j = h_j . u_j``, ``h_j = g_s D_j B_j^-1 e_(R-1)``, with ``D_j = diag(G[:, j])`` and ``B_j``
+  the bit line's chain plus ``D_j`` (its inverse from the chain's pivots, exactly, in O(R**2));
+* from the right end, the admittance seen into columns ``j ..`` is ``Y_(C-1) = K_(C-1)``,
+  ``Y_j = K_j + g_r Y_(j+1) W_(j+1)``, ``W_j = (g_r I + Y_j)^-1`` (``g_r = 1 / r_wire_row``);
+* word-line voltages pass on as ``u_(j+1) = g_r W_(j+1) u_j`` and ``u_0 = g_d W_0' V``
+  (``W_0' = (g_d I + Y_0)^-1``, ``g_d = 1 / (r_wire_row + r_driver)``), so
+  ``M_eff[:, j] = g_d W_0' (g_r W_1) ... (g_r W_j) h_j``, accumulated from the right as the
+  ``W_j`` are formed: ``C`` dense ``R x R`` inverses and products per tile.
+
+A zero resistance joins the nodes it separates (a word line with ``r_wire_row = 0`` is one node,
+or the driver's voltage when ``r_driver`` is 0 too; likewise bit lines and ground); with every
+resistance zero ``M_eff`` is exactly the conductance matrix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+import numpy
+
+from .._checks import finite_nonnegative, finite_positive
+from .._optional import require
+from ..parallel import default_threads, run_jobs
+
+__all__ = ["WireModel", "effective_conductances", "transfer_matrix"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WireModel:
+    """Wire resistances of a crossbar (default: none, no IR drop). Every resistance is in ohms."""
+
+    r_wire_row: float = 0.0
+    """Resistance of one word-line segment (between the cells of two adjacent columns, and from
+    the driver to column 0), ohms, finite and >= 0."""
+
+    r_wire_col: float = 0.0
+    """Resistance of one bit-line segment (between the cells of two adjacent rows, and from the
+    last row to the sense amplifier), ohms, finite and >= 0."""
+
+    r_driver: float = 0.0
+    """Output resistance of a word-line driver (DAC), ohms, finite and >= 0."""
+
+    r_sense: float = 0.0
+    """Input resistance of a column's sense amplifier (to virtual ground), ohms, finite and >= 0."""
+
+    r_on: float = 1000.0
+    """Resistance of a cell at the normalised conductance ``g = 1`` (``g_max``), ohms, finite and
+    > 0: relates the normalised conductances to siemens. 1 kOhm is CrossSim's default ``Rmin``."""
+
+    def __post_init__(self) -> None:
+        for name in ("r_wire_row", "r_wire_col", "r_driver", "r_sense"):
+            object.__setattr__(self, name, finite_nonnegative(name, getattr(self, name)))
+        object.__setattr__(self, "r_on", finite_positive("r_on", self.r_on))
+
+    @property
+    def ideal(self) -> bool:
+        """True when no wire, driver or sense resistance is set (no IR drop)."""
+        return not (self.r_wire_row or self.r_wire_col or self.r_driver or self.r_sense)
+
+
+def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """``(K, h)`` of every column of the tiles ``G`` ``(..., R, C)``: ``K`` ``(..., C, R, R)`` the
+    admittance the column's cells and bit line present to its word-line nodes, ``h``
+    ``(..., C, R)`` its output current per word-node voltage."""
+    d = numpy.swapaxes(G, -1, -2)  # (..., C, R): the cells of each column
+    R = d.shape[-1]
+    if r_col == 0 and r_sense == 0:  # the bit line is ground: the cells' currents are the output
+        K = numpy.zeros(d.shape + (R,))
+        K[..., numpy.arange(R), numpy.arange(R)] = d
+        return K, d.copy()
+    if r_col == 0:  # one node per bit line, to ground through r_sense
+        g_s = 1.0 / r_sense
+        inverse = numpy.broadcast_to((1.0 / (d.sum(axis=-1) + g_s))[..., None, None], d.shape + (R,))
+        K = -(d[..., :, None] * d[..., None, :]) * inverse
+        last = inverse[..., :, R - 1]
+    else:
+        g_s = 1.0 / (r_col + r_sense)
+        diagonal, log_rho = _chain_factors(d, 1.0 / r_col, g_s)
+        if log_rho.min(initial=0.0) > -600.0:  # B^-1[i, k] = x_k e^(L_k) e^(-L_i) (i <= k), no overflow
+            column, row = diagonal * numpy.exp(log_rho), numpy.exp(-log_rho)
+            upper = (d * row)[..., :, None] * (d * column)[..., None, :]  # d_i d_k B^-1[i, k] for i <= k
+            K = numpy.triu(upper)
+            K += numpy.swapaxes(numpy.triu(upper, 1), -1, -2)
+            numpy.negative(K, out=K)
+            last = row * column[..., R - 1:]
+        else:  # a chain too long or too lossy for the factors: B^-1[i, k] = x_max(i,k) e^-|L_i - L_k|
+            inverse = numpy.abs(log_rho[..., :, None] - log_rho[..., None, :])
+            numpy.exp(numpy.negative(inverse, out=inverse), out=inverse)
+            inverse *= diagonal[..., numpy.maximum.outer(numpy.arange(R), numpy.arange(R))]
+            K = -(d[..., :, None] * d[..., None, :]) * inverse
+            last = inverse[..., :, R - 1]
+    K[..., numpy.arange(R), numpy.arange(R)] += d
+    return K, g_s * d * last
+
+
+def _chain_factors(d: numpy.ndarray, g_c: float, g_s: float) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """``(x, L)`` ``(..., R)`` of every bit-line matrix ``B = g_c T + diag(d)`` (``T`` the chain's
+    Laplacian: open at row 0, grounded through ``g_s`` at row ``R - 1``), from the chain's forward
+    pivots ``f`` and backward pivots ``b``: ``B^-1[i, k] = x_max(i,k) * prod_(m = min(i,k))^(max(i,k)
+    - 1) rho_m`` with ``x_k = 1 / (f_k + b_k - a_k)`` its diagonal and ``rho_m = g_c / f_m`` in
+    ``(0, 1]``, the products being ``exp(L_max - L_min)`` of the cumulative sums ``L_i = sum_(m <
+    i) log rho_m`` (``<= 0``; relative error about ``R`` ulps)."""
+    R = d.shape[-1]
+    a = d + 2 * g_c
+    a[..., 0] -= g_c
+    a[..., R - 1] += g_s - g_c
+    forward = numpy.empty_like(a)   # f_i = a_i - g_c rho_(i-1),  rho_i = g_c / f_i
+    backward = numpy.empty_like(a)  # b_i = a_i - g_c sigma_(i+1), sigma_i = g_c / b_i
+    forward[..., 0], backward[..., R - 1] = a[..., 0], a[..., R - 1]
+    g_c2 = g_c * g_c
+    for i in range(1, R):
+        forward[..., i] = a[..., i] - g_c2 / forward[..., i - 1]
+        backward[..., R - 1 - i] = a[..., R - 1 - i] - g_c2 / backward[..., R - i]
+    log_rho = numpy.zeros_like(a)
+    numpy.cumsum(numpy.log(g_c / forward[..., :R - 1]), axis=-1, out=log_rho[..., 1:])
+    return 1.0 / (forward + backward - a), log_rho
+
+
+def transfer_matrix(conductances: Any, r_wire_row: float = 0.0, r_wire_col: float = 0.0, *,
+                    r_driver: float = 0.0, r_sense: float = 0.0) -> numpy.ndarray:
+    """``M_eff`` ``(..., R, C)`` of crossbars with cell conductances ``(..., R, C)`` (siemens, or any
+    unit whose reciprocal the resistances are in): the output currents are ``V @ M_eff`` for
+    word-line voltages ``V`` ``(R,)``. Conventions as badcrossbar's (module docstring); every
+    resistance finite and >= 0. float64; exactly the conductances when every resistance is 0."""
+    G = numpy.array(conductances, dtype=numpy.float64)
+    if G.ndim < 2 or 0 in G.shape[-2:]:
+        raise ValueError(f"conductances must be (..., rows, columns) with rows, columns >= 1; got shape {G.shape}")
+    if not numpy.isfinite(G).all() or (G < 0).any():
+        raise ValueError("conductances must be finite and >= 0")
+    r_wire_row, r_wire_col, r_driver, r_sense = (
+        finite_nonnegative(name, value) for name, value in
+        (("r_wire_row", r_wire_row), ("r_wire_col", r_wire_col), ("r_driver", r_driver), ("r_sense", r_sense)))
+    if not (r_wire_row or r_wire_col or r_driver or r_sense):
+        return G
+    K, h = _bit_lines(G, r_wire_col, r_sense)
+    if r_wire_row == 0:  # one node per word line: every column sees the same voltages
+        if r_driver == 0:
+            return numpy.swapaxes(h, -1, -2).copy()
+        return _solve_one_node(K, h, 1.0 / r_driver)
+    out = numpy.empty(G.shape)
+    for index in numpy.ndindex(G.shape[:-2]):
+        out[index] = _sweep(K[index], h[index], 1.0 / r_wire_row, 1.0 / (r_wire_row + r_driver))
+    return out
+
+
+def _lapack() -> tuple[Any, Any]:
+    linalg = require("scipy.linalg", context="IR drop (cim_emu.reram.ir_drop) needs")
+    return linalg.lapack, linalg.blas
+
+
+def _spd_inverse(A: numpy.ndarray, lapack: Any) -> numpy.ndarray:
+    """The upper triangle of the inverse of a symmetric positive definite matrix, from the
+    upper triangle of ``A`` (overwritten; LAPACK's Cholesky ``potrf`` and ``potri``). The lower
+    triangle of the result is not the inverse's: read it with BLAS ``symm``."""
+    factor, info = lapack.dpotrf(A, lower=0, clean=0, overwrite_a=1)
+    if info == 0:
+        factor, info = lapack.dpotri(factor, lower=0, overwrite_c=1)
+    if info != 0:
+        raise ValueError(f"the crossbar's nodal matrix is not positive definite (LAPACK info {info})")
+    return factor
+
+
+def _solve_one_node(K: numpy.ndarray, h: numpy.ndarray, g_d: float) -> numpy.ndarray:
+    """``M_eff`` ``(..., R, C)`` when each word line is one node, driven through ``1 / g_d``."""
+    lapack, blas = _lapack()
+    Y = K.sum(axis=-3)
+    out = numpy.empty(Y.shape[:-1] + (h.shape[-2],))
+    for index in numpy.ndindex(Y.shape[:-2]):
+        W0 = _spd_inverse(numpy.asfortranarray(g_d * numpy.eye(Y.shape[-1]) + Y[index]), lapack)
+        out[index] = blas.dsymm(g_d, W0, numpy.asfortranarray(h[index].T))
+    return out
+
+
+def _sweep(K: numpy.ndarray, h: numpy.ndarray, g_r: float, g_d: float) -> numpy.ndarray:
+    """``M_eff`` ``(R, C)`` of one tile from its columns' ``K`` ``(C, R, R)`` and ``h`` ``(C, R)``
+    (module docstring): the admittances from the right end, the transfers accumulated alongside.
+    The admittances are symmetric; only their upper triangles are read."""
+    lapack, blas = _lapack()
+    C, R = h.shape
+    diagonal = numpy.arange(R)
+    # [Z | Y]: Z's columns j .. C-1 are those of M_eff before the transfers up to column j, Y the
+    # admittance seen into columns j ..; one product by g_r W_j moves both (W Y = Y W, symmetric).
+    work = numpy.empty((R, C + R), order="F")
+    work[:, C - 1] = h[C - 1]
+    work[:, C:] = K[C - 1]
+    for j in range(C - 1, 0, -1):
+        A = work[:, C:].copy(order="F")
+        A[diagonal, diagonal] += g_r
+        work[:, j:] = blas.dsymm(g_r, _spd_inverse(A, lapack), work[:, j:])
+        work[:, j - 1] = h[j - 1]
+        work[:, C:] += K[j - 1]  # the admittance of columns j - 1 ..: K_(j-1) + g_r W_j Y_j
+    A = work[:, C:].copy(order="F")
+    A[diagonal, diagonal] += g_d
+    return blas.dsymm(g_d, _spd_inverse(A, lapack), work[:, :C])
+
+
+#: Tiles solved together in one job (their bit lines in one vectorised pass; more than one
+#: makes the ``(tiles, C, R, R)`` arrays outgrow the caches and is slower on 128 x 128 tiles).
+TILE_BATCH = 1
+
+
+def effective_conductances(g: numpy.ndarray, wires: WireModel, *, rows: int, cols: int, columns: int,
+                           threads: Optional[int] = None) -> numpy.ndarray:
+    """The effective conductances ``(P, S, K, N')`` (units of ``g_max``, float64) of programmed
+    conductances ``g`` ``(P, S, K, N')``: ``M_eff`` of every tile, in place of its cells.
+
+    A tile is row tile ``t`` (rows ``t*rows ..``) of column tile ``c``: weight columns
+    ``c*cols .. min(columns, (c+1)*cols) - 1`` and, when ``N' > columns``, the tile's reference
+    column ``columns + c`` as its last bit line (farthest from the drivers). A partial tile is a
+    smaller crossbar (only the rows and columns it holds). Tiles of one shape are solved in
+    batches of ``TILE_BATCH`` over the host threads (single-threaded BLAS each)."""
+    P, S, K, N = g.shape
+    references = N > columns
+    scale = 1.0 / wires.r_on  # resistances in units of r_on, so conductances stay normalised
+    out = numpy.empty_like(g, dtype=numpy.float64)
+    groups: dict[tuple, list] = {}
+    for t0 in range(0, K, rows):
+        for c, n0 in enumerate(range(0, columns, cols)):
+            index = numpy.arange(n0, min(columns, n0 + cols))
+            if references:
+                index = numpy.append(index, columns + c)
+            groups.setdefault((min(rows, K - t0), len(index)), []).append((t0, index))
+    jobs = []
+    for tiles in groups.values():
+        cells = [(p, s, t0, index) for t0, index in tiles for p in range(P) for s in range(S)]
+        jobs += [cells[i:i + TILE_BATCH] for i in range(0, len(cells), TILE_BATCH)]
+
+    def solve(batch: list) -> None:
+        stack = numpy.stack([g[p, s, t0:t0 + rows][:, index] for p, s, t0, index in batch])
+        M = transfer_matrix(stack, wires.r_wire_row * scale, wires.r_wire_col * scale,
+                            r_driver=wires.r_driver * scale, r_sense=wires.r_sense * scale)
+        for (p, s, t0, index), m in zip(batch, M):
+            out[p, s, t0:t0 + m.shape[0]][:, index] = m
+
+    _lapack()  # SciPy's BLAS loaded first, so that the limit below sees it (it may be its own OpenBLAS)
+    import threadpoolctl  # noqa: PLC0415 - after SciPy, so that its BLAS is found
+
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        run_jobs(solve, jobs, default_threads() if threads is None else threads)
+    return out
