@@ -24,7 +24,8 @@ setup(
     # own) and are installed inside the package as cim_emu.kernels.
     package_dir={"cim_emu.kernels": "kernels"},
     package_data={"cim_emu.kernels": ["*.cu", "*.cuh", "*.h", "README.md"]},
-    install_requires=["numpy>=1.22", "click>=8.0", "threadpoolctl>=3"],
+    # tomli reads TOML sweep specs before Python 3.11 (which has tomllib).
+    install_requires=["numpy>=1.22", "click>=8.0", "threadpoolctl>=3", "tomli>=1.1; python_version<'3.11'"],
     extras_require={
         # CuPy's wheels, one per CUDA major version (the driver's); "gpu" is CUDA 12's. Never
         # "cupy" itself: that is CuPy's source package, a long build that needs a CUDA toolkit.
@@ -35,8 +36,16 @@ setup(
         # torch (the CPU build in CI) runs cim_emu.nn and its tests.
         "data": ["scikit-learn>=1.0"],
         "plot": ["matplotlib>=3.5"],
+        # Dask distributed runs `cim-emu sweep` (an embedded LocalCluster or an existing cluster).
+        "sweep": ["dask[distributed]>=2024.1"],
+        # SciPy's LAPACK solves IR drop (ReRAM wire resistance).
+        "irdrop": ["scipy>=1.8"],
+        # badcrossbar (the IR-drop tests' reference) is installed apart, by the README's test
+        # command, with --no-deps: it requires pycairo for its plots, which pip would build
+        # against a system cairo; its solver needs only numpy, scipy, pathvalidate and sigfig.
         "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6", "scikit-learn>=1.0", "matplotlib>=3.5",
-                 "torch==2.13.0", "ruff==0.17.6", "mypy==2.4.1"],
+                 "dask[distributed]>=2024.1", "torch==2.13.0", "ruff==0.17.6", "mypy==2.4.1",
+                 "scipy>=1.8", "pathvalidate>=2", "sigfig>=1.1"],
         "torch": ["torch==2.13.0"],
     },
     entry_points={"console_scripts": ["cim-emu = cim_emu.cli:main"]},

@@ -13,7 +13,8 @@ Layers, lowest first (a module may import its own layer's modules and those belo
 6     ``simdram`` (on the Ambit engine)
 7     ``nn`` (PyTorch layers)
 8     ``studies``
-9     ``cli``
+9     ``sweep`` (studies over parameter grids and seeds, on Dask, into SQLite)
+10    ``cli``
 ====  ===========================================================================
 """
 
@@ -26,7 +27,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "cim_emu"
 
 LAYERS = {"_version": 0, "_checks": 0, "_memory": 0, "_optional": 0, "parallel": 0, "gpu": 1, "backend": 2, "rng": 3,
-          "bits": 4, "ambit": 5, "reram": 5, "simdram": 6, "nn": 7, "studies": 8, "cli": 9}
+          "bits": 4, "ambit": 5, "reram": 5, "simdram": 6, "nn": 7, "studies": 8, "sweep": 9,
+          "cli": 10}
 MAX_LINES = 400
 
 

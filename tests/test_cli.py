@@ -448,9 +448,10 @@ def test_accuracy_quick_passes_fast(invoke, backend):
     assert time.perf_counter() - start < 30  # about 8 s, training the digits MLP and CNN included
     assert result.exit_code == 0, result.output
     torch_section = ("torch-digits-cnn 6/6" if importlib.util.find_spec("torch") else "torch-digits-cnn skipped")
-    total = 142 if importlib.util.find_spec("torch") else 136
+    total = 160 if importlib.util.find_spec("torch") else 154
     assert result.stdout.splitlines()[-1] == (
-        f"PASS: all {total} checks passed (ambit-library 108/108, ambit-fault-rate 4/4, reram-exact 8/8, "
+        f"PASS: all {total} checks passed (ambit-library 108/108, ambit-fault-rate 4/4, realchip 18/18, "
+        f"reram-exact 8/8, "
         f"reram-adc-sweep 6/6, reram-digits 10/10, {torch_section})")
     assert result.stderr == ""  # no progress bar on a quick run
 

@@ -15,7 +15,8 @@ COMMON_KEYS = ["engine", "case", "size", "work", "unit", "emulator_s", "baseline
                "modelled_latency_ns", "modelled_energy_nj", "ratio_to_baseline", "emulator_per_s",
                "baseline_per_s", "modelled_per_s", "modelled_energy_pj_per_unit"]
 AMBIT_KEYS = ["row_bytes", "baseline_in_place_s", "ratio_to_baseline_in_place", "modelled_peak_per_s"]
-RERAM_KEYS = ["batch", "k", "n", "adc_bits", "inherent_products", "ratio_to_inherent", "crossbars", "conversions"]
+RERAM_KEYS = ["batch", "k", "n", "adc_bits", "inherent_products", "ratio_to_inherent", "crossbars", "conversions",
+              "max_abs_error", "error_bound"]
 METHOD_KEYS = ["rounds", "emulator_cpu_s", "baseline_cpu_s", "ratio_rounds_min", "ratio_rounds_max", "threads",
                "floor_ratio", "floor_basis", "plausible", "implausible_reason"]
 

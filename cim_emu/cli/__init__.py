@@ -9,7 +9,7 @@ command tree; a new engine (e.g. ReRAM) adds its group there.
 import click
 
 from .._version import __version__
-from . import accuracy, ambit, bench, info
+from . import accuracy, ambit, bench, info, sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +28,7 @@ cli.add_command(bench.bench)  # cim-emu bench
 cli.add_command(ambit.ambit)  # cim-emu ambit
 ambit.ambit.add_command(ambit.run)  # cim-emu ambit run PROGRAM_FILE
 ambit.ambit.add_command(ambit.ops)  # cim-emu ambit ops
+cli.add_command(sweep.sweep)  # cim-emu sweep [run] SPEC, cim-emu sweep report DB, cim-emu sweep studies
 
 
 def main() -> None:

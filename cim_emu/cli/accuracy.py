@@ -7,28 +7,18 @@ from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 import click
 
 from ..backend import Backend
-from ._options import backend_option, open_backend, seed_option
+from ..studies.accuracy_sections import (
+    DIGITS_ADC_BITS_FULL,
+    DIGITS_ADC_BITS_QUICK,
+    FAULT_PROBABILITIES,
+    FAULT_ROW_BITS_FULL,
+    FAULT_ROW_BITS_QUICK,
+    LIBRARY_LONG_ROW_BITS,
+    QUICK_DEVICES,
+)
+from ._options import backend_option, config_options, configuration_record, open_backend, resolve_config, seed_option
 from ._output import Column, csv_option, format_table, json_option, progress, report
 from ._plot import plot_accuracy, plot_option
-
-#: Row lengths a full run adds to the awkward ones of the Ambit library check
-#: (:data:`cim_emu.studies.ambit_accuracy.AWKWARD_ROW_BITS`): one bit more than the paper's 8 banks of
-#: 8 KiB rows hold at once, and 8 MiB with a ragged tail.
-LIBRARY_LONG_ROW_BITS = (8 * 8192 * 8 + 1, 2**26 + 3)
-
-#: TRA flip probabilities of the fault-rate check: Ambit Table 2 at +-10 % and +-25 % variation.
-FAULT_PROBABILITIES = (0.0029, 0.2619)
-
-#: Row length of the fault-rate check, quick and full (the bound shrinks as 1 / sqrt(bits)).
-FAULT_ROW_BITS_QUICK = 2**16
-FAULT_ROW_BITS_FULL = 2**24
-
-#: ADC resolutions of the digits model on crossbars, quick and full (None: the lossless default).
-DIGITS_ADC_BITS_QUICK = (4, 6, 8, None)
-DIGITS_ADC_BITS_FULL = (3, 4, 5, 6, 7, 8, None)
-
-#: Device models (names in cim_emu.studies.reram_accuracy.DEVICES) of the quick runs of the ReRAM sweeps.
-QUICK_DEVICES = ("ideal", "wan2022")
 
 
 class Section(NamedTuple):
@@ -97,6 +87,31 @@ def _ambit_fault_rates(quick: bool, seed: int, backend: Backend) -> Section:
     heading = "Ambit TRA fault model: measured flip rate of maj against the configured p"
     table = format_table([check.as_dict() for check in checks], FAULT_COLUMNS)
     return Section("ambit-fault-rate", heading, table, _records("ambit-fault-rate", checks))
+
+
+REALCHIP_COLUMNS = [
+    Column("op", "op"),
+    Column("rows", "rows"),
+    Column("operands", "X"),
+    Column("pattern", "data"),
+    Column("t1_ns", "t1 ns", "g"),
+    Column("t2_ns", "t2 ns", "g"),
+    Column("trials", "trials"),
+    Column("measured", "measured", ".4f"),
+    Column("published", "published", ".4f"),
+    Column("bound", "bound", ".4f"),
+    Column("passed", "passed"),
+]
+
+
+def _realchip(quick: bool, seed: int, backend: Backend) -> Section:
+    from ..studies import realchip_characterisation  # noqa: PLC0415
+
+    records = realchip_characterisation.characterise(quick, seed, backend)
+    heading = ("Real DDR4 chips (SiMRA, FCDRAM): share of an 8 KiB row's bits correct in every trial, against the "
+               "published success (docs/spec/realchip.md)")
+    return Section("realchip", heading, format_table([r.as_dict() for r in records], REALCHIP_COLUMNS),
+                   _records("realchip", records))
 
 
 RERAM_COLUMNS = [
@@ -190,11 +205,42 @@ def _torch_digits_cnn(quick: bool, seed: int, backend: Backend) -> Section:
 SECTIONS: dict[str, Callable[[bool, int, Backend], Section]] = {
     "ambit-library": _ambit_library,
     "ambit-fault-rate": _ambit_fault_rates,
+    "realchip": _realchip,
     "reram-exact": _reram_exact,
     "reram-adc-sweep": _reram_adc_sweep,
     "reram-digits": _reram_digits,
     "torch-digits-cnn": _torch_digits_cnn,
 }
+
+CONFIGURED_COLUMNS = [
+    Column("kind", "kind"),
+    Column("signed_inputs", "signed x"),
+    Column("op", "op"),
+    Column("adc_bits", "ADC bits"),
+    Column("max_abs_error", "max |error|", ".6g"),
+    Column("relative_error", "relative error", ".4f"),
+    Column("snr_db", "SNR dB", ".1f"),
+    Column("bit_error_rate", "bit error rate", ".5f"),
+    Column("bound", "bound", ".6g"),
+    Column("passed", "passed"),
+]
+
+
+def _configured(resolved: Any) -> Optional[Callable[[bool, int, Backend], Section]]:
+    """The ``configured`` section of the --config or --preset configuration, or ``None``."""
+    if resolved is None:
+        return None
+    from ..sweep import configured  # noqa: PLC0415 - keeps --help instant
+
+    def section(quick: bool, seed: int, backend: Backend) -> Section:
+        records = configured.checks(resolved, quick, seed, backend.name)
+        heading = (f"The configuration of {resolved.source} ({resolved.kind}): "
+                   f"{records[0]['configuration'] if records else ''}")
+        return Section("configured", heading, format_table(records, CONFIGURED_COLUMNS),
+                       [{"check": "configured", **r} for r in records])
+
+    return section
+
 
 #: The sections --plot draws.
 PLOTTED_SECTIONS = ("reram-adc-sweep", "reram-digits")
@@ -223,8 +269,11 @@ def _verdict(sections: Sequence[Section]) -> tuple[bool, str]:
 @json_option
 @csv_option
 @plot_option("the ReRAM product's SNR and the digits model's accuracy against ADC bits, per device model")
+@config_options(("reram", "ambit"), "check it in a 'configured' section; other sections run only when "
+                "--check names them")
 def accuracy(quick: bool, checks: Sequence[str], backend: Optional[str], seed: int, json_path: Optional[str],
-             csv_path: Optional[str], plot_path: Optional[str]) -> None:
+             csv_path: Optional[str], plot_path: Optional[str], config_file: Optional[str] = None,
+             preset: Optional[str] = None) -> None:
     """Check the emulator against exact references.
 
     Exit status 1 when a check fails.
@@ -233,6 +282,10 @@ def accuracy(quick: bool, checks: Sequence[str], backend: Optional[str], seed: i
     must equal numpy's bitwise result exactly (zero bit errors, padding included); and the
     TRA fault model must flip maj's result at the configured rate, within a binomial 5-sigma
     bound, for p of Ambit Table 2 at +-10 % and +-25 % process variation.
+
+    Real chips (cim_emu.ambit.realchip): SiMRA's and FCDRAM's methodology on the emulator; the
+    share of an 8 KiB row's bits correct in every trial must match each published success rate
+    (MAJX, Multi-RowCopy, NOT, N:N AND/OR/NAND/NOR) within its stated uncertainty plus sampling.
 
     ReRAM: with a lossless ADC and ideal devices every weight mapping, with unsigned and
     signed inputs, must give exactly x @ W through the full pipeline; across ADC resolutions
@@ -255,23 +308,34 @@ def accuracy(quick: bool, checks: Sequence[str], backend: Optional[str], seed: i
     and lossless ADC bits (seconds); a full run trains 15 epochs and adds 5 and 7 bits and the
     wan2022 device model.
 
+    Configured (--config FILE or --preset NAME): that ReRAM configuration's product against the
+    exact integer product (exact when lossless with ideal cells, within the ADC's bound with
+    ideal cells, reported otherwise), or that Ambit fault model's bit error rate on and, or, xor
+    and maj; the other groups then run only when --check names them (docs/sweep.md).
+
     Prints a table per group of checks and a one-line verdict. JSON (--json) and CSV (--csv)
     hold one record per check, with "check" naming its group and "passed"; the JSON document
-    adds "passed" for the whole run and "skipped" (section name -> reason, empty when every
-    section ran). cim_emu/cli/README.md lists every record's fields.
+    adds "passed" for the whole run, "skipped" (section name -> reason, empty when every
+    section ran) and, with --config or --preset, "configuration" (kind, preset, file and the
+    parsed content). cim_emu/cli/README.md lists every record's fields.
     """
-    names = [name for name in SECTIONS if name in checks] if checks else list(SECTIONS)
+    resolved = resolve_config(config_file, preset, ("reram", "ambit"), "accuracy")
+    configured = _configured(resolved)
+    names = [name for name in SECTIONS if name in checks] if checks or configured else list(SECTIONS)
     if plot_path and not set(names) & set(PLOTTED_SECTIONS):
         raise click.UsageError(f"--plot draws the {' and '.join(PLOTTED_SECTIONS)} checks, and --check "
                                f"leaves neither to run")
     chosen = open_backend(backend)
     sections = [SECTIONS[name](quick, seed, chosen) for name in names]
+    if configured is not None:
+        sections.append(configured(quick, seed, chosen))
     passed, verdict = _verdict(sections)
     text = "\n\n".join([*(f"{s.heading} (backend {chosen.name}, seed {seed})\n{s.table}" for s in sections),
                         verdict])
     records = [record for section in sections for record in section.records]
     report(text, records, json_path=json_path, csv_path=csv_path, backend=chosen.name, seed=seed,
-           passed=passed, skipped={s.name: s.skipped for s in sections if s.skipped})
+           passed=passed, skipped={s.name: s.skipped for s in sections if s.skipped},
+           **({} if resolved is None else {"configuration": configuration_record(resolved, config_file, preset)}))
     if plot_path:
         plot_accuracy(records, plot_path)
     if not passed:

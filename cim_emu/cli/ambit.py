@@ -10,7 +10,15 @@ from typing import Any, Optional
 import click
 
 from .._memory import InsufficientMemoryError
-from ._options import backend_option, open_backend, seed_option
+from ._options import (
+    backend_option,
+    config_options,
+    configuration_record,
+    open_backend,
+    reject_with_config,
+    resolve_config,
+    seed_option,
+)
 from ._output import Column, csv_option, format_fields, format_table, json_option, report
 from ._program_file import PROGRAM_HINT, read_program
 
@@ -133,11 +141,14 @@ def _run_on_random_rows(subarray: Any, program: Any, program_file: pathlib.Path,
 @click.option("--faults", "fault_preset", type=click.Choice(FAULT_PRESETS), default="none",
               show_default=True,
               help="TRA fault model: none; ambit-pvX: Ambit Table 2's SPICE failure rate at "
-                   "+-X % process variation; simra: SiMRA's DDR4 weak cells (1 % of columns).")
+                   "+-X % process variation; simra: SiMRA's DDR4 weak cells (1 % of columns). "
+                   "--preset and --config name a fault model too; not with them.")
+@config_options(("ambit",), "run with it, seeded with SEED, in place of --faults")
 @backend_option
 @json_option
 def run(program_file: pathlib.Path, row_bits: int, data_rows: Optional[int], seed: int,
-        executor: str, fault_preset: str, backend: Optional[str], json_path: Optional[str]) -> None:
+        executor: str, fault_preset: str, backend: Optional[str], json_path: Optional[str],
+        config_file: Optional[str] = None, preset: Optional[str] = None) -> None:
     """Run an Ambit program file on random rows.
 
     Reports the rows the program in PROGRAM_FILE wrote and what it cost.
@@ -156,18 +167,31 @@ def run(program_file: pathlib.Path, row_bits: int, data_rows: Optional[int], see
     executor or backend. Then the commands, the modelled latency, energy and throughput
     (the Ambit paper's DDR3-1600 system).
 
+    The fault model is --faults, or --preset NAME (an Ambit fault preset: ambit_spice_10 is
+    --faults ambit-pv10, simra_ddr4_maj3 is --faults simra) or --config FILE (a JSON object of
+    TraFaultModel fields), seeded with SEED.
+
     JSON (--json): "results" holds {row, sha256, popcount} per changed row; the document
     adds "program" (the file), "parameters" (row_bits, data_rows, executor, faults,
-    random_rows: row -> stream) and "cost" (commands, physical_rows, commands_issued,
-    latency_ns, energy_nj, throughput_bytes_per_s, peak_throughput_bytes_per_s).
+    random_rows: row -> stream), "cost" (commands, physical_rows, commands_issued,
+    latency_ns, energy_nj, throughput_bytes_per_s, peak_throughput_bytes_per_s) and, with
+    --preset or --config, "configuration" (kind, preset, file and the parsed fault model).
     """
-    from ..ambit import Subarray  # noqa: PLC0415
+    from ..ambit import Subarray, TraFaultModel  # noqa: PLC0415
 
+    resolved = resolve_config(config_file, preset, ("ambit",), "ambit run")
+    if click.get_current_context().get_parameter_source("fault_preset") != click.core.ParameterSource.DEFAULT:
+        reject_with_config("--faults", config_file, preset, "both name the fault model; give one")
+    if resolved is not None:
+        faults = TraFaultModel(**resolved.config, seed=seed)
+        fault_name = preset if preset is not None else str(config_file)
+    else:
+        faults, fault_name = _fault_model(fault_preset, seed), fault_preset
     program = read_program(program_file)
     data_rows = data_rows or _rows_named(program)
     chosen = open_backend(backend)
     try:
-        subarray = Subarray(row_bits, data_rows, faults=_fault_model(fault_preset, seed), backend=chosen)
+        subarray = Subarray(row_bits, data_rows, faults=faults, backend=chosen)
         streams, cost, records = _run_on_random_rows(subarray, program, program_file, seed, executor)
     except InsufficientMemoryError as exc:  # checked before allocating
         raise click.BadParameter(f"rows of {row_bits} bits do not fit in memory: {exc.reason}",
@@ -178,12 +202,14 @@ def run(program_file: pathlib.Path, row_bits: int, data_rows: Optional[int], see
                                  param_hint="'--row-bits'") from None
 
     peak = subarray.cost_model.peak_throughput_bytes_per_s(program)
+    configuration: dict[str, Any] = ({} if resolved is None else
+                                     {"configuration": configuration_record(resolved, config_file, preset)})
     counts = ", ".join(f"{n} {op}" for op, n in cost.commands.items())
     text = "\n\n".join([
         format_fields({
             "program": f"{program_file}: {len(program)} command(s) ({counts})",
             "subarray": f"{data_rows} data rows of {row_bits} bits; backend {chosen.name}, "
-                        f"executor {executor}, faults {fault_preset}, seed {seed}",
+                        f"executor {executor}, faults {fault_name}, seed {seed}",
             "random rows": ", ".join(f"{row} (stream {s})" for row, s in streams.items()) or "none",
         }),
         format_table(records, [Column("row", "row"), Column("sha256", "sha256"),
@@ -200,8 +226,9 @@ def run(program_file: pathlib.Path, row_bits: int, data_rows: Optional[int], see
     report(text, records, json_path=json_path, backend=chosen.name, seed=seed,
            program=str(program_file),
            parameters={"row_bits": row_bits, "data_rows": data_rows, "executor": executor,
-                       "faults": fault_preset, "random_rows": streams},
-           cost={**cost.as_dict(), "peak_throughput_bytes_per_s": peak})
+                       "faults": fault_name, "random_rows": streams},
+           cost={**cost.as_dict(), "peak_throughput_bytes_per_s": peak},
+           **configuration)
 
 
 # -- ambit ops ------------------------------------------------------------------------------

@@ -9,7 +9,15 @@ from typing import Any, Callable, Optional, Sequence
 import click
 
 from ..backend import Backend
-from ._options import backend_option, open_backend, seed_option
+from ._options import (
+    backend_option,
+    config_options,
+    configuration_record,
+    open_backend,
+    reject_with_config,
+    resolve_config,
+    seed_option,
+)
 from ._output import Column, csv_option, format_table, json_option, progress, report
 from ._plot import plot_option, plot_throughput
 
@@ -119,8 +127,9 @@ def _footnotes(records: Sequence[dict]) -> list:
             + f": {record['implausible_reason']}" for record in records if not record.get("plausible", True)]
 
 
-def _cases(engine: str, sizes: dict) -> list[tuple[str, str, Any]]:
-    """``(engine, case, size)`` triples in the order they run: Ambit rows, then ReRAM shapes."""
+def _cases(engine: str, sizes: dict, configured: bool = False) -> list[tuple[str, str, Any]]:
+    """``(engine, case, size)`` triples in the order they run: Ambit rows, then ReRAM shapes (the
+    ``configured`` case alone when --config or --preset gave the ReRAM configuration)."""
     from ..studies import benchmarks  # noqa: PLC0415
 
     cases: list[tuple[str, str, Any]] = []
@@ -128,20 +137,22 @@ def _cases(engine: str, sizes: dict) -> list[tuple[str, str, Any]]:
         cases += [("ambit", op, mib) for mib in sizes["row_mib"] for op in benchmarks.AMBIT_OPS]
     if engine in ("all", "reram"):
         shapes = itertools.product(sizes["batch"], sizes["k"], sizes["n"])
-        cases += [("reram", path, shape) for shape in shapes for path in benchmarks.RERAM_PATHS]
+        paths = ("configured",) if configured else benchmarks.RERAM_PATHS
+        cases += [("reram", path, shape) for shape in shapes for path in paths]
     return cases
 
 
 def _measure(engine: str, case: str, size: Any, seed: int, backend: Backend, rounds: int,
-             threads: Optional[int]) -> Any:
-    """One measurement; sizes the machine cannot hold are a usage error naming their options."""
+             threads: Optional[int], config: Any = None) -> Any:
+    """One measurement (``config``: the ReRAM configuration of the ``configured`` case); sizes the
+    machine cannot hold are a usage error naming their options."""
     from ..studies import benchmarks  # noqa: PLC0415
 
     options: dict[str, Any] = {"seed": seed, "backend": backend, "rounds": rounds, "threads": threads}
     try:
         if engine == "ambit":
             return benchmarks.ambit_throughput(case, size * 2**20, **options)
-        return benchmarks.reram_throughput(case, *size, **options)
+        return benchmarks.reram_throughput(case, *size, config=config, **options)
     except (MemoryError, ValueError) as exc:  # ValueError: e.g. numpy refusing an array that large
         hint = "'--row-mib'" if engine == "ambit" else "'--batch', '--k', '--n'"
         shown = f"{size} MiB rows" if engine == "ambit" else "x".join(map(str, size))
@@ -200,10 +211,13 @@ def _model_records(names: Sequence[str], quick: bool, train_batch: int, seed: in
 @json_option
 @csv_option
 @plot_option("throughput against size (log-log, one panel per engine)")
+@config_options(("reram",), "measure its crossbar products (case 'configured') in place of the lossy and "
+                            "lossless cases; with --engine reram or all")
 def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int], k: Sequence[int],
           n: Sequence[int], rounds: Optional[int], threads: Optional[int], model_cases: Sequence[str],
           train_batch: int, memory: bool, backend: Optional[str], seed: int, json_path: Optional[str],
-          csv_path: Optional[str], plot_path: Optional[str]) -> None:
+          csv_path: Optional[str], plot_path: Optional[str], config_file: Optional[str] = None,
+          preset: Optional[str] = None) -> None:
     """Measure emulator throughput against the native baseline.
 
     Each emulator run is timed beside the backend's native operation in the same run,
@@ -235,17 +249,30 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
     and reram_wan2022) converted with an 8-bit ADC, calibrated, against the float model
     (floor: the float model); relative output error and peak memory beside the times.
 
+    Configured (--config FILE or --preset NAME, a ReRAM configuration or device preset): the
+    ReRAM products are measured through crossbars of that configuration (case 'configured',
+    random integers over its input and weight ranges) in place of the lossy and lossless
+    cases, as they are; 'correct' holds the largest error to the ADC's bound where one holds
+    (ideal cells). Not with --engine ambit or models (their configurations are built in).
+
     Sizes sweep every value given; ReRAM shapes are every batch x k x n combination.
 
     JSON (--json) and CSV (--csv): the records' keys are listed in cim_emu/cli/README.md.
     The JSON document adds "sizes" (the sweep), "repeats" and "rounds" (rounds per
     measurement), "threads" (the pinned count and each library's threads), "machine"
     (platform, processor, cpu_count, python, numpy, backend, device), "correct" (every
-    result right) and "plausible" (every ratio plausible).
+    result right), "plausible" (every ratio plausible) and, with --config or --preset,
+    "configuration" (kind, preset, file and the parsed content).
     """
     from ..studies.benchmarks import machine_info  # noqa: PLC0415
     from ..studies.timing import pinned_threads  # noqa: PLC0415
 
+    resolved = resolve_config(config_file, preset, ("reram",), "bench")
+    if engine in ("ambit", "models"):
+        reject_with_config(f"--engine {engine}", config_file, preset,
+                           "a ReRAM configuration applies to --engine reram or all" if engine == "ambit" else
+                           "the model cases' configurations are built in (8-bit ADC; ideal and reram_wan2022 "
+                           "devices, chosen with --model-case)")
     chosen = open_backend(backend)
     if plot_path and engine == "models":
         raise click.BadParameter("--plot draws the Ambit and ReRAM sweeps, not the models", param_hint="'--plot'")
@@ -259,8 +286,9 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
         if engine == "models":
             records = _model_records(model_cases, quick, train_batch, seed, chosen, rounds, pinned["threads"], memory)
         else:
-            with progress(_cases(engine, sizes), "bench", show=not quick) as cases:
-                records = [_measure(case_engine, case, size, seed, chosen, rounds, pinned["threads"]).as_dict()
+            config = None if resolved is None else resolved.config
+            with progress(_cases(engine, sizes, config is not None), "bench", show=not quick) as cases:
+                records = [_measure(case_engine, case, size, seed, chosen, rounds, pinned["threads"], config).as_dict()
                            for case_engine, case, size in cases]
     wrong = sum(not record.get("correct", True) for record in records)
     implausible = sum(not record["plausible"] for record in records)
@@ -269,7 +297,8 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
     method = f"backend {chosen.name}, median of {rounds} interleaved rounds, {pinned['threads']} threads"
     for name, columns, heading in (
             ("ambit", AMBIT_COLUMNS, "Ambit fast executor against the native bitwise call (DDR3-1600 model)"),
-            ("reram", RERAM_COLUMNS, "ReRAM crossbar products against float32 matmul (ISAAC model)"),
+            ("reram", RERAM_COLUMNS, "ReRAM crossbar products against float32 matmul (ISAAC model"
+                                     + ("" if resolved is None else f"; {resolved.source}") + ")"),
             ("models", MODEL_COLUMNS, "Models on crossbars (8-bit ADC, calibrated) against the float model")):
         rows = [_display(record) for record in records if record["engine"] == name]
         if rows:
@@ -281,7 +310,8 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
     report("\n\n".join([*sections, *_footnotes(records), verdict]), records, json_path=json_path,
            csv_path=csv_path, backend=chosen.name, seed=seed,
            sizes={name: list(values) for name, values in sizes.items()}, repeats=rounds, rounds=rounds,
-           threads=pinned, machine=machine_info(chosen), correct=not wrong, plausible=not implausible)
+           threads=pinned, machine=machine_info(chosen), correct=not wrong, plausible=not implausible,
+           **({} if resolved is None else {"configuration": configuration_record(resolved, config_file, preset)}))
     if plot_path:
         plot_throughput(records, plot_path)
     if wrong:

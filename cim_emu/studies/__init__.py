@@ -5,8 +5,14 @@ What ``cim-emu accuracy`` and ``cim-emu bench`` run, and what the benchmark suit
 written once. None of them is imported by the engines; each module imports only what it
 needs when it is imported (torch and scikit-learn only when a function asks for them).
 
+* :mod:`~cim_emu.studies.accuracy_sections` — the sections of ``cim-emu accuracy`` and the sizes
+  they run at, shared with the sweeps' ``accuracy`` study;
 * :mod:`~cim_emu.studies.ambit_accuracy` — Ambit library operations against numpy's bitwise
   result, and the TRA fault model's measured flip rate (``ambit-library``, ``ambit-fault-rate``);
+* :mod:`~cim_emu.studies.realchip_characterisation` — SiMRA's and FCDRAM's methodology on the
+  real-chip mode of the Ambit engine, against the published success rates (``realchip``);
+* :mod:`~cim_emu.studies.ir_drop` — IR drop against wire resistance and tile size (products, the
+  digits CNN) and its cost (``scripts/ir_drop_study.py``, ``bench/test_reram_ir_drop.py``);
 * :mod:`~cim_emu.studies.reram_accuracy` — ReRAM products against the exact integer product,
   lossless and across ADC resolutions and device models (``reram-exact``, ``reram-adc-sweep``);
 * :mod:`~cim_emu.studies.digits_mlp` — a 64-32-10 MLP on scikit-learn's digits in float, 8-bit

@@ -247,8 +247,14 @@ def reram_config(path: str) -> ReramConfig:
 
 def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, backend: backends.BackendLike = None,
                      rounds: int = ROUNDS, cost_model: Optional[ReramCostModel] = None,
-                     threads: Optional[int] = None, driver: Optional[Driver] = None) -> Throughput:
+                     threads: Optional[int] = None, driver: Optional[Driver] = None,
+                     config: Optional[ReramConfig] = None) -> Throughput:
     """A ``batch x k`` by ``k x n`` crossbar product on ``path`` against float32 ``matmul``.
+
+    ``config``: crossbars of this configuration instead of ``path``'s (``cim-emu bench --config``;
+    ``path`` then only names the case, e.g. ``"configured"``). ``correct``: the largest error
+    within the ADC's error bound where one holds (ideal cells; ``details["error_bound"]``), true
+    where none holds (other devices, IR drop: ``error_bound`` ``None``).
 
     ``details``: ``batch``, ``k``, ``n``, ``adc_bits``, ``inherent_products`` (binary products
     of the full shape the pipeline cannot avoid: 1 when lossless; one signed operand per slice
@@ -259,7 +265,7 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
     float32 matmuls when lossy or signed (the inherent products, packed as the pipeline packs
     its columns), one when lossless; none with kernels.
     """
-    config = reram_config(path)
+    config = config if config is not None else reram_config(path)
     _check_positive(batch=batch, k=k, n=n)
     chosen = backends.get_backend(backend)
     xp, synchronize = chosen.xp, _synchronizer(chosen)
@@ -282,18 +288,19 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
         extra = {"per_polarity_s": timings.wall("per_polarity"),
                  "ratio_to_per_polarity": emulator / timings.wall("per_polarity")}
     exact = x.astype(numpy.float64) @ weights.astype(numpy.float64)  # integers below 2**53: exact
-    error = numpy.abs(backends.NUMPY_BACKEND.asarray(crossbars.matmul(x_device)) - exact).max()
+    error = float(numpy.abs(backends.NUMPY_BACKEND.asarray(crossbars.matmul(x_device)) - exact).max())
+    bound = crossbars.adc_error_bound() if config.ideal_cells else None
     inherent = 1 if config.adc_lossless else (config.inputs.chunks * config.mapping.slices
                                               * (1 if config.signed_adc else config.mapping.polarities))
     cost = (cost_model or ReramCostModel()).product_cost(crossbars, batch)
     return Throughput(
         engine="reram", case=path, size=f"{batch}x{k}x{n}", work=cost.macs, unit="MAC",
         emulator_s=emulator, baseline=f"{chosen.name}.matmul float32", baseline_s=matmul,
-        correct=bool(error <= crossbars.adc_error_bound()),
+        correct=bound is None or error <= bound,
         modelled_latency_ns=cost.latency_ns, modelled_energy_nj=cost.total_energy_pj * 1e-3,
         details={"batch": batch, "k": k, "n": n, "adc_bits": config.adc_bits, "inherent_products": inherent,
                  "ratio_to_inherent": emulator / (inherent * matmul), "crossbars": cost.crossbars,
-                 "conversions": cost.conversions, **extra},
+                 "conversions": cost.conversions, "max_abs_error": error, "error_bound": bound, **extra},
         method=method,
     )
 
