@@ -191,5 +191,22 @@ def test_models_quick_case(invoke, tmp_path):
     assert text[2].split()[:3] == ["transformer-eval-ideal", "2", "8"]
 
 
+def test_models_run_once_per_model_and_mode_on_a_configuration(invoke, tmp_path):
+    pytest.importorskip("torch")
+    from cim_emu.reram import AdcConfig, CrossbarGeometry, ReramConfig
+
+    config = ReramConfig(crossbar=CrossbarGeometry(rows=64), adc=AdcConfig(bits=7))
+    config.to_json(tmp_path / "config.json")
+    path = tmp_path / "models.json"
+    invoke("bench", "--engine", "models", "--quick", "--model-case", "transformer-eval-ideal", "--model-case",
+           "transformer-eval-reram_wan2022", "--no-memory", "--threads", 1, "--config", tmp_path / "config.json",
+           "--json", path)
+    document = json.loads(path.read_text())
+    (record,) = document["results"]
+    assert (record["case"], record["devices"], record["adc_bits"]) == ("transformer-eval-configured", "configured", 7)
+    assert record["config"] == str(config) and document["configuration"]["kind"] == "reram"
+    assert record["relative_error"] < 0.1
+
+
 def test_models_refuse_a_plot(invoke, tmp_path):
     assert "--plot" in usage_error(invoke("bench", "--engine", "models", "--plot", tmp_path / "p.png"))

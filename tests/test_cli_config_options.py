@@ -164,7 +164,6 @@ def test_bench_ideal_configuration_is_checked_against_its_bound(invoke, tmp_path
     (["--config", "{faults}"], "holds an Ambit TRA fault model; cim-emu bench takes a ReRAM configuration"),
     (["--preset", "isaac", "--config", "{reram}"], "--config and --preset both name the configuration"),
     (["--engine", "ambit", "--preset", "isaac"], "--engine ambit and --preset cannot be combined"),
-    (["--engine", "models", "--config", "{reram}"], "--engine models and --config cannot be combined"),
 ])
 def test_bench_bad_configurations_are_usage_errors(invoke, tmp_path, args, message):
     files = {"bad": tmp_path / "bad.json", "faults": _fault_file(tmp_path, "none"),

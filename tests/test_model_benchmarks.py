@@ -49,6 +49,12 @@ def test_default_cases_and_case_checks():
         ModelCase("vgg", "eval", "ideal", 1)
     with pytest.raises(ValueError, match="batch must be a positive integer"):
         ModelCase("resnet18", "eval", "ideal", 0)
+    from cim_emu.reram import ReramConfig
+
+    configured = ModelCase("resnet18", "train", "ideal", 1, config=ReramConfig.prime().to_dict())
+    assert configured.name == "resnet18-train-configured" and configured.configuration == ReramConfig.prime()
+    with pytest.raises(ValueError, match="bits"):
+        ModelCase("resnet18", "eval", "ideal", 1, config={"adc": {"bits": 0}})
 
 
 def test_quick_lossless_run_records_everything_and_stays_close_to_float():

@@ -3,6 +3,7 @@ whole models on crossbars against the float model (``--engine models``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any, Callable, Optional, Sequence
 
@@ -174,10 +175,17 @@ def _model_benchmarks() -> Any:
 
 
 def _model_records(names: Sequence[str], quick: bool, train_batch: int, seed: int, backend: Backend, rounds: int,
-                   threads: Optional[int], memory: bool) -> list:
-    """The model cases named (all when none), each :func:`model_benchmark`'s record."""
+                   threads: Optional[int], memory: bool, config: Any = None) -> list:
+    """The model cases named (all when none), each :func:`model_benchmark`'s record; with a ReRAM
+    ``config``, each distinct model and mode of those cases once, on crossbars of ``config``."""
     model_benchmarks = _model_benchmarks()
     cases = [case for case in model_benchmarks.default_cases(quick, train_batch) if not names or case.name in names]
+    if config is not None:
+        configured: dict = {}
+        for case in cases:
+            case = dataclasses.replace(case, config=config.to_dict())
+            configured.setdefault(case.name, case)
+        cases = list(configured.values())
     device = "cuda" if backend.on_device else "cpu"
     with progress(cases, "bench models", show=not quick) as chosen:
         return [model_benchmarks.model_benchmark(case, seed=seed, rounds=rounds, threads=threads, memory=memory,
@@ -253,7 +261,9 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
     ReRAM products are measured through crossbars of that configuration (case 'configured',
     random integers over its input and weight ranges) in place of the lossy and lossless
     cases, as they are; 'correct' holds the largest error to the ADC's bound where one holds
-    (ideal cells). Not with --engine ambit or models (their configurations are built in).
+    (ideal cells). With --engine models, each model and mode of the chosen cases runs once on
+    crossbars of that configuration (cases '<model>-<mode>-configured'). Not with --engine
+    ambit.
 
     Sizes sweep every value given; ReRAM shapes are every batch x k x n combination.
 
@@ -268,11 +278,9 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
     from ..studies.timing import pinned_threads  # noqa: PLC0415
 
     resolved = resolve_config(config_file, preset, ("reram",), "bench")
-    if engine in ("ambit", "models"):
-        reject_with_config(f"--engine {engine}", config_file, preset,
-                           "a ReRAM configuration applies to --engine reram or all" if engine == "ambit" else
-                           "the model cases' configurations are built in (8-bit ADC; ideal and reram_wan2022 "
-                           "devices, chosen with --model-case)")
+    if engine == "ambit":
+        reject_with_config("--engine ambit", config_file, preset, "a ReRAM configuration applies to --engine reram, "
+                           "models or all")
     chosen = open_backend(backend)
     if plot_path and engine == "models":
         raise click.BadParameter("--plot draws the Ambit and ReRAM sweeps, not the models", param_hint="'--plot'")
@@ -284,7 +292,8 @@ def bench(engine: str, quick: bool, row_mib: Sequence[int], batch: Sequence[int]
         _model_benchmarks()  # torch loaded first: its threads are pinned too
     with pinned_threads(threads) as pinned:
         if engine == "models":
-            records = _model_records(model_cases, quick, train_batch, seed, chosen, rounds, pinned["threads"], memory)
+            records = _model_records(model_cases, quick, train_batch, seed, chosen, rounds, pinned["threads"], memory,
+                                     None if resolved is None else resolved.config)
         else:
             config = None if resolved is None else resolved.config
             with progress(_cases(engine, sizes, config is not None), "bench", show=not quick) as cases:

@@ -32,7 +32,8 @@ columns rather than one sparse factorisation (whose ``R`` triangular solves are 
 * word-line voltages pass on as ``u_(j+1) = g_r W_(j+1) u_j`` and ``u_0 = g_d W_0' V``
   (``W_0' = (g_d I + Y_0)^-1``, ``g_d = 1 / (r_wire_row + r_driver)``), so
   ``M_eff[:, j] = g_d W_0' (g_r W_1) ... (g_r W_j) h_j``, accumulated from the right as the
-  ``W_j`` are formed: ``C`` dense ``R x R`` inverses and products per tile.
+  ``W_j`` are formed: ``C`` dense ``R x R`` inverses per tile, each followed by the product of the
+  transfers formed so far (the admittance update needs none: ``Y W = I - g_r W``).
 
 A zero resistance joins the nodes it separates (a word line with ``r_wire_row = 0`` is one node,
 or the driver's voltage when ``r_driver`` is 0 too; likewise bit lines and ground); with every
@@ -88,8 +89,9 @@ class WireModel:
 
 def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.ndarray, numpy.ndarray]:
     """``(K, h)`` of every column of the tiles ``G`` ``(..., R, C)``: ``K`` ``(..., C, R, R)`` the
-    admittance the column's cells and bit line present to its word-line nodes, ``h``
-    ``(..., C, R)`` its output current per word-node voltage."""
+    admittance the column's cells and bit line present to its word-line nodes (symmetric; only
+    its upper triangle is read, and only it may be filled), ``h`` ``(..., C, R)`` its output
+    current per word-node voltage."""
     d = numpy.swapaxes(G, -1, -2)  # (..., C, R): the cells of each column
     R = d.shape[-1]
     if r_col == 0 and r_sense == 0:  # the bit line is ground: the cells' currents are the output
@@ -106,10 +108,8 @@ def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.nd
         diagonal, log_rho = _chain_factors(d, 1.0 / r_col, g_s)
         if log_rho.min(initial=0.0) > -600.0:  # B^-1[i, k] = x_k e^(L_k) e^(-L_i) (i <= k), no overflow
             column, row = diagonal * numpy.exp(log_rho), numpy.exp(-log_rho)
-            upper = (d * row)[..., :, None] * (d * column)[..., None, :]  # d_i d_k B^-1[i, k] for i <= k
-            K = numpy.triu(upper)
-            K += numpy.swapaxes(numpy.triu(upper, 1), -1, -2)
-            numpy.negative(K, out=K)
+            # -d_i d_k B^-1[i, k] for i <= k: the upper triangle (the only one the sweep reads)
+            K = numpy.triu(numpy.negative(d * row)[..., :, None] * (d * column)[..., None, :])
             last = row * column[..., R - 1:]
         else:  # a chain too long or too lossy for the factors: B^-1[i, k] = x_max(i,k) e^-|L_i - L_k|
             inverse = numpy.abs(log_rho[..., :, None] - log_rho[..., None, :])
@@ -179,8 +179,8 @@ def _lapack() -> tuple[Any, Any]:
 def _spd_inverse(A: numpy.ndarray, lapack: Any) -> numpy.ndarray:
     """The upper triangle of the inverse of a symmetric positive definite matrix, from the
     upper triangle of ``A`` (overwritten; LAPACK's Cholesky ``potrf`` and ``potri``). The lower
-    triangle of the result is not the inverse's: read it with BLAS ``symm``."""
-    factor, info = lapack.dpotrf(A, lower=0, clean=0, overwrite_a=1)
+    triangle of the result is zero, not the inverse's: read it with BLAS ``symm``."""
+    factor, info = lapack.dpotrf(A, lower=0, clean=1, overwrite_a=1)
     if info == 0:
         factor, info = lapack.dpotri(factor, lower=0, overwrite_c=1)
     if info != 0:
@@ -199,27 +199,44 @@ def _solve_one_node(K: numpy.ndarray, h: numpy.ndarray, g_d: float) -> numpy.nda
     return out
 
 
+#: The admittance update ``g_r Y W`` (``W = (g_r I + Y)^-1``) is formed as ``g_r I - g_r**2 W``,
+#: with no matrix product, while ``g_r`` is at most this many times ``Y``'s largest diagonal entry:
+#: the subtraction then loses at most ``log10`` of it in digits (4 of 16). Past it (wires nearly
+#: short circuits beside the cells) the product is formed.
+CANCELLATION_LIMIT = 1e4
+
+
 def _sweep(K: numpy.ndarray, h: numpy.ndarray, g_r: float, g_d: float) -> numpy.ndarray:
     """``M_eff`` ``(R, C)`` of one tile from its columns' ``K`` ``(C, R, R)`` and ``h`` ``(C, R)``
     (module docstring): the admittances from the right end, the transfers accumulated alongside.
-    The admittances are symmetric; only their upper triangles are read."""
+    The admittances are symmetric; only their upper triangles are kept and read.
+
+    ``Z``'s columns ``j .. C-1`` are those of ``M_eff`` before the transfers up to column ``j``;
+    one product by ``g_r W_j`` moves them. The admittance of columns ``j - 1 ..`` is
+    ``K_(j-1) + g_r Y_j W_j``, and ``Y W = I - g_r W`` (``W`` is ``Y + g_r I``'s inverse), so it
+    needs no product (:data:`CANCELLATION_LIMIT`): one Cholesky inverse and one product of the
+    ``C - j`` transfers per column."""
     lapack, blas = _lapack()
     C, R = h.shape
     diagonal = numpy.arange(R)
-    # [Z | Y]: Z's columns j .. C-1 are those of M_eff before the transfers up to column j, Y the
-    # admittance seen into columns j ..; one product by g_r W_j moves both (W Y = Y W, symmetric).
-    work = numpy.empty((R, C + R), order="F")
-    work[:, C - 1] = h[C - 1]
-    work[:, C:] = K[C - 1]
+    Z = numpy.empty((R, C), order="F")
+    Z[:, C - 1] = h[C - 1]
+    Y = numpy.array(K[C - 1], order="F")
     for j in range(C - 1, 0, -1):
-        A = work[:, C:].copy(order="F")
+        A = Y.copy(order="F")
         A[diagonal, diagonal] += g_r
-        work[:, j:] = blas.dsymm(g_r, _spd_inverse(A, lapack), work[:, j:])
-        work[:, j - 1] = h[j - 1]
-        work[:, C:] += K[j - 1]  # the admittance of columns j - 1 ..: K_(j-1) + g_r W_j Y_j
-    A = work[:, C:].copy(order="F")
-    A[diagonal, diagonal] += g_d
-    return blas.dsymm(g_d, _spd_inverse(A, lapack), work[:, :C])
+        W = _spd_inverse(A, lapack)  # upper triangle
+        Z[:, j:] = blas.dsymm(g_r, W, Z[:, j:])
+        if g_r <= CANCELLATION_LIMIT * Y[diagonal, diagonal].max():
+            W *= -g_r * g_r
+            W[diagonal, diagonal] += g_r
+            Y = W
+        else:
+            Y = blas.dsymm(g_r, W, numpy.asfortranarray(numpy.triu(Y) + numpy.triu(Y, 1).T))
+        Y += K[j - 1]
+        Z[:, j - 1] = h[j - 1]
+    Y[diagonal, diagonal] += g_d
+    return blas.dsymm(g_d, _spd_inverse(Y, lapack), Z)
 
 
 #: Tiles solved together in one job (their bit lines in one vectorised pass; more than one

@@ -46,6 +46,7 @@ import time
 from typing import Any, Callable, Optional
 
 from .._checks import positive_int
+from ..reram import ReramConfig
 from .digits_cnn import DEVICES, config_for
 from .models import MODELS, require_torch, settle_batch_norm
 from .timing import ROUNDS, Driver, interleaved, pinned_threads, plausibility
@@ -76,6 +77,9 @@ class ModelCase:
     """ADC resolution; ``None``: lossless."""
     calibration_batch: Optional[int] = None
     """Inputs of the calibration batch; ``None``: :data:`CALIBRATION_BATCH` of the model."""
+    config: Optional[dict] = None
+    """A ReRAM configuration (:meth:`ReramConfig.to_dict`) in place of the ISAAC-like default with
+    ``adc_bits`` and ``devices`` (``cim-emu bench --engine models --config/--preset``)."""
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("model", self.model, MODELS), ("mode", self.mode, MODES),
@@ -85,6 +89,13 @@ class ModelCase:
         positive_int("batch", self.batch)
         if self.calibration_batch is not None:
             positive_int("calibration_batch", self.calibration_batch)
+        self.configuration  # noqa: B018 - a bad configuration is refused here
+
+    @property
+    def configuration(self) -> ReramConfig:
+        """The crossbars' configuration: :attr:`config`, or the default with ``adc_bits`` and ``devices``."""
+        return ReramConfig.from_dict(self.config) if self.config is not None else config_for(self.adc_bits,
+                                                                                            self.devices)
 
     @property
     def calibration_inputs(self) -> int:
@@ -93,7 +104,10 @@ class ModelCase:
 
     @property
     def name(self) -> str:
-        """e.g. ``"resnet18-eval-ideal"`` (``-lossless`` added without an ADC resolution)."""
+        """e.g. ``"resnet18-eval-ideal"`` (``-lossless`` added without an ADC resolution;
+        ``"resnet18-eval-configured"`` with a :attr:`config`)."""
+        if self.config is not None:
+            return f"{self.model}-{self.mode}-configured"
         return f"{self.model}-{self.mode}-{self.devices}" + ("-lossless" if self.adc_bits is None else "")
 
 
@@ -140,7 +154,7 @@ def _prepare(case: ModelCase, seed: int, device: str, sides: tuple = ("baseline"
     models = {"baseline": model.to(device)} if "baseline" in sides else {}
     layers = 0
     if "emulator" in sides:
-        config = config_for(case.adc_bits, case.devices)
+        config = case.configuration
         signed = dataclasses.replace(config, inputs=dataclasses.replace(config.inputs, signed=True))
         emulated = convert(model, config, configs={name: signed for name in spec.signed_layers}, seed=seed,
                            inplace="baseline" not in sides)
@@ -187,7 +201,7 @@ def model_benchmark(case: ModelCase, *, seed: int = 0, rounds: int = ROUNDS,
     """One case timed against the float model (see the module docstring); the record's keys
     are listed in ``cim_emu/cli/README.md`` (``cim-emu bench --engine models``)."""
     positive_int("rounds", rounds)
-    spec = MODELS[case.model]
+    spec, config = MODELS[case.model], case.configuration
     require_torch()  # loaded before the threads are pinned, so that torch's are pinned too
     with pinned_threads(threads) as pinned:
         sides = _prepare(case, seed, device)
@@ -199,12 +213,12 @@ def model_benchmark(case: ModelCase, *, seed: int = 0, rounds: int = ROUNDS,
         compared = _compare(y_emulated, y_float, spec.classes)
         timings = interleaved(sides.runs, rounds, synchronize=sides.synchronize, driver=driver, warmup=False)
     record = {"engine": "models", "case": case.name, "model": case.model, "mode": case.mode,
-              "devices": case.devices, "batch": case.batch, "input_shape": list(sides.x.shape),
-              "adc_bits": config_for(case.adc_bits, case.devices).adc_bits, "device": str(device),
-              "config": str(config_for(case.adc_bits, case.devices)), "signed_input_layers": list(spec.signed_layers),
+              "devices": case.devices if case.config is None else "configured", "batch": case.batch,
+              "input_shape": list(sides.x.shape), "adc_bits": config.adc_bits, "device": str(device),
+              "config": str(config), "signed_input_layers": list(spec.signed_layers),
               "crossbar_layers": sides.crossbar_layers,
               "calibration": f"calibrate(model, batch of {case.calibration_inputs}, "
-                             f"adc={None if case.adc_bits is None else 'max'!r})",
+                             f"adc={None if config.adc_lossless else 'max'!r})",
               "baseline": f"the float32 torch model ({case.mode}), same weights",
               **timings.record(),
               "rounds_rule": f"{rounds} rounds; the emulator's warm-up run took {warmup_s:.3g} s",
