@@ -33,7 +33,8 @@ columns rather than one sparse factorisation (whose ``R`` triangular solves are 
   (``W_0' = (g_d I + Y_0)^-1``, ``g_d = 1 / (r_wire_row + r_driver)``), so
   ``M_eff[:, j] = g_d W_0' (g_r W_1) ... (g_r W_j) h_j``, accumulated from the right as the
   ``W_j`` are formed: ``C`` dense ``R x R`` inverses per tile, each followed by the product of the
-  transfers formed so far (the admittance update needs none: ``Y W = I - g_r W``).
+  transfers formed so far (the admittance update needs none: ``Y W = I - g_r W``), through
+  :mod:`cim_emu.reram.lapack` (SciPy's LAPACK without the GIL, so that tiles solve in parallel).
 
 A zero resistance joins the nodes it separates (a word line with ``r_wire_row = 0`` is one node,
 or the driver's voltage when ``r_driver`` is 0 too; likewise bit lines and ground); with every
@@ -48,8 +49,9 @@ from typing import Any, Optional
 import numpy
 
 from .._checks import finite_nonnegative, finite_positive
-from .._optional import require
 from ..parallel import default_threads, run_jobs
+from .lapack import load as load_lapack
+from .lapack import spd_inverse, symmetric_product
 
 __all__ = ["WireModel", "effective_conductances", "transfer_matrix"]
 
@@ -171,31 +173,15 @@ def transfer_matrix(conductances: Any, r_wire_row: float = 0.0, r_wire_col: floa
     return out
 
 
-def _lapack() -> tuple[Any, Any]:
-    linalg = require("scipy.linalg", context="IR drop (cim_emu.reram.ir_drop) needs")
-    return linalg.lapack, linalg.blas
-
-
-def _spd_inverse(A: numpy.ndarray, lapack: Any) -> numpy.ndarray:
-    """The upper triangle of the inverse of a symmetric positive definite matrix, from the
-    upper triangle of ``A`` (overwritten; LAPACK's Cholesky ``potrf`` and ``potri``). The lower
-    triangle of the result is zero, not the inverse's: read it with BLAS ``symm``."""
-    factor, info = lapack.dpotrf(A, lower=0, clean=1, overwrite_a=1)
-    if info == 0:
-        factor, info = lapack.dpotri(factor, lower=0, overwrite_c=1)
-    if info != 0:
-        raise ValueError(f"the crossbar's nodal matrix is not positive definite (LAPACK info {info})")
-    return factor
-
-
 def _solve_one_node(K: numpy.ndarray, h: numpy.ndarray, g_d: float) -> numpy.ndarray:
     """``M_eff`` ``(..., R, C)`` when each word line is one node, driven through ``1 / g_d``."""
-    lapack, blas = _lapack()
     Y = K.sum(axis=-3)
     out = numpy.empty(Y.shape[:-1] + (h.shape[-2],))
     for index in numpy.ndindex(Y.shape[:-2]):
-        W0 = _spd_inverse(numpy.asfortranarray(g_d * numpy.eye(Y.shape[-1]) + Y[index]), lapack)
-        out[index] = blas.dsymm(g_d, W0, numpy.asfortranarray(h[index].T))
+        W0 = numpy.asfortranarray(Y[index])
+        W0[numpy.arange(len(W0)), numpy.arange(len(W0))] += g_d
+        out[index] = symmetric_product(g_d, spd_inverse(W0), numpy.asfortranarray(h[index].T),
+                                       numpy.empty((h.shape[-1], h.shape[-2]), order="F"))
     return out
 
 
@@ -216,27 +202,32 @@ def _sweep(K: numpy.ndarray, h: numpy.ndarray, g_r: float, g_d: float) -> numpy.
     ``K_(j-1) + g_r Y_j W_j``, and ``Y W = I - g_r W`` (``W`` is ``Y + g_r I``'s inverse), so it
     needs no product (:data:`CANCELLATION_LIMIT`): one Cholesky inverse and one product of the
     ``C - j`` transfers per column."""
-    lapack, blas = _lapack()
     C, R = h.shape
-    diagonal = numpy.arange(R)
-    Z = numpy.empty((R, C), order="F")
+    upper = numpy.triu(numpy.ones((R, R)))
+    Z, Z_next = numpy.empty((R, C), order="F"), numpy.empty((R, C), order="F")
     Z[:, C - 1] = h[C - 1]
-    Y = numpy.array(K[C - 1], order="F")
+    Y, W = numpy.array(K[C - 1], order="F"), numpy.empty((R, R), order="F")
     for j in range(C - 1, 0, -1):
-        A = Y.copy(order="F")
-        A[diagonal, diagonal] += g_r
-        W = _spd_inverse(A, lapack)  # upper triangle
-        Z[:, j:] = blas.dsymm(g_r, W, Z[:, j:])
-        if g_r <= CANCELLATION_LIMIT * Y[diagonal, diagonal].max():
-            W *= -g_r * g_r
-            W[diagonal, diagonal] += g_r
-            Y = W
+        W[...] = Y
+        _diagonal(W)[...] += g_r
+        spd_inverse(W)  # upper triangle
+        symmetric_product(g_r, W, Z[:, j:], Z_next[:, j:])
+        Z, Z_next = Z_next, Z
+        if g_r <= CANCELLATION_LIMIT * _diagonal(Y).max():  # Y = g_r I - g_r**2 W, upper triangle
+            numpy.multiply(W, upper, out=Y)
+            Y *= -g_r * g_r
+            _diagonal(Y)[...] += g_r
         else:
-            Y = blas.dsymm(g_r, W, numpy.asfortranarray(numpy.triu(Y) + numpy.triu(Y, 1).T))
+            symmetric_product(g_r, W, numpy.asfortranarray(numpy.triu(Y) + numpy.triu(Y, 1).T), Y)
         Y += K[j - 1]
         Z[:, j - 1] = h[j - 1]
-    Y[diagonal, diagonal] += g_d
-    return blas.dsymm(g_d, _spd_inverse(Y, lapack), Z)
+    _diagonal(Y)[...] += g_d
+    return symmetric_product(g_d, spd_inverse(Y), Z, Z_next)
+
+
+def _diagonal(A: numpy.ndarray) -> numpy.ndarray:
+    """The diagonal of the Fortran-contiguous square ``A``, as a writable view."""
+    return A.reshape(-1, order="F")[:: A.shape[0] + 1]
 
 
 #: Tiles solved together in one job (their bit lines in one vectorised pass; more than one
@@ -277,7 +268,7 @@ def effective_conductances(g: numpy.ndarray, wires: WireModel, *, rows: int, col
         for (p, s, t0, index), m in zip(batch, M):
             out[p, s, t0:t0 + m.shape[0]][:, index] = m
 
-    _lapack()  # SciPy's BLAS loaded first, so that the limit below sees it (it may be its own OpenBLAS)
+    load_lapack()  # SciPy's BLAS loaded first, so that the limit below sees it (it may be its own OpenBLAS)
     import threadpoolctl  # noqa: PLC0415 - after SciPy, so that its BLAS is found
 
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
