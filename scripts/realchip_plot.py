@@ -6,10 +6,12 @@ correct in every trial) and draws the measured success beside the published valu
 +-3 point uncertainty of the values read off SiMRA Figure 7.
 
 Also emulates 8-bit bit-serial addition with MAJ3 only and with MAJ5
-(:mod:`cim_emu.ambit.realchip.adder`): commands, DDR4 latency and success.
+(:mod:`cim_emu.ambit.realchip.adder`), and subtraction (MAJ3 / MAJ5) and the comparisons
+``a > b``, ``a >= b`` (MAJ3 / MAJ7) (:mod:`cim_emu.ambit.realchip.arithmetic`): commands, DDR4
+latency and success.
 
-Writes ``realchip.json`` (every record, the adders, the command) and ``realchip.png`` to ``--out``
-(``docs/realchip/`` for the documentation).
+Writes ``realchip.json`` (every record, the adders, the other operations, the command) and
+``realchip.png`` to ``--out`` (``docs/realchip/`` for the documentation).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ import sys
 from pathlib import Path
 
 from cim_emu.ambit.realchip.adder import VARIANTS, emulate_addition
+from cim_emu.ambit.realchip.arithmetic import (
+    CMP_VARIANTS,
+    COMPARISONS,
+    SUB_VARIANTS,
+    emulate_comparison,
+    emulate_subtraction,
+)
 from cim_emu.studies.realchip_characterisation import characterise
 
 
@@ -77,20 +86,23 @@ def main(argv: list | None = None) -> list:
     command = "python scripts/realchip_plot.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     records = [r.as_dict() for r in characterise(False, args.seed, "numpy", trials=args.trials)]
     adders = [emulate_addition(v, bits=8, trials=args.trials, seed=args.seed).as_dict() for v in VARIANTS]
+    arithmetic = [emulate_subtraction(v, bits=8, trials=args.trials, seed=args.seed).as_dict() for v in SUB_VARIANTS]
+    arithmetic += [emulate_comparison(v, op, bits=8, trials=args.trials, seed=args.seed).as_dict()
+                   for v in CMP_VARIANTS for op in COMPARISONS]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "realchip.json").write_text(json.dumps({"command": command, "records": records, "adders": adders},
-                                                       indent=2) + "\n")
+    (args.out / "realchip.json").write_text(json.dumps({"command": command, "records": records, "adders": adders,
+                                                        "arithmetic": arithmetic}, indent=2) + "\n")
     plot(records, args.out / "realchip.png")
     print("| op | rows | X | data | measured % | published % | bound | passed |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in records:
         print(f"| {r['op']} | {r['rows']} | {r['operands']} | {r['pattern']} | {100 * r['measured']:.2f} | "
               f"{100 * r['published']:.2f} | {100 * r['bound']:.2f} | {'yes' if r['passed'] else 'NO'} |")
-    print("| adder | majorities | APA | FRAC | latency us | success (whole 9-bit sum) | success per sum bit |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for r in adders:
-        print(f"| {r['variant']} | {r['majorities']} | {r['commands']['APA']} | {r['commands']['FRAC']} | "
-              f"{r['latency_ns'] / 1000:.2f} | "
+    print("| operation | variant | majorities | APA | FRAC | latency us | success (whole result) | success per bit |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in adders + arithmetic:
+        print(f"| {r['operation']} | {r['variant']} | {r['majorities']} | {r['commands']['APA']} | "
+              f"{r['commands']['FRAC']} | {r['latency_ns'] / 1000:.2f} | "
               f"{100 * r['success']:.2f} % | {100 * r['bit_success']:.2f} % |")
     print(f"wrote {args.out / 'realchip.json'} and {args.out / 'realchip.png'}")
     return records

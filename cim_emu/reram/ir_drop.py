@@ -92,9 +92,10 @@ class WireModel:
 def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.ndarray, numpy.ndarray]:
     """``(K, h)`` of every column of the tiles ``G`` ``(..., R, C)``: ``K`` ``(..., C, R, R)`` the
     admittance the column's cells and bit line present to its word-line nodes (symmetric; only
-    its upper triangle is read, and only it may be filled), ``h`` ``(..., C, R)`` its output
-    current per word-node voltage."""
-    d = numpy.swapaxes(G, -1, -2)  # (..., C, R): the cells of each column
+    its lower triangle is read, and only it may be filled: the upper triangle of its transpose,
+    the Fortran-ordered matrix LAPACK reads), ``h`` ``(..., C, R)`` its output current per
+    word-node voltage."""
+    d = numpy.ascontiguousarray(numpy.swapaxes(G, -1, -2))  # (..., C, R): the cells of each column
     R = d.shape[-1]
     if r_col == 0 and r_sense == 0:  # the bit line is ground: the cells' currents are the output
         K = numpy.zeros(d.shape + (R,))
@@ -110,8 +111,9 @@ def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.nd
         diagonal, log_rho = _chain_factors(d, 1.0 / r_col, g_s)
         if log_rho.min(initial=0.0) > -600.0:  # B^-1[i, k] = x_k e^(L_k) e^(-L_i) (i <= k), no overflow
             column, row = diagonal * numpy.exp(log_rho), numpy.exp(-log_rho)
-            # -d_i d_k B^-1[i, k] for i <= k: the upper triangle (the only one the sweep reads)
-            K = numpy.triu(numpy.negative(d * row)[..., :, None] * (d * column)[..., None, :])
+            # -d_i d_k B^-1[i, k] for i <= k, stored at [k, i]: the lower triangle (the sweep reads
+            # each matrix transposed, Fortran-ordered, thus this as its upper triangle)
+            K = numpy.tril((d * column)[..., :, None] * numpy.negative(d * row)[..., None, :])
             last = row * column[..., R - 1:]
         else:  # a chain too long or too lossy for the factors: B^-1[i, k] = x_max(i,k) e^-|L_i - L_k|
             inverse = numpy.abs(log_rho[..., :, None] - log_rho[..., None, :])
@@ -178,7 +180,7 @@ def _solve_one_node(K: numpy.ndarray, h: numpy.ndarray, g_d: float) -> numpy.nda
     Y = K.sum(axis=-3)
     out = numpy.empty(Y.shape[:-1] + (h.shape[-2],))
     for index in numpy.ndindex(Y.shape[:-2]):
-        W0 = numpy.asfortranarray(Y[index])
+        W0 = numpy.asfortranarray(Y[index].T)
         W0[numpy.arange(len(W0)), numpy.arange(len(W0))] += g_d
         out[index] = symmetric_product(g_d, spd_inverse(W0), numpy.asfortranarray(h[index].T),
                                        numpy.empty((h.shape[-1], h.shape[-2]), order="F"))
@@ -203,10 +205,10 @@ def _sweep(K: numpy.ndarray, h: numpy.ndarray, g_r: float, g_d: float) -> numpy.
     needs no product (:data:`CANCELLATION_LIMIT`): one Cholesky inverse and one product of the
     ``C - j`` transfers per column."""
     C, R = h.shape
-    upper = numpy.triu(numpy.ones((R, R)))
+    upper = numpy.asfortranarray(numpy.triu(numpy.ones((R, R))))
     Z, Z_next = numpy.empty((R, C), order="F"), numpy.empty((R, C), order="F")
     Z[:, C - 1] = h[C - 1]
-    Y, W = numpy.array(K[C - 1], order="F"), numpy.empty((R, R), order="F")
+    Y, W = numpy.array(K[C - 1].T, order="F"), numpy.empty((R, R), order="F")
     for j in range(C - 1, 0, -1):
         W[...] = Y
         _diagonal(W)[...] += g_r
@@ -219,7 +221,7 @@ def _sweep(K: numpy.ndarray, h: numpy.ndarray, g_r: float, g_d: float) -> numpy.
             _diagonal(Y)[...] += g_r
         else:
             symmetric_product(g_r, W, numpy.asfortranarray(numpy.triu(Y) + numpy.triu(Y, 1).T), Y)
-        Y += K[j - 1]
+        Y += K[j - 1].T
         Z[:, j - 1] = h[j - 1]
     _diagonal(Y)[...] += g_d
     return symmetric_product(g_d, spd_inverse(Y), Z, Z_next)

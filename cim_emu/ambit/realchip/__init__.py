@@ -12,7 +12,9 @@ default and is unchanged). Specified in ``docs/spec/realchip.md``. Modules, one 
 * :mod:`~cim_emu.ambit.realchip.recipes` — MAJX with operand replication and Frac, row pairs;
 * :mod:`~cim_emu.ambit.realchip.router` — RowClone hops, Multi-RowCopy into subcubes, operand loads;
 * :mod:`~cim_emu.ambit.realchip.adder` — bit-serial addition with MAJ3 only or with MAJ5:
-  commands, DDR4 cost and emulated success.
+  commands, DDR4 cost and emulated success; the ripple chain and measurement the others share;
+* :mod:`~cim_emu.ambit.realchip.arithmetic` — subtraction (MAJ3 / MAJ5) and unsigned comparison
+  ``a > b``, ``a >= b`` (MAJ3 / MAJ7) on the adder's machinery.
 
 The characterisation study: :mod:`cim_emu.studies.realchip_characterisation`.
 """
