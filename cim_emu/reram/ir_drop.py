@@ -229,6 +229,8 @@ def _sweep(K: numpy.ndarray, h: numpy.ndarray, g_r: float, g_d: float) -> numpy.
 
 def _diagonal(A: numpy.ndarray) -> numpy.ndarray:
     """The diagonal of the Fortran-contiguous square ``A``, as a writable view."""
+    if not A.flags.f_contiguous:
+        raise ValueError("the diagonal view needs a Fortran-contiguous matrix")
     return A.reshape(-1, order="F")[:: A.shape[0] + 1]
 
 
