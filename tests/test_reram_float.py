@@ -3,7 +3,7 @@
 import numpy
 import pytest
 
-from cim_emu.reram import AdcConfig, AnalogLayer, DeviceModel, InputEncoding, ReramConfig, analog_matmul
+from cim_emu.reram import AdcConfig, AnalogLayer, CrossbarArray, DeviceModel, InputEncoding, ReramConfig, analog_matmul
 from cim_emu.reram.quantize import quantize_inputs, quantize_weights
 
 
@@ -98,3 +98,15 @@ def test_input_quantization_is_the_float64_definition(np_rng, dtype, signed, sca
     expected = numpy.clip(numpy.rint(x64 / expected_scale), -levels if signed else 0, levels)
     assert x_q.dtype == numpy.int64
     numpy.testing.assert_array_equal(x_q, expected)
+
+
+def test_the_layer_holds_one_read_only_copy_of_its_integer_weights(np_rng):
+    weights = np_rng.normal(size=(40, 7))
+    layer = AnalogLayer(weights, ReramConfig(adc=AdcConfig(bits=6)), seed=int(np_rng.integers(2**32)))
+    assert layer.quantized_weights is layer.crossbars.weights
+    with pytest.raises(ValueError, match="read-only"):
+        layer.quantized_weights[0, 0] = 1
+    given = np_rng.integers(-127, 128, (9, 5))
+    crossbars = CrossbarArray(given, ReramConfig())
+    given[0, 0] = 1000  # the caller's array is not the crossbars'
+    assert crossbars.weights.base is not given and int(crossbars.weights.max()) <= 127

@@ -76,8 +76,9 @@ class CrossbarArray:
         if host_weights.ndim != 2 or 0 in host_weights.shape:
             raise ValueError(f"weights must be a non-empty 2-D (K, N) matrix; got shape {host_weights.shape}")
         self.shape = host_weights.shape
-        self.weights = host_weights
-        """The programmed integer weights ``(K, N)``, int64 on the host."""
+        self.weights = host_weights  # a copy of the caller's, frozen: the cells are programmed from it
+        self.weights.flags.writeable = False
+        """The programmed integer weights ``(K, N)``, int64 on the host (read-only)."""
         self.reads = 0
         self.output_scale = float(output_scale)
         self._program(read_time)

@@ -140,6 +140,8 @@ class AnalogLayer:
         self.input_scale = input_scale
         self.crossbars = CrossbarArray(self.quantized_weights, self.config, seed=seed, backend=chosen,
                                        read_time=read_time)
+        if xp is numpy:  # one host copy of the integer weights, the crossbars' (read-only)
+            self.quantized_weights = self.crossbars.weights
 
     def calibrate(self, x: Any, method: str = "max", percentile: float = 99.99) -> float:
         """Fix the input scale from sample inputs: ``max|x|`` or a ``percentile`` of ``|x|``."""
