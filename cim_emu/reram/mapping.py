@@ -43,11 +43,15 @@ def cell_levels(weights: Any, mapping: WeightMapping, xp: Any = numpy) -> Any:
     weights = check_integer_array("weights", weights, -mapping.max_weight, mapping.max_weight, xp)
     if weights.ndim != 2:
         raise ValueError(f"weights must be a 2-D (K, N) matrix; got shape {tuple(weights.shape)}")
+    # the narrowest signed type that holds every magnitude (|W| and W + offset, below 2 * max_weight + 1),
+    # so that the (P, S, K, N) intermediate of programming takes 2 or 4 bytes a cell, not 8
+    compact = next(t for t in (numpy.int16, numpy.int32, numpy.int64) if 2 * mapping.max_weight < numpy.iinfo(t).max)
+    weights = weights.astype(compact)
     if mapping.scheme == "differential":
         magnitudes = xp.stack([xp.maximum(weights, 0), xp.maximum(-weights, 0)])
     else:
-        magnitudes = (weights + mapping.offset)[None]
-    shifts = xp.arange(mapping.slices, dtype=numpy.int64) * mapping.bits_per_cell
+        magnitudes = (weights + compact(mapping.offset))[None]
+    shifts = xp.arange(mapping.slices, dtype=compact) * compact(mapping.bits_per_cell)
     levels = (magnitudes[:, None] >> shifts[None, :, None, None]) & mapping.max_level
     return levels.astype(numpy.uint8)
 
