@@ -70,11 +70,13 @@ def test_invalid_configurations_name_the_field_and_range(make, name):
         make()
 
 
-@given(st.sampled_from([2, 5, 8, 12]), st.integers(1, 6), st.sampled_from(["differential", "offset"]),
-       st.integers(0, 2**32))
+@given(st.sampled_from([2, 5, 8, 12, 15, 16, 17, 31, 32]), st.integers(1, 6),
+       st.sampled_from(["differential", "offset"]), st.integers(0, 2**32))
 def test_cell_levels_reconstruct_the_weights(weight_bits, bits_per_cell, scheme, seed):
+    """Also at the widths where the computation's integer type changes (16 and 32 bits)."""
     mapping = WeightMapping(weight_bits, bits_per_cell, scheme)
     weights = numpy.random.default_rng(seed).integers(-mapping.max_weight, mapping.max_weight + 1, (7, 5))
+    weights[0, :2] = mapping.max_weight, -mapping.max_weight  # the extremes
     levels = cell_levels(weights, mapping).astype(numpy.int64)
     assert levels.shape == (mapping.polarities, mapping.slices, 7, 5)
     assert levels.max() <= mapping.max_level
