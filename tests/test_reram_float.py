@@ -3,7 +3,16 @@
 import numpy
 import pytest
 
-from cim_emu.reram import AdcConfig, AnalogLayer, CrossbarArray, DeviceModel, InputEncoding, ReramConfig, analog_matmul
+from cim_emu.reram import (
+    AdcConfig,
+    AnalogLayer,
+    CrossbarArray,
+    DeviceModel,
+    InputEncoding,
+    ReramConfig,
+    WeightMapping,
+    analog_matmul,
+)
 from cim_emu.reram.quantize import quantize_inputs, quantize_weights
 
 
@@ -100,13 +109,20 @@ def test_input_quantization_is_the_float64_definition(np_rng, dtype, signed, sca
     numpy.testing.assert_array_equal(x_q, expected)
 
 
-def test_the_layer_holds_one_read_only_copy_of_its_integer_weights(np_rng):
+def test_the_layer_holds_one_compact_read_only_copy_of_its_integer_weights(np_rng):
     weights = np_rng.normal(size=(40, 7))
-    layer = AnalogLayer(weights, ReramConfig(adc=AdcConfig(bits=6)), seed=int(np_rng.integers(2**32)))
-    assert layer.quantized_weights is layer.crossbars.weights
+    config = ReramConfig(adc=AdcConfig(bits=6))
+    layer = AnalogLayer(weights, config, seed=int(np_rng.integers(2**32)))
+    expected, _ = quantize_weights(weights, config)
+    assert layer.quantized_weights.dtype == numpy.int64 and numpy.array_equal(layer.quantized_weights, expected)
+    assert layer.crossbars._weights.dtype == numpy.int8  # 8-bit weights, one byte each  # noqa: SLF001
     with pytest.raises(ValueError, match="read-only"):
-        layer.quantized_weights[0, 0] = 1
+        layer.crossbars._weights[0, 0] = 1  # noqa: SLF001
     given = np_rng.integers(-127, 128, (9, 5))
     crossbars = CrossbarArray(given, ReramConfig())
+    kept = given.copy()
     given[0, 0] = 1000  # the caller's array is not the crossbars'
-    assert crossbars.weights.base is not given and int(crossbars.weights.max()) <= 127
+    assert numpy.array_equal(crossbars.weights, kept)
+    wide = ReramConfig(mapping=WeightMapping(weight_bits=16))
+    big = np_rng.integers(-wide.mapping.max_weight, wide.mapping.max_weight + 1, (6, 4))
+    assert numpy.array_equal(CrossbarArray(big, wide).weights, big)

@@ -37,7 +37,7 @@ from .config import ReramConfig
 from .devices import FRACTION_BITS, read_sigma_fixed, to_fixed
 from .exact import ExactProduct
 from .ir_drop import effective_conductances
-from .mapping import cell_levels, check_integer_array, reference_levels
+from .mapping import cell_levels, check_integer_array, narrowest_signed, reference_levels
 from .pipeline import Pipeline, place_value_sums
 
 __all__ = ["CrossbarArray"]
@@ -76,14 +76,21 @@ class CrossbarArray:
         if host_weights.ndim != 2 or 0 in host_weights.shape:
             raise ValueError(f"weights must be a non-empty 2-D (K, N) matrix; got shape {host_weights.shape}")
         self.shape = host_weights.shape
-        self.weights = host_weights  # a copy of the caller's, frozen: the cells are programmed from it
-        self.weights.flags.writeable = False
-        """The programmed integer weights ``(K, N)``, int64 on the host (read-only)."""
+        # the caller's weights, copied into the narrowest integer type (1 byte for 8-bit weights) and
+        # frozen: the cells are programmed from them
+        self._weights = host_weights.astype(narrowest_signed(mapping.max_weight))
+        self._weights.flags.writeable = False
         self.reads = 0
         self.output_scale = float(output_scale)
         self._program(read_time)
 
     # -- programming ---------------------------------------------------------------------------
+    @property
+    def weights(self) -> numpy.ndarray:
+        """The programmed integer weights ``(K, N)``, int64 on the host: a copy (the crossbars hold
+        them in the narrowest integer type, one byte each for 8-bit weights)."""
+        return self._weights.astype(numpy.int64)
+
     @property
     def n_row_tiles(self) -> int:
         return -(-self.shape[0] // self.config.crossbar.rows)
@@ -109,18 +116,18 @@ class CrossbarArray:
                 programmed, config.wires, rows=config.crossbar.rows, cols=config.crossbar.cols, columns=self.shape[1])
             fixed = to_fixed(effective, mapping.max_level)
             sigma = read_sigma_fixed(devices, programmed, mapping.max_level)
-        column_sums = self.weights.sum(axis=0)
+        column_sums = self._weights.sum(axis=0, dtype=numpy.int64)
         self.pipeline = Pipeline(config, levels, fixed, sigma, fraction_bits=self.fraction_bits,
                                  column_sums=column_sums, seed=self.seed, backend=self.backend)
         """The read stages (:class:`~cim_emu.reram.pipeline.Pipeline`)."""
-        self.exact_product = ExactProduct(self.weights, column_sums, config, self.backend)
+        self.exact_product = ExactProduct(self._weights, column_sums, config, self.backend)
         """The single exact product of an exact configuration (:class:`~cim_emu.reram.exact.ExactProduct`)."""
 
     @property
     def levels(self) -> numpy.ndarray:
         """The ideal cell levels ``(P, S, K, N')`` of the weights, reference columns included
         (uint8, host), computed again at each access: the programmed crossbars do not keep them."""
-        levels = cell_levels(self.weights, self.config.mapping)  # (P, S, K, N)
+        levels = cell_levels(self._weights, self.config.mapping)  # (P, S, K, N)
         if self.uses_reference_columns:  # one reference column (B in every row) per column tile
             reference = numpy.broadcast_to(reference_levels(self.shape[0], self.config.mapping)[..., :1],
                                            levels.shape[:3] + (self.n_col_tiles,))

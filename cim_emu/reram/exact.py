@@ -37,7 +37,7 @@ __all__ = ["ExactProduct"]
 
 
 class ExactProduct:
-    """``x @ W`` exactly, for integer weights ``(K, N)`` (host int64) held on ``backend``."""
+    """``x @ W`` exactly, for integer weights ``(K, N)`` (a host integer array) held on ``backend``."""
 
     def __init__(self, weights: numpy.ndarray, column_sums: numpy.ndarray, config: ReramConfig,
                  backend: Backend) -> None:

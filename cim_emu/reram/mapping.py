@@ -38,6 +38,11 @@ def check_integer_array(name: str, array: Any, low: int, high: int, xp: Any) -> 
     return array.astype(numpy.int64)
 
 
+def narrowest_signed(limit: int) -> Any:
+    """The narrowest numpy signed integer type that holds every integer in ``[-limit, limit]``."""
+    return next(t for t in (numpy.int8, numpy.int16, numpy.int32, numpy.int64) if limit <= numpy.iinfo(t).max)
+
+
 def cell_levels(weights: Any, mapping: WeightMapping, xp: Any = numpy) -> Any:
     """Cell levels ``(P, S, K, N)`` (uint8) of an integer weight matrix ``(K, N)``."""
     weights = check_integer_array("weights", weights, -mapping.max_weight, mapping.max_weight, xp)
@@ -45,7 +50,7 @@ def cell_levels(weights: Any, mapping: WeightMapping, xp: Any = numpy) -> Any:
         raise ValueError(f"weights must be a 2-D (K, N) matrix; got shape {tuple(weights.shape)}")
     # the narrowest signed type that holds every magnitude (|W| and W + offset, below 2 * max_weight + 1),
     # so that the (P, S, K, N) intermediate of programming takes 2 or 4 bytes a cell, not 8
-    compact = next(t for t in (numpy.int16, numpy.int32, numpy.int64) if 2 * mapping.max_weight < numpy.iinfo(t).max)
+    compact = narrowest_signed(2 * mapping.max_weight)
     weights = weights.astype(compact)
     if mapping.scheme == "differential":
         magnitudes = xp.stack([xp.maximum(weights, 0), xp.maximum(-weights, 0)])

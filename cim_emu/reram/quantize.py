@@ -132,16 +132,20 @@ class AnalogLayer:
         chosen, _ = backends.resolve(backend, weights)
         self.backend = chosen
         xp = chosen.xp
-        self.quantized_weights, self.weight_scale = quantize_weights(
-            chosen.asarray(weights), self.config, per_channel=per_channel, xp=xp)
+        quantized, self.weight_scale = quantize_weights(chosen.asarray(weights), self.config,
+                                                        per_channel=per_channel, xp=xp)
+        self._device_weights = None if xp is numpy else quantized
         self.bias = None if bias is None else _finite_float("bias", chosen.asarray(bias), xp)
-        if self.bias is not None and self.bias.shape != (self.quantized_weights.shape[1],):
-            raise ValueError(f"bias must have shape ({self.quantized_weights.shape[1]},); got {self.bias.shape}")
+        if self.bias is not None and self.bias.shape != (quantized.shape[1],):
+            raise ValueError(f"bias must have shape ({quantized.shape[1]},); got {self.bias.shape}")
         self.input_scale = input_scale
-        self.crossbars = CrossbarArray(self.quantized_weights, self.config, seed=seed, backend=chosen,
-                                       read_time=read_time)
-        if xp is numpy:  # one host copy of the integer weights, the crossbars' (read-only)
-            self.quantized_weights = self.crossbars.weights
+        self.crossbars = CrossbarArray(quantized, self.config, seed=seed, backend=chosen, read_time=read_time)
+
+    @property
+    def quantized_weights(self) -> Any:
+        """The integer weights ``(K, N)``, int64: on a device the array quantized there; on the host
+        a copy of the crossbars' (which keep the only host copy, in the narrowest integer type)."""
+        return self.crossbars.weights if self._device_weights is None else self._device_weights
 
     def calibrate(self, x: Any, method: str = "max", percentile: float = 99.99) -> float:
         """Fix the input scale from sample inputs: ``max|x|`` or a ``percentile`` of ``|x|``."""
