@@ -24,7 +24,7 @@ from .linear import copy_parameters
 
 #: The most bytes of unfolded integer rows that exist at once in a forward without autograd
 #: (whole samples, at least one): the rows are ``kh * kw`` times larger than the input.
-UNFOLD_BLOCK_BYTES = 32 * 2**20
+UNFOLD_BLOCK_BYTES = 16 * 2**20
 
 #: ``nn.Conv1d``/``nn.Conv2d``'s padding modes, all supported.
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
