@@ -181,7 +181,7 @@ def _solve_one_node(K: numpy.ndarray, h: numpy.ndarray, g_d: float) -> numpy.nda
     out = numpy.empty(Y.shape[:-1] + (h.shape[-2],))
     for index in numpy.ndindex(Y.shape[:-2]):
         W0 = numpy.asfortranarray(Y[index].T)
-        W0[numpy.arange(len(W0)), numpy.arange(len(W0))] += g_d
+        _diagonal(W0)[...] += g_d
         out[index] = symmetric_product(g_d, spd_inverse(W0), numpy.asfortranarray(h[index].T),
                                        numpy.empty((h.shape[-1], h.shape[-2]), order="F"))
     return out
