@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy
 import pytest
+from reram_reference import RecordingPipeline, finish, partial_sums
 
 from cim_emu.backend import NUMPY_BACKEND, Backend
 from cim_emu.reram import AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, InputEncoding, ReramConfig
@@ -21,14 +22,6 @@ from cim_emu.reram import pipeline as pipeline_module
 from cim_emu.reram.adc import Adc
 from cim_emu.reram.config import WeightMapping
 from cim_emu.reram.layout import ColumnPacking
-
-
-class RecordingPipeline(pipeline_module.Pipeline):
-    """A pipeline that keeps the programmed cells and read-noise sigmas it was built from."""
-
-    def __init__(self, config, levels, fixed, sigma, **options):
-        super().__init__(config, levels, fixed, sigma, **options)
-        self.recorded = (fixed, sigma)
 
 
 @pytest.fixture
@@ -47,23 +40,10 @@ def integer_codes(adc, p, clamp=True):
 
 def reference_read(crossbars, x, read_index, row_offset):
     """``y`` of one read, from the specification (see the module docstring)."""
-    config, pipeline = crossbars.config, crossbars.pipeline
-    mapping, dac, layout = config.mapping, pipeline.dac, pipeline.layout
-    fixed, sigma = pipeline.recorded
-    fixed = numpy.rint(fixed).astype(numpy.int64)  # (P, S, K, N')
-    P, S, K, N = fixed.shape
-    T, rows, C, B = layout.tiles, layout.rows, dac.chunks, x.shape[0]
-    chunks = dac.convert(x, numpy)  # (C, B, K)
-    sums = numpy.zeros((T, C, B, N, P, S), dtype=numpy.int64)
-    for t in range(T):
-        k = slice(t * rows, min(K, (t + 1) * rows))
-        sums[t] = numpy.einsum("cbk,pskn->cbnps", chunks[:, :, k], fixed[:, :, k])
-    if sigma is not None:
-        tiles = pipeline.input_tiles(x, numpy)
-        noise = pipeline.read_noise(tiles, 0, N, row_offset, read_index, NUMPY_BACKEND)
-        if pipeline.prescaled:
-            noise = noise / pipeline.adc.scale
-        sums += numpy.rint(noise).astype(numpy.int64).reshape(T, C, B, N, P, S)
+    config = crossbars.config
+    mapping, dac = config.mapping, crossbars.pipeline.dac
+    sums = partial_sums(crossbars, x, read_index, row_offset)  # (T, C, B, N', P, S)
+    C, P, S = sums.shape[1], sums.shape[4], sums.shape[5]
     adc = Adc.from_config(config, crossbars.fraction_bits)
     if config.signed_adc:
         codes = integer_codes(adc, sums[..., 0, :] - sums[..., 1, :])[..., None, :]
@@ -74,16 +54,7 @@ def reference_read(crossbars, x, read_index, row_offset):
     shifts = (2 ** (numpy.arange(C, dtype=numpy.int64) * dac.bits))[:, None, None, None, None]
     weights = signs[:, None] * 2 ** (numpy.arange(S, dtype=numpy.int64) * mapping.bits_per_cell)
     acc = (codes * weights * shifts).sum(axis=(0, 1, 4, 5))  # (B, N')
-    N = crossbars.shape[1]
-    if mapping.uses_reference_columns:
-        acc = acc[:, :N] - acc[:, N:][:, numpy.arange(N) // config.crossbar.cols]
-    step = config.adc_step
-    y = acc if step == 1 else acc * step
-    if config.inputs.signed:
-        y = y - dac.offset * crossbars.weights.sum(axis=0)
-    if mapping.scheme == "offset" and not mapping.uses_reference_columns:
-        y = y - mapping.offset * (x + dac.offset).sum(axis=1, keepdims=True)
-    return y
+    return finish(crossbars, acc, x, config.adc_step)
 
 
 CONFIGS = {

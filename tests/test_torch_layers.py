@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from cim_emu.nn import CrossbarConv2d, CrossbarLinear, calibrate, convert, crossbar_layers  # noqa: E402
+from cim_emu.nn import CrossbarConv2d, CrossbarLinear, calibrate, calibrate_adc, convert, crossbar_layers  # noqa: E402
 from cim_emu.reram import AdcConfig, DeviceModel, ReramConfig  # noqa: E402
 from cim_emu.reram.config import CrossbarGeometry, InputEncoding  # noqa: E402
 from cim_emu.reram.quantize import AnalogLayer, input_levels, quantize_inputs, quantize_weights  # noqa: E402
@@ -330,3 +330,21 @@ def test_calibrated_adc_beats_the_default_full_scale_on_digits():
     default = digits_cnn.accuracy(digits_cnn.emulated(model, x_train, 6, "ideal", 0), x_test, y_test)
     tuned = digits_cnn.accuracy(digits_cnn.emulated(model, x_train, 6, "ideal", 0, adc="max"), x_test, y_test)
     assert tuned >= default + 0.1  # measured 0.650 -> 0.962
+
+
+def test_calibrate_adc_per_slice_and_chunk_sets_a_full_scale_grid():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3))
+    converted = convert(model, ReramConfig(adc=AdcConfig(bits=6)))
+    x = torch.rand(40, 12)
+    calibrate(converted, x)
+    grids = calibrate_adc(converted, x, per_slice_and_chunk=True)
+    first_name, first = crossbar_layers(converted)[0]
+    x_q, _ = quantize_inputs(x.double().numpy(), first.config, first.input_scale)
+    grid = first.analog_layer().crossbars.largest_partial_sums(x_q)
+    assert grids[first_name] == grid == first.config.adc.full_scales and first.config.adc.full_scale is None
+    assert len(grid) == first.config.mapping.slices and len(grid[0]) == first.config.inputs.chunks
+    assert max(map(max, grid)) == first.analog_layer().crossbars.largest_partial_sum(x_q)
+    assert converted(x).shape == (40, 3)  # reads with the grid
+    calibrate_adc(converted, x)  # back to one full scale per layer
+    assert first.config.adc.full_scales is None and first.config.adc.full_scale == max(map(max, grid))

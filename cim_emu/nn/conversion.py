@@ -237,7 +237,7 @@ def _recorded_rows(model: nn.Module, batches: Union[torch.Tensor, Iterable], for
 
 def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: str = "max",
               percentile: float = 99.99, forward: Optional[Callable] = None, *,
-              adc: Optional[str] = None, adc_percentile: float = 99.99) -> dict:
+              adc: Optional[str] = None, adc_percentile: float = 99.99, adc_per_slice_and_chunk: bool = False) -> dict:
     """Fix every crossbar layer's input scale (and, with ``adc``, its ADC full scale) from data;
     returns ``{name: scale}``.
 
@@ -248,7 +248,8 @@ def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: 
     (``max|x|`` or a ``percentile`` of ``|x|``). ``adc="max"`` or ``"percentile"`` then also
     sets each layer's ADC full scale from the same rows, quantized with the new input scale
     (:meth:`CrossbarLinear.calibrate_adc`, with ``adc_percentile``); the full scales are
-    readable as ``layer.config.adc.full_scale``. A calibrated input scale is fixed, so the
+    readable as ``layer.config.adc.full_scale`` (``adc_per_slice_and_chunk=True``: one per weight
+    slice and input chunk, ``layer.config.adc.full_scales``). A calibrated input scale is fixed, so the
     outputs no longer depend on the batch. Layers in eval mode are then programmed for their
     calibrated configuration (:meth:`CrossbarLayer.program`), so that the next forward only reads.
     """
@@ -256,7 +257,7 @@ def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: 
     for name, layer, chunks in _recorded_rows(model, batches, forward):
         scales[name] = layer.calibrate_inputs(torch.cat([rows for rows, _ in chunks]), method, percentile)
         if adc is not None:
-            layer._calibrate_adc_chunks(chunks, adc, adc_percentile)
+            layer._calibrate_adc_chunks(chunks, adc, adc_percentile, adc_per_slice_and_chunk)
         if not layer.training:
             layer.program()
     release_free_memory()  # the recorded rows are gone: hand their pages back
@@ -264,7 +265,8 @@ def calibrate(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: 
 
 
 def calibrate_adc(model: nn.Module, batches: Union[torch.Tensor, Iterable], method: str = "max",
-                  percentile: float = 99.99, forward: Optional[Callable] = None) -> dict:
+                  percentile: float = 99.99, forward: Optional[Callable] = None, *,
+                  per_slice_and_chunk: bool = False) -> dict:
     """Set every crossbar layer's ADC full scale from data, keeping its input scale; returns
     ``{name: full_scale}``.
 
@@ -276,11 +278,14 @@ def calibrate_adc(model: nn.Module, batches: Union[torch.Tensor, Iterable], meth
     A smaller full scale gives a finer ADC step (``full_scale / Q``); partial sums above it
     clip. Each layer is reprogrammed with ``dataclasses.replace(config,
     adc=dataclasses.replace(config.adc, full_scale=...))`` and the same seed (now in eval mode,
-    else on its next forward).
+    else on its next forward). ``per_slice_and_chunk=True`` calibrates one full scale per weight
+    slice and input chunk (``AdcConfig(full_scales=...)``,
+    :meth:`~cim_emu.reram.crossbar.CrossbarArray.largest_partial_sums`), as CrossSim calibrates
+    its ADC ranges per slice; the values are then ``full_scales[s][c]`` grids.
     """
     full_scales = {}
     for name, layer, chunks in _recorded_rows(model, batches, forward):
-        full_scales[name] = layer._calibrate_adc_chunks(chunks, method, percentile)
+        full_scales[name] = layer._calibrate_adc_chunks(chunks, method, percentile, per_slice_and_chunk)
         if not layer.training:
             layer.program()
     release_free_memory()

@@ -311,7 +311,7 @@ class CrossbarLayer(LayerState):
         return self.input_scale
 
     def calibrate_adc(self, rows: Any, method: str = "max", percentile: float = 99.99, *,
-                      samples: Optional[int] = None) -> int:
+                      samples: Optional[int] = None, per_slice_and_chunk: bool = False) -> Any:
         """Set the ADC full scale from sample input rows ``(R, K)`` (a tensor or an array).
 
         The rows are quantized as the forward quantizes them (with the layer's input scale; a
@@ -324,19 +324,22 @@ class CrossbarLayer(LayerState):
         ``Q``, with the step ``full_scale / Q``). The layer's config
         becomes ``dataclasses.replace(config, adc=dataclasses.replace(config.adc,
         full_scale=...))``, so its crossbars are reprogrammed (same seed) on the next forward.
-        Returns the full scale.
+        Returns the full scale. ``per_slice_and_chunk=True`` sets one full scale per weight
+        slice and input chunk instead (``AdcConfig(full_scales=...)``, from
+        :meth:`CrossbarArray.largest_partial_sums`) and returns them.
         """
         rows = rows if isinstance(rows, torch.Tensor) else torch.as_tensor(rows)
         return self._calibrate_adc_chunks([(rows.to(torch.float64), rows.shape[0] if samples is None else samples)],
-                                          method, percentile)
+                                          method, percentile, per_slice_and_chunk)
 
-    def _calibrate_adc_chunks(self, chunks: list, method: str, percentile: float) -> int:
+    def _calibrate_adc_chunks(self, chunks: list, method: str, percentile: float,
+                              per_slice_and_chunk: bool = False) -> Any:
         if method not in ("max", "percentile"):
             raise ValueError(f"method must be 'max' or 'percentile'; got {method!r}")
         with engine_device(self._weight_matrix().device):
-            return self._largest_partial_sums(chunks, method, percentile)
+            return self._largest_partial_sums(chunks, method, percentile, per_slice_and_chunk)
 
-    def _largest_partial_sums(self, chunks: list, method: str, percentile: float) -> int:
+    def _largest_partial_sums(self, chunks: list, method: str, percentile: float, per_slice_and_chunk: bool) -> Any:
         analogs = self.analog_layers()
         xp = analogs[0].backend.xp
         quantized = []
@@ -346,10 +349,18 @@ class CrossbarLayer(LayerState):
             quantized.append(x_q)
         x_q = xp.concatenate(quantized)
         width = x_q.shape[1] // len(analogs)
-        full_scale = max(analog.crossbars.largest_partial_sum(
-            x_q[:, g * width:(g + 1) * width], percentile=percentile if method == "percentile" else None)
-            for g, analog in enumerate(analogs))
-        self.config = dataclasses.replace(self.config, adc=dataclasses.replace(self.config.adc, full_scale=full_scale))
+        level = percentile if method == "percentile" else None
+        if per_slice_and_chunk:  # a grouped convolution: the largest of its groups', entry by entry
+            grids = [analog.crossbars.largest_partial_sums(x_q[:, g * width:(g + 1) * width], percentile=level)
+                     for g, analog in enumerate(analogs)]
+            full_scales = tuple(tuple(max(values) for values in zip(*rows)) for rows in zip(*grids))
+            adc = dataclasses.replace(self.config.adc, full_scale=None, full_scales=full_scales)
+            self.config = dataclasses.replace(self.config, adc=adc)
+            return full_scales
+        full_scale = max(analog.crossbars.largest_partial_sum(x_q[:, g * width:(g + 1) * width], percentile=level)
+                         for g, analog in enumerate(analogs))
+        adc = dataclasses.replace(self.config.adc, full_scale=full_scale, full_scales=None)
+        self.config = dataclasses.replace(self.config, adc=adc)
         return full_scale
 
     def _float_rows_product(self, rows: torch.Tensor) -> torch.Tensor:

@@ -26,9 +26,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, Optional
+from typing import Any
 
 from .._checks import int_in_range
+from .adc_config import AdcConfig
 from .devices import DeviceModel
 from .ir_drop import WireModel
 
@@ -179,31 +180,6 @@ class InputEncoding:
 
 
 @dataclasses.dataclass(frozen=True)
-class AdcConfig:
-    """The per-column ADC.
-
-    With ``Q = 2**bits - 1`` codes and full scale ``FS`` (``docs/spec/reram.md``): if ``FS <= Q`` the code
-    is ``min(p, FS)`` (unit step: the ADC saturates at its full scale); otherwise
-    ``min(floor((2 p Q + FS) / (2 FS)), Q)``, the round-half-up of ``p Q / FS`` in integers, with
-    step ``FS / Q``. A signed ADC (the ``subtract`` readout) has ``Q = 2**(bits - 1) - 1`` codes
-    per side and rounds ``|p|`` the same way, keeping the sign.
-    """
-
-    bits: Optional[int] = None
-    """Resolution, 1..24 bits; ``None``: the fewest bits that make the ADC lossless."""
-
-    full_scale: Optional[int] = None
-    """Partial sum mapped to the top code, a positive integer; ``None``: the largest possible
-    partial sum ``rows * (2**dac_bits - 1) * (2**bits_per_cell - 1)``. Smaller clips."""
-
-    def __post_init__(self) -> None:
-        if self.bits is not None:
-            _check_int(self, "bits", 1, 24)
-        if self.full_scale is not None:
-            _check_int(self, "full_scale", 1, 2**40)
-
-
-@dataclasses.dataclass(frozen=True)
 class ReramConfig:
     """A complete crossbar accelerator configuration (defaults: ISAAC-like, lossless ADC)."""
 
@@ -219,6 +195,10 @@ class ReramConfig:
                            ("adc", AdcConfig), ("devices", DeviceModel), ("wires", WireModel)):
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"{name} must be a {kind.__name__}; got {type(getattr(self, name)).__name__}")
+        grid = self.adc.full_scales
+        if grid is not None and (len(grid), len(grid[0])) != (self.mapping.slices, self.inputs.chunks):
+            raise ValueError(f"adc.full_scales must have one row per weight slice ({self.mapping.slices}) of one "
+                             f"full scale per input chunk ({self.inputs.chunks}); got {len(grid)} x {len(grid[0])}")
 
     # -- derived quantities ------------------------------------------------------------------
     @property
@@ -233,8 +213,25 @@ class ReramConfig:
 
     @property
     def full_scale(self) -> int:
-        """``FS``: the configured full scale, or the largest partial sum."""
+        """``FS``: the configured full scale, or the largest partial sum (with full scales per
+        slice and chunk, the largest of them)."""
+        if self.adc.full_scales is not None:
+            return max(max(row) for row in self.adc.full_scales)
         return self.adc.full_scale or self.max_partial_sum
+
+    @property
+    def full_scales(self) -> tuple[tuple[int, ...], ...]:
+        """``FS[s][c]``, the full scale of every (weight slice, input chunk): the configured grid,
+        or ``FS`` in every entry."""
+        if self.adc.full_scales is not None:
+            return self.adc.full_scales
+        return ((self.full_scale,) * self.inputs.chunks,) * self.mapping.slices
+
+    @property
+    def adc_ranged(self) -> bool:
+        """Whether the conversions differ from ADC to ADC: full scales per slice and chunk, or
+        offset and gain errors (read by :mod:`~cim_emu.reram.adc_ranges`)."""
+        return self.adc.full_scales is not None or self.adc.has_errors
 
     @property
     def adc_bits(self) -> int:
@@ -251,12 +248,14 @@ class ReramConfig:
     @property
     def adc_lossless(self) -> bool:
         """True when every ideal partial sum converts exactly (no rounding, no clipping):
-        ``max_partial_sum <= FS <= Q``."""
-        return self.max_partial_sum <= self.full_scale <= self.adc_levels
+        ``max_partial_sum <= FS <= Q`` for every full scale, and no offset or gain error."""
+        return (not self.adc.has_errors and self.full_scale <= self.adc_levels
+                and self.max_partial_sum <= min(min(row) for row in self.full_scales))
 
     @property
     def adc_step(self) -> float:
-        """``Delta``: partial-sum units per code, 1 when ``FS <= Q``, else ``FS / Q``."""
+        """``Delta``: partial-sum units per code, 1 when ``FS <= Q``, else ``FS / Q`` (with full
+        scales per slice and chunk, the largest step)."""
         return 1.0 if self.full_scale <= self.adc_levels else self.full_scale / self.adc_levels
 
     @property

@@ -26,6 +26,7 @@ global batch row, tile, chunk, column, polarity and slice.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import numpy
@@ -33,6 +34,7 @@ import numpy
 from .. import backend as backends
 from .._checks import int_below, positive_int
 from . import drift
+from .calibration import largest_partial_sums
 from .config import ReramConfig
 from .devices import FRACTION_BITS, read_sigma_fixed, to_fixed
 from .exact import ExactProduct
@@ -144,60 +146,40 @@ class CrossbarArray:
         """Largest ``|y - x @ W|`` the ADC can cause with ideal devices and no clipping:
         ``Delta / 2`` per conversion times its shift weight, summed over tiles, chunks, slices
         and converted polarities (twice with reference columns, whose conversions err too).
-        0 for a lossless ADC."""
+        0 for a lossless ADC; with full scales per slice and chunk, each conversion's own
+        ``Delta``; infinite with ADC offset or gain errors (which this bound does not cover)."""
         config = self.config
         if config.adc_lossless:
             return 0.0
-        slices, chunks = place_value_sums(config)
-        polarities = 1 if config.signed_adc else config.mapping.polarities
-        bound = self.n_row_tiles * polarities * slices * chunks * config.adc_step / 2
+        if config.adc.has_errors:
+            return math.inf
+        mapping, inputs, Q = config.mapping, config.inputs, config.adc_levels
+        polarities = 1 if config.signed_adc else mapping.polarities
+        if config.adc.full_scales is None:  # one Delta, times the shift weights
+            slices, chunks = place_value_sums(config)
+            bound = self.n_row_tiles * polarities * slices * chunks * config.adc_step / 2
+        else:
+            place_steps = sum((1.0 if fs <= Q else fs / Q) * 2.0 ** (s * mapping.bits_per_cell + c * inputs.dac_bits)
+                              for s, row in enumerate(config.full_scales) for c, fs in enumerate(row))
+            bound = self.n_row_tiles * polarities * place_steps / 2
         return 2 * bound if self.uses_reference_columns else bound
 
     def largest_partial_sum(self, x: Any, *, percentile: Optional[float] = None) -> int:
         """The largest ideal partial sum that integer inputs ``x`` ``(K,)`` or ``(B, K)`` produce,
         over every conversion (tile, chunk, slice, polarity, column, reference columns included):
         what an ADC full scale calibrated from data is set to (``AdcConfig(full_scale=...)``).
+        ``percentile`` (in (0, 100]) returns instead the smallest integer ``v`` with at least
+        that share of the conversions ``<= v`` (exact, by counting). At least 1; device noise
+        is ignored (:func:`~cim_emu.reram.calibration.largest_partial_sums`)."""
+        pooled: int = largest_partial_sums(self, x, percentile=percentile, per_slice_and_chunk=False)
+        return pooled
 
-        The sums come from the ideal cell levels :attr:`levels` and the input chunks exactly as
-        the pipeline lays them out (:class:`~cim_emu.reram.layout.TileLayout`), in float64 with
-        integer operands far below ``2**53`` (exact); a signed ADC converts ``|p+ - p-|``.
-        Device noise is ignored. ``percentile`` (in (0, 100]) returns instead the smallest
-        integer ``v`` with at least that share of the conversions ``<= v`` (exact, by counting).
-        At least 1 (the smallest valid full scale). An empty ``x`` raises :class:`ValueError`.
-        """
-        if percentile is not None and not (isinstance(percentile, (int, float)) and 0 < percentile <= 100):
-            raise ValueError(f"percentile must be None or in (0, 100]; got {percentile!r}")
-        inputs, mapping = self.config.inputs, self.config.mapping
-        x = check_integer_array("x", backends.NUMPY_BACKEND.asarray(x), inputs.min_input, inputs.max_input, numpy)
-        x = x[None] if x.ndim == 1 else x
-        self._check_shape(x)
-        if x.shape[0] == 0:
-            raise ValueError("x must hold at least one row to take the largest partial sum of; got none")
-        layout, dac = self.pipeline.layout, self.pipeline.dac
-        P, S = mapping.polarities, mapping.slices
-        operand = layout.cells(self.levels.astype(numpy.float64), numpy.float64)
-        block = max(1, 2**22 // max(1, layout.tiles * inputs.chunks * operand.shape[2]))
-        largest, counts = 0, None
-        for b0 in range(0, x.shape[0], block):
-            tiles = layout.input_tiles(dac.convert(x[b0:b0 + block], numpy), numpy, depth=layout.rows,
-                                       dtype=numpy.float64)
-            sums = numpy.rint(numpy.matmul(tiles, operand)).astype(numpy.int64)  # (T, C*b, N'*P*S)
-            if self.config.signed_adc:
-                sums = sums.reshape(sums.shape[:2] + (-1, P, S))
-                sums = numpy.abs(sums[..., 0, :] - sums[..., 1, :])
-            largest = max(largest, int(sums.max(initial=0)))
-            if percentile is not None:
-                block_counts = numpy.bincount(sums.ravel())
-                if counts is not None and len(counts) >= len(block_counts):
-                    counts[:len(block_counts)] += block_counts
-                else:
-                    if counts is not None:
-                        block_counts[:len(counts)] += counts
-                    counts = block_counts
-        if percentile is not None and counts is not None:
-            cumulative = numpy.cumsum(counts)
-            largest = int(numpy.searchsorted(cumulative, percentile / 100 * cumulative[-1] - 1e-9))
-        return max(1, largest)
+    def largest_partial_sums(self, x: Any, *, percentile: Optional[float] = None) -> tuple[tuple[int, ...], ...]:
+        """:meth:`largest_partial_sum` per weight slice ``s`` and input chunk ``c``, as
+        ``full_scales[s][c]``: what ``AdcConfig(full_scales=...)`` is set to when calibrating
+        the ADC ranges per slice and chunk."""
+        grid: tuple[tuple[int, ...], ...] = largest_partial_sums(self, x, percentile=percentile)
+        return grid
 
     def _check_shape(self, x: Any) -> None:
         if x.ndim != 2 or x.shape[1] != self.shape[0]:

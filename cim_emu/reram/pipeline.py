@@ -58,6 +58,7 @@ from ..gpu.memory import DEVICE_MEMORY_SHARE
 from ..gpu.provider import supports
 from ..parallel import default_threads, run_jobs, single_threaded_blas
 from .adc import Adc
+from .adc_ranges import RangedAdc, RangedReadout
 from .config import ReramConfig
 from .dac import Dac
 from .gpu import TILE_CODES_SOURCE
@@ -137,10 +138,19 @@ class Pipeline:
         if sigma is None:  # the partial sums are integers in [0, ideal_sum] ([-ideal_sum, ideal_sum] when signed)
             self.adc = self.adc.rounding_over(-int(ideal_sum) if config.signed_adc else 0, int(ideal_sum),
                                               saturates=self.saturates)
-        self.differences = config.signed_adc and backend.kernels is None
+        self.ranged = RangedAdc.build(config, fraction_bits, tiles=T, columns=self.columns, seed=seed,
+                                      max_sum=2 * max_sum if config.signed_adc else max_sum) \
+            if config.adc_ranged else None
+        """ADCs that differ (full scales per slice and chunk, offset and gain errors), or ``None``:
+        read unpacked, without kernels (:mod:`~cim_emu.reram.adc_ranges`)."""
+        self.step = config.adc_step if self.ranged is None else self.ranged.step
+        """The partial-sum units of one unit of the accumulator (``Delta``)."""
+        self.differences = config.signed_adc and backend.kernels is None and self.ranged is None
         """Whether the operand holds ``W+ - W-`` per slice (a signed ADC read with numpy), not
         each polarity's cells (:mod:`~cim_emu.reram.host_path`)."""
-        if self.differences:
+        if self.ranged is not None:
+            self.packing = ColumnPacking(1, ColumnPacking.for_sums(ideal_sum, 1).bits)
+        elif self.differences:
             self.packing = ColumnPacking.for_sums(ideal_sum, S, signed=True)
             positive = fixed[:1].astype(numpy.int16) if fixed.dtype.kind in "ui" else fixed[:1]
             fixed = positive - fixed[1:]  # exact: integers (levels up to 255 as int16)
@@ -148,7 +158,7 @@ class Pipeline:
             self.packing = ColumnPacking(1, ColumnPacking.for_sums(ideal_sum, 1).bits)
         else:
             self.packing = ColumnPacking.for_sums(ideal_sum, P * S)
-        self.prescaled = (self.packing.factor == 1 and not config.signed_adc
+        self.prescaled = (self.packing.factor == 1 and not config.signed_adc and self.ranged is None
                           and _float_dtype(adc_bound) == _float_dtype(max_sum))
         """Whether the product yields ``scale * p + bias`` (unpacked sums, unsigned ADC, and
         ``scale * p + bias`` as exact in the products' float type as ``p``: prescaling never
@@ -172,13 +182,17 @@ class Pipeline:
         cell_weights = numpy.outer(signs, 2.0 ** (numpy.arange(S) * mapping.bits_per_cell)).reshape(-1)
         self.cell_weights = numpy.concatenate([cell_weights, numpy.zeros(-len(cell_weights) % self.packing.factor)])
         """``sign_pol * 2**(s * bpc)`` of each (polarity, slice) code, padded like the packed groups."""
+        self.ranged_readout = None if self.ranged is None else RangedReadout(
+            self.operand, self.ranged, self.dac, P, S, last_rows=levels.shape[2] - (T - 1) * rows)
+        """Stages 2 to 5 with :attr:`ranged` ADCs, or ``None``."""
         self.host = HostReadout(self.operand, self.width, self.packing, self.adc, self.dac, self.cell_weights,
                                 self.sum_dtype, self.prescaled, self.saturates,
                                 polarities=2 if config.signed_adc and not self.differences else 1,
                                 last_rows=levels.shape[2] - (T - 1) * rows)
         """Stages 2 to 5 with the array library, one row tile at a time (:mod:`~cim_emu.reram.host_path`)."""
         self.tensor_cores = (TensorCoreReadout(config, levels, self.layout, self.dac, self.adc, backend)
-                             if backend.kernels is not None and tensor_cores_qualify(config, T) else None)
+                             if backend.kernels is not None and tensor_cores_qualify(config, T)
+                             and self.ranged is None else None)
         """Stages 2 to 5 on int8 tensor cores (a backend with kernels, where the crossbars qualify;
         it keeps the cell levels for its operand, which without kernels no one keeps)."""
 
@@ -205,6 +219,8 @@ class Pipeline:
         noise = None
         if self.noise is not None:
             noise = self.read_noise(tiles, n0, n1, first_row, read_index, backend)
+        if self.ranged_readout is not None:
+            return self.ranged_readout.accumulate(tiles, n0, n1, noise, backend.xp)
         if backend.kernels is None:
             return self.host.accumulate(tiles, n0, n1, noise, backend.xp)
         if self.differences:
@@ -351,7 +367,7 @@ class Pipeline:
         if config.mapping.uses_reference_columns:
             tile_of_column = xp.arange(N) // config.crossbar.cols
             acc = acc[:, :N] - acc[:, N:][:, tile_of_column]
-        step = config.adc_step * output_scale
+        step = self.step * output_scale
         analog = acc if step == 1.0 else acc * step
         if not digital_corrections:
             return analog

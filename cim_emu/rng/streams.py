@@ -41,3 +41,5 @@ class Stream(enum.IntEnum):
     """ReRAM: read noise of every conversion (``| read_index``); :mod:`cim_emu.reram.pipeline`."""
     READ_1F = 0xB5 << 56
     """ReRAM: the 1/f read noise of the PCM preset, at programming time."""
+    ADC_ERROR = 0xB6 << 56
+    """ReRAM: the offset (``2 i``) and gain error (``2 i + 1``) of ADC ``i``; :mod:`cim_emu.reram.adc_ranges`."""
