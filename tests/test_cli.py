@@ -523,12 +523,12 @@ def test_accuracy_fails_on_a_wrong_fault_rate(invoke, monkeypatch):
 
 
 def test_accuracy_long_run_shows_progress(invoke, monkeypatch):
-    from cim_emu.cli import accuracy as accuracy_cli
+    from cim_emu.studies import accuracy_sections
 
-    monkeypatch.setattr(accuracy_cli, "LIBRARY_LONG_ROW_BITS", (7, 700))
-    monkeypatch.setattr(accuracy_cli, "FAULT_ROW_BITS_FULL", 4096)
+    monkeypatch.setattr(accuracy_sections, "LIBRARY_LONG_ROW_BITS", (7, 700))
+    monkeypatch.setattr(accuracy_sections, "FAULT_ROW_BITS_FULL", 4096)
     monkeypatch.setattr(reram_accuracy, "DEVICES", {"ideal": reram_accuracy.DEVICES["ideal"]})
-    monkeypatch.setattr(accuracy_cli, "DIGITS_ADC_BITS_FULL", (5, None))
+    monkeypatch.setattr(accuracy_sections, "DIGITS_ADC_BITS_FULL", (5, None))
     from cim_emu.studies import digits_cnn
 
     monkeypatch.setattr(digits_cnn, "SECTION_EPOCHS_FULL", 3)

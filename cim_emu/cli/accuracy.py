@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
+from typing import Any, Callable, ContextManager, Iterable, NamedTuple, Optional, Sequence
 
 import click
 
 from ..backend import Backend
-from ..studies.accuracy_sections import (
-    DIGITS_ADC_BITS_FULL,
-    DIGITS_ADC_BITS_QUICK,
-    FAULT_PROBABILITIES,
-    FAULT_ROW_BITS_FULL,
-    FAULT_ROW_BITS_QUICK,
-    LIBRARY_LONG_ROW_BITS,
-    QUICK_DEVICES,
-)
+from ..studies import accuracy_sections
 from ._options import backend_option, config_options, configuration_record, open_backend, resolve_config, seed_option
 from ._output import Column, csv_option, format_table, json_option, progress, report
 from ._plot import plot_accuracy, plot_option
@@ -37,30 +29,35 @@ class Section(NamedTuple):
     """Why the section did not run (``None`` when it ran); its table then says so."""
 
 
-def _records(name: str, checks: Iterable[Any]) -> list:
-    return [{"check": name, **check.as_dict()} for check in checks]
+def _checks(name: str, quick: bool, seed: int, backend: Backend) -> accuracy_sections.SectionChecks:
+    """The checks of section ``name`` (:func:`cim_emu.studies.accuracy_sections.checks`), with a
+    progress bar on standard error over its longer loops on a full run."""
+
+    def bar(items: Sequence, label: str) -> ContextManager[Iterable]:
+        return progress(items, label, show=not quick)
+
+    return accuracy_sections.checks(name, quick, seed, backend, progress=bar)
+
+
+def _records(name: str, records: list) -> list:
+    """The records of section ``name`` for --json and --csv: each check's, with ``check`` naming the section."""
+    return [{"check": name, **record} for record in records]
 
 
 def _ambit_library(quick: bool, seed: int, backend: Backend) -> Section:
-    from ..studies import ambit_accuracy  # noqa: PLC0415
-
-    row_bits = ambit_accuracy.AWKWARD_ROW_BITS + (() if quick else LIBRARY_LONG_ROW_BITS)
-    checks = []
-    with progress(row_bits, "ambit library", show=not quick) as lengths:
-        for n_bits in lengths:
-            checks += ambit_accuracy.check_library(row_bits=(n_bits,), seed=seed, backend=backend)
+    records = _checks("ambit-library", quick, seed, backend).records
     by_op: dict = {}
-    for check in checks:
-        row = by_op.setdefault(check.op, {"op": check.op, "passed": True})
-        row[check.executor] = row.get(check.executor, 0) + check.bit_errors
-        row["passed"] &= check.passed
-    executors = list(dict.fromkeys(check.executor for check in checks))
+    for record in records:
+        row = by_op.setdefault(record["op"], {"op": record["op"], "passed": True})
+        row[record["executor"]] = row.get(record["executor"], 0) + record["bit_errors"]
+        row["passed"] &= record["passed"]
+    executors = list(dict.fromkeys(record["executor"] for record in records))
     columns = [Column("op", "op"), *(Column(e, f"bit errors {e}") for e in executors),
                Column("passed", "passed")]
     heading = (f"Ambit library operations against numpy, row lengths "
-               f"{', '.join(map(str, row_bits))} bits")
+               f"{', '.join(map(str, accuracy_sections.library_row_bits(quick)))} bits")
     return Section("ambit-library", heading, format_table(list(by_op.values()), columns),
-                   _records("ambit-library", checks))
+                   _records("ambit-library", records))
 
 
 FAULT_COLUMNS = [
@@ -76,17 +73,10 @@ FAULT_COLUMNS = [
 
 
 def _ambit_fault_rates(quick: bool, seed: int, backend: Backend) -> Section:
-    from ..ambit.subarray import EXECUTORS  # noqa: PLC0415
-    from ..studies import ambit_accuracy  # noqa: PLC0415
-
-    cases = [(p, executor) for p in FAULT_PROBABILITIES for executor in EXECUTORS]
-    row_bits = FAULT_ROW_BITS_QUICK if quick else FAULT_ROW_BITS_FULL
-    with progress(cases, "ambit fault rate", show=not quick) as steps:
-        checks = [ambit_accuracy.check_fault_rate(p, row_bits=row_bits, seed=seed, backend=backend,
-                                                  executor=executor) for p, executor in steps]
+    records = _checks("ambit-fault-rate", quick, seed, backend).records
     heading = "Ambit TRA fault model: measured flip rate of maj against the configured p"
-    table = format_table([check.as_dict() for check in checks], FAULT_COLUMNS)
-    return Section("ambit-fault-rate", heading, table, _records("ambit-fault-rate", checks))
+    return Section("ambit-fault-rate", heading, format_table(records, FAULT_COLUMNS),
+                   _records("ambit-fault-rate", records))
 
 
 REALCHIP_COLUMNS = [
@@ -105,13 +95,10 @@ REALCHIP_COLUMNS = [
 
 
 def _realchip(quick: bool, seed: int, backend: Backend) -> Section:
-    from ..studies import realchip_characterisation  # noqa: PLC0415
-
-    records = realchip_characterisation.characterise(quick, seed, backend)
+    records = _checks("realchip", quick, seed, backend).records
     heading = ("Real DDR4 chips (SiMRA, FCDRAM): share of an 8 KiB row's bits correct in every trial, against the "
                "published success (docs/spec/realchip.md)")
-    return Section("realchip", heading, format_table([r.as_dict() for r in records], REALCHIP_COLUMNS),
-                   _records("realchip", records))
+    return Section("realchip", heading, format_table(records, REALCHIP_COLUMNS), _records("realchip", records))
 
 
 RERAM_COLUMNS = [
@@ -128,23 +115,17 @@ RERAM_COLUMNS = [
 
 
 def _reram_exact(quick: bool, seed: int, backend: Backend) -> Section:
-    from ..studies import reram_accuracy  # noqa: PLC0415
-
-    checks = reram_accuracy.check_exact(seed=seed, backend=backend, quick=quick)
+    records = _checks("reram-exact", quick, seed, backend).records
     heading = "ReRAM crossbars, lossless ADC and ideal devices, against the exact integer product"
-    return Section("reram-exact", heading, format_table([c.as_dict() for c in checks], RERAM_COLUMNS),
-                   _records("reram-exact", checks))
+    return Section("reram-exact", heading, format_table(records, RERAM_COLUMNS), _records("reram-exact", records))
 
 
 def _reram_adc_sweep(quick: bool, seed: int, backend: Backend) -> Section:
-    from ..studies import reram_accuracy  # noqa: PLC0415
-
-    devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
-    checks = reram_accuracy.check_adc_sweep(devices=devices, seed=seed, backend=backend, quick=quick)
+    records = _checks("reram-adc-sweep", quick, seed, backend).records
     heading = ("ReRAM crossbars (8-bit x and W, 2-bit cells, 1-bit DAC) across ADC bits and device models; "
                "ideal devices must stay within the ADC error bound")
-    return Section("reram-adc-sweep", heading, format_table([c.as_dict() for c in checks], RERAM_COLUMNS),
-                   _records("reram-adc-sweep", checks))
+    return Section("reram-adc-sweep", heading, format_table(records, RERAM_COLUMNS),
+                   _records("reram-adc-sweep", records))
 
 
 DIGITS_COLUMNS = [
@@ -161,23 +142,16 @@ DIGITS_COLUMNS = [
 
 
 def _reram_digits(quick: bool, seed: int, backend: Backend) -> Section:
-    from ..studies import digits_mlp, reram_accuracy  # noqa: PLC0415
+    from ..studies.digits_mlp import DatasetUnavailableError  # noqa: PLC0415
 
     name = "reram-digits"
     heading = ("Digits MLP 64-32-10 (scikit-learn's 8x8 digits, test set) in float, 8-bit digital and on "
                "crossbars (8-bit inputs and weights, 2-bit cells, 1-bit DAC) across ADC bits and device models")
     try:
-        study = digits_mlp.DigitsStudy(seed, backend)
-    except digits_mlp.DatasetUnavailableError as exc:
+        records = _checks(name, quick, seed, backend).records
+    except DatasetUnavailableError as exc:
         return Section(name, heading, f"skipped: {exc}", [], skipped=str(exc))
-    devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
-    adc_bits = DIGITS_ADC_BITS_QUICK if quick else DIGITS_ADC_BITS_FULL
-    configurations = [(device, bits) for device in devices for bits in adc_bits]
-    with progress(configurations, "reram digits", show=not quick) as steps:
-        results = study.references() + [study.analog(device, reram_accuracy.DEVICES[device], bits)
-                                        for device, bits in steps]
-    return Section(name, heading, format_table([r.as_dict() for r in results], DIGITS_COLUMNS),
-                   _records(name, results))
+    return Section(name, heading, format_table(records, DIGITS_COLUMNS), _records(name, records))
 
 
 #: The digits MLP's columns with the ADC full scale (default or calibrated) in place of "lossless".
@@ -186,7 +160,7 @@ TORCH_DIGITS_COLUMNS = [Column("adc_full_scale", "ADC full scale") if c.key == "
 
 
 def _torch_digits_cnn(quick: bool, seed: int, backend: Backend) -> Section:
-    from ..studies import digits_cnn  # noqa: PLC0415 - imports torch only when run
+    from ..studies.digits_cnn import TorchUnavailableError  # noqa: PLC0415
     from ..studies.digits_mlp import DatasetUnavailableError  # noqa: PLC0415
 
     name = "torch-digits-cnn"
@@ -194,11 +168,10 @@ def _torch_digits_cnn(quick: bool, seed: int, backend: Backend) -> Section:
                "converted to crossbars (cim_emu.nn; 8-bit inputs and weights, 2-bit cells, 1-bit DAC) across ADC "
                "bits, default and calibrated ADC full scale; always on the CPU")
     try:
-        records = digits_cnn.study(quick, seed)
-    except (digits_cnn.TorchUnavailableError, DatasetUnavailableError) as exc:
+        records = _checks(name, quick, seed, backend).records
+    except (TorchUnavailableError, DatasetUnavailableError) as exc:
         return Section(name, heading, f"skipped: {exc}", [], skipped=str(exc))
-    return Section(name, heading, format_table(records, TORCH_DIGITS_COLUMNS),
-                   [{"check": name, **r} for r in records])
+    return Section(name, heading, format_table(records, TORCH_DIGITS_COLUMNS), _records(name, records))
 
 
 #: The groups of checks by name, in the order they run and print.

@@ -5,8 +5,9 @@ What ``cim-emu accuracy`` and ``cim-emu bench`` run, and what the benchmark suit
 written once. None of them is imported by the engines; each module imports only what it
 needs when it is imported (torch and scikit-learn only when a function asks for them).
 
-* :mod:`~cim_emu.studies.accuracy_sections` — the sections of ``cim-emu accuracy`` and the sizes
-  they run at, shared with the sweeps' ``accuracy`` study;
+* :mod:`~cim_emu.studies.accuracy_sections` — the sections of ``cim-emu accuracy``, the sizes
+  they run at and the gathering of their checks (``checks``), shared with the sweeps' ``accuracy``
+  study;
 * :mod:`~cim_emu.studies.ambit_accuracy` — Ambit library operations against numpy's bitwise
   result, and the TRA fault model's measured flip rate (``ambit-library``, ``ambit-fault-rate``);
 * :mod:`~cim_emu.studies.realchip_characterisation` — SiMRA's and FCDRAM's methodology on the

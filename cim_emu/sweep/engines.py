@@ -8,9 +8,10 @@ configuration and seed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy
 
@@ -18,17 +19,8 @@ from ..ambit import OPERATIONS, bulk_op
 from ..ambit.subarray import EXECUTORS
 from ..bits import random_row, unpack_bits
 from ..reram import AdcConfig, CrossbarArray, InputEncoding, ReramConfig
-from ..studies import ambit_accuracy, digits_mlp, realchip_characterisation, reram_accuracy
-from ..studies.accuracy_sections import (
-    DIGITS_ADC_BITS_FULL,
-    DIGITS_ADC_BITS_QUICK,
-    FAULT_PROBABILITIES,
-    FAULT_ROW_BITS_FULL,
-    FAULT_ROW_BITS_QUICK,
-    LIBRARY_LONG_ROW_BITS,
-    QUICK_DEVICES,
-    SECTION_NAMES,
-)
+from ..studies import accuracy_sections, ambit_accuracy, reram_accuracy
+from ..studies.accuracy_sections import SECTION_NAMES
 from .params import Param
 from .presets import AMBIT_FAULT_PRESETS, DEVICE_PRESETS, RERAM_PRESETS, fault_model, reram_config
 
@@ -39,53 +31,31 @@ ACCURACY_PARAMS = {
 
 
 def accuracy_section(config: dict, seed: int, backend: str) -> dict:
-    """One section of ``cim-emu accuracy``: its checks' count, failures and verdict, and a summary.
+    """One section of ``cim-emu accuracy`` (:func:`cim_emu.studies.accuracy_sections.checks`).
 
-    A section that cannot run (scikit-learn or torch missing) raises, so the point is recorded
-    as failed with the reason."""
-    quick, section = config["quick"], config["section"]
-    if section == "ambit-library":
-        row_bits = ambit_accuracy.AWKWARD_ROW_BITS + (() if quick else LIBRARY_LONG_ROW_BITS)
-        checks = [c.as_dict() for c in ambit_accuracy.check_library(row_bits, seed, backend)]
-        extra = {"bit_errors": sum(c["bit_errors"] for c in checks)}
-    elif section == "ambit-fault-rate":
-        bits = FAULT_ROW_BITS_QUICK if quick else FAULT_ROW_BITS_FULL
-        checks = [ambit_accuracy.check_fault_rate(p, bits, seed, backend, executor=e).as_dict()
-                  for p in FAULT_PROBABILITIES for e in EXECUTORS]
-        extra = {"largest_deviation_over_bound": max(abs(c["measured_rate"] - c["flip_probability"]) / c["bound"]
-                                                     for c in checks)}
-    elif section == "realchip":
-        checks = [r.as_dict() for r in realchip_characterisation.characterise(quick, seed, backend)]
-        extra = {}
-    elif section in ("reram-exact", "reram-adc-sweep"):
-        if section == "reram-exact":
-            found = reram_accuracy.check_exact(seed=seed, backend=backend, quick=quick)
-        else:
-            devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
-            found = reram_accuracy.check_adc_sweep(devices=devices, seed=seed, backend=backend, quick=quick)
-        checks = [c.as_dict() for c in found]
-        extra = {"max_relative_error": max(c["relative_error"] for c in checks),
-                 "min_snr_db": min(c["snr_db"] for c in checks)}
-    elif section == "reram-digits":
-        study = digits_mlp.DigitsStudy(seed, backend)
-        devices = QUICK_DEVICES if quick else tuple(reram_accuracy.DEVICES)
-        resolutions = DIGITS_ADC_BITS_QUICK if quick else DIGITS_ADC_BITS_FULL
-        checks = [r.as_dict() for r in study.references() + [study.analog(d, reram_accuracy.DEVICES[d], b)
-                                                            for d in devices for b in resolutions]]
-        extra = {"float_accuracy": checks[0]["accuracy"], "min_accuracy": min(c["accuracy"] for c in checks)}
-    else:
-        from ..studies import digits_cnn  # noqa: PLC0415 - imports torch only when run
+    Returns its checks' count, failures and verdict, and the section's summary values. torch
+    runs on one thread meanwhile, so that the bits are the same on every machine. A section that
+    cannot run (scikit-learn or torch missing) raises, so the point is recorded as failed with
+    the reason."""
+    section = config["section"]
+    with _one_torch_thread() if section == "torch-digits-cnn" else contextlib.nullcontext():
+        found = accuracy_sections.checks(section, config["quick"], seed, backend)
+    return {"checks": len(found.records), "failed": found.failed, "passed": found.failed == 0, **found.summary}
 
-        torch = digits_cnn.require_torch()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # the section's own limit is 2: one thread makes the bits the same everywhere
-        try:
-            checks = digits_cnn.study(quick, seed)
-        finally:
-            torch.set_num_threads(threads)
-        extra = {"float_accuracy": checks[0]["accuracy"], "min_accuracy": min(c["accuracy"] for c in checks)}
-    failed = sum(not c["passed"] for c in checks)
-    return {"checks": len(checks), "failed": failed, "passed": failed == 0, **extra}
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Runs its body with torch on one thread and restores the count after (raises
+    :class:`~cim_emu.studies.digits_cnn.TorchUnavailableError` without torch)."""
+    from ..studies import digits_cnn  # noqa: PLC0415 - imports torch only when run
+
+    torch = digits_cnn.require_torch()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the section's own limit is 2: one thread makes the bits the same everywhere
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 AMBIT_LIBRARY_PARAMS = {
