@@ -26,12 +26,16 @@ def test_quick_section_holds_its_bounds(invoke):
     by_model = {r["model"]: r for r in records if r["model"] != "emulated"}
     assert by_model["float"]["accuracy"] >= digits_cnn.FLOAT_ACCURACY_FLOOR
     emulated = {(r["adc_bits"], r["adc_full_scale"]): r for r in records if r["model"] == "emulated"}
-    assert sorted(emulated) == [(6, "calibrated (max)"), (6, "default"), (8, "default"), (9, "default")]
+    assert sorted(emulated) == [(4, "calibrated (max)"), (4, "calibrated per slice and chunk (max)"),
+                                (6, "calibrated (max)"), (6, "default"), (8, "default"), (9, "default")]
     lossless = emulated[9, "default"]
     assert lossless["max_logit_difference"] == 0.0 and lossless["accuracy"] == by_model["digital"]["accuracy"]
     assert emulated[8, "default"]["accuracy_drop"] <= digits_cnn.ANALOG_ACCURACY_DROP
     # a 6-bit ADC loses much with the default full scale (384) and little calibrated (measured 0.650 -> 0.962)
     assert emulated[6, "calibrated (max)"]["accuracy"] >= emulated[6, "default"]["accuracy"] + 0.1
+    # full scales per weight slice and input chunk beat one per layer at 4 bits (measured 0.911 -> 0.969)
+    ranged = emulated[4, "calibrated per slice and chunk (max)"]["accuracy"]
+    assert ranged >= emulated[4, "calibrated (max)"]["accuracy"] + 0.02
     assert all(r["passed"] for r in records)
 
 
@@ -42,7 +46,7 @@ def test_section_table_in_the_text(invoke):
     lines = result.stdout.splitlines()
     heading = next(i for i, line in enumerate(lines) if line.startswith("Digits CNN (PyTorch"))
     assert lines[heading + 1].split()[:4] == ["model", "devices", "ADC", "bits"]
-    assert lines[-1] == "PASS: all 6 checks passed (torch-digits-cnn 6/6)"
+    assert lines[-1] == "PASS: all 8 checks passed (torch-digits-cnn 8/8)"
 
 
 @needs_torch
@@ -50,7 +54,7 @@ def test_broken_bound_fails(invoke, monkeypatch):
     monkeypatch.setattr(digits_cnn, "ANALOG_ACCURACY_DROP", -1.0)
     result = invoke("accuracy", "--quick", "--check", "torch-digits-cnn")
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1] == "FAIL: 1 of 6 checks failed (torch-digits-cnn 5/6 passed)"
+    assert result.stdout.splitlines()[-1] == "FAIL: 1 of 8 checks failed (torch-digits-cnn 7/8 passed)"
 
 
 @pytest.fixture

@@ -88,13 +88,14 @@ def config_for(adc_bits: Optional[int], devices: str) -> ReramConfig:
 
 
 def emulated(model: Any, x_train: Any, adc_bits: Optional[int], devices: str, seed: int,
-             adc: Optional[str] = None) -> Any:
+             adc: Optional[str] = None, per_slice_and_chunk: bool = False) -> Any:
     """The float model converted to crossbars, input scales calibrated on ``x_train`` (max);
-    ``adc="max"`` or ``"percentile"`` also calibrates each layer's ADC full scale from it."""
+    ``adc="max"`` or ``"percentile"`` also calibrates each layer's ADC full scale from it (one
+    per weight slice and input chunk with ``per_slice_and_chunk``)."""
     from ..nn import calibrate, convert  # noqa: PLC0415 - needs torch
 
     converted = convert(model, config_for(adc_bits, devices), seed=seed)
-    calibrate(converted, x_train, adc=adc)
+    calibrate(converted, x_train, adc=adc, adc_per_slice_and_chunk=per_slice_and_chunk)
     return converted
 
 
@@ -133,6 +134,9 @@ SECTION_DEVICES_QUICK = ("ideal",)
 SECTION_DEVICES_FULL = tuple(DEVICES)
 #: ADC resolution also run with the full scale calibrated per layer from the training set (max).
 CALIBRATED_ADC_BITS = 6
+#: ADC resolution run calibrated per layer and per weight slice and input chunk (max): the second
+#: at least as accurate as the first (measured at seed 0, 3 epochs: 0.911 -> 0.969).
+RANGED_ADC_BITS = 4
 #: Bounds: the float model reaches a floor (a check that training worked); ideal crossbars with
 #: an ADC of BOUNDED_ADC_BITS or more lose at most ANALOG_ACCURACY_DROP against float (measured
 #: at seeds 0-2, 3 epochs: at most 0.007); lossless ideal crossbars give the digital logits exactly.
@@ -171,9 +175,13 @@ def study(quick: bool, seed: int) -> list:
                    record("digital", None, None, None, digital_accuracy, None, None, True)]
         devices = SECTION_DEVICES_QUICK if quick else SECTION_DEVICES_FULL
         bits_list = SECTION_ADC_BITS_QUICK if quick else SECTION_ADC_BITS_FULL
-        runs = [(d, b, None) for d in devices for b in bits_list] + [("ideal", CALIBRATED_ADC_BITS, "max")]
-        for devices_name, bits, adc in runs:
-            converted = emulated(model, x_train, bits, devices_name, seed, adc=adc)
+        runs = [(d, b, None, False) for d in devices for b in bits_list] + [
+            ("ideal", CALIBRATED_ADC_BITS, "max", False), ("ideal", RANGED_ADC_BITS, "max", False),
+            ("ideal", RANGED_ADC_BITS, "max", True)]
+        per_layer_accuracy = 0.0
+        for devices_name, bits, adc, per_slice_and_chunk in runs:
+            converted = emulated(model, x_train, bits, devices_name, seed, adc=adc,
+                                 per_slice_and_chunk=per_slice_and_chunk)
             out = logits(converted, x_test)
             acc = float((out.argmax(1) == y_test).float().mean())
             difference = float((out - digital_logits).abs().max())
@@ -184,8 +192,13 @@ def study(quick: bool, seed: int) -> list:
                 bound, passed = "logits equal the digital model's", difference == 0.0 and acc == digital_accuracy
             elif devices_name == "ideal" and adc is None and shown_bits >= BOUNDED_ADC_BITS:
                 bound, passed = f"drop <= {ANALOG_ACCURACY_DROP}", float_accuracy - acc <= ANALOG_ACCURACY_DROP
-            records.append(record("emulated", devices_name, shown_bits, "calibrated (max)" if adc else "default",
-                                  acc, difference, bound, passed))
+            elif per_slice_and_chunk:
+                bound, passed = f"accuracy >= per layer's ({per_layer_accuracy:.4f})", acc >= per_layer_accuracy
+            elif adc is not None and bits == RANGED_ADC_BITS:
+                per_layer_accuracy = acc
+            full_scale = ("default" if adc is None else
+                          "calibrated per slice and chunk (max)" if per_slice_and_chunk else "calibrated (max)")
+            records.append(record("emulated", devices_name, shown_bits, full_scale, acc, difference, bound, passed))
         return records
     finally:
         torch.set_num_threads(threads)
