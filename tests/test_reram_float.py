@@ -126,3 +126,16 @@ def test_the_layer_holds_one_compact_read_only_copy_of_its_integer_weights(np_rn
     wide = ReramConfig(mapping=WeightMapping(weight_bits=16))
     big = np_rng.integers(-wide.mapping.max_weight, wide.mapping.max_weight + 1, (6, 4))
     assert numpy.array_equal(CrossbarArray(big, wide).weights, big)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_dequantized_weights_are_the_integers_times_their_scales(np_rng, per_channel):
+    from fake_cupy import stand_in_backend
+
+    weights = np_rng.normal(size=(30, 6)) * np_rng.uniform(0.1, 10, 6)
+    layer = AnalogLayer(weights, per_channel=per_channel)
+    dequantized = layer.dequantized_weights()
+    assert dequantized.dtype == numpy.float64
+    assert numpy.array_equal(dequantized, layer.quantized_weights * layer.weight_scale)
+    device = AnalogLayer(stand_in_backend().xp.asarray(weights), per_channel=per_channel, backend=stand_in_backend())
+    assert numpy.array_equal(numpy.asarray(device.dequantized_weights()), dequantized)

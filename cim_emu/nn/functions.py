@@ -82,7 +82,7 @@ class _CrossbarProduct(torch.autograd.Function):
 
 def dequantized(analog: AnalogLayer, like: torch.Tensor) -> torch.Tensor:
     """``(W_q * s_w).T``, ``(N, K)``, in ``like``'s dtype and device: the straight-through surrogate."""
-    return to_tensor(analog.quantized_weights * analog.weight_scale, like).t()
+    return to_tensor(analog.dequantized_weights(), like).t()
 
 
 def needs_grad(*tensors: Optional[torch.Tensor]) -> bool:

@@ -93,6 +93,11 @@ class CrossbarArray:
         them in the narrowest integer type, one byte each for 8-bit weights)."""
         return self._weights.astype(numpy.int64)
 
+    def scaled_weights(self, scale: Any) -> numpy.ndarray:
+        """``weights * scale`` (float64, host) from the compact integers, without an int64 copy."""
+        scaled: numpy.ndarray = numpy.multiply(self._weights, scale, dtype=numpy.float64)
+        return scaled
+
     @property
     def n_row_tiles(self) -> int:
         return -(-self.shape[0] // self.config.crossbar.rows)

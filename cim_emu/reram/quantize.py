@@ -147,6 +147,13 @@ class AnalogLayer:
         a copy of the crossbars' (which keep the only host copy, in the narrowest integer type)."""
         return self.crossbars.weights if self._device_weights is None else self._device_weights
 
+    def dequantized_weights(self) -> Any:
+        """``W_q * s_w`` ``(K, N)``, float64, on the layer's backend: the weights the crossbars
+        hold, as floats (on the host from the crossbars' compact integers, with no int64 copy)."""
+        if self._device_weights is None:
+            return self.crossbars.scaled_weights(self.weight_scale)
+        return self._device_weights * self.weight_scale
+
     def calibrate(self, x: Any, method: str = "max", percentile: float = 99.99) -> float:
         """Fix the input scale from sample inputs: ``max|x|`` or a ``percentile`` of ``|x|``."""
         xp = self.backend.xp
