@@ -96,6 +96,11 @@ def _float_dtype(bound: float) -> Any:
                      "use fewer rows per crossbar or fewer bits")
 
 
+def _squared(values: numpy.ndarray) -> numpy.ndarray:
+    """``values`` squared in place (the cells' variances from their standard deviations, laid out)."""
+    return numpy.multiply(values, values, out=values)
+
+
 def place_value_sums(config: ReramConfig) -> tuple[int, int]:
     """``(sum_s 2**(s * bpc), sum_c 2**(c * dac))``: the shift weights of all slices and of all chunks."""
     mapping, inputs = config.mapping, config.inputs
@@ -129,7 +134,8 @@ class Pipeline:
         ideal_sum = rows * self.dac.max_chunk * float(fixed.max(initial=0))
         max_sum = ideal_sum  # with read noise: room for 8 sigma of a full column (|z| <= 6.34)
         if sigma is not None:
-            max_sum += 8 * math.sqrt(rows * self.dac.max_chunk**2 * float((sigma**2).max(initial=0)))
+            largest_sigma = float(sigma.max(initial=0))  # squaring is monotone: the largest variance, exactly
+            max_sum += 8 * math.sqrt(rows * self.dac.max_chunk**2 * (largest_sigma * largest_sigma))
         adc = Adc.from_config(config, fraction_bits)
         adc_bound = adc.bound(2 * max_sum if config.signed_adc else max_sum)
         self.adc = dataclasses.replace(adc, dtype=_float_dtype(max(code_bound, adc_bound)))
@@ -173,7 +179,7 @@ class Pipeline:
         self.operand = backend.xp.asarray(cells)
         """The cells as the products' right operand, ``(T, rows [+ 1], N' * width)`` on the backend."""
         self.noise = None if sigma is None else ReadNoise.of_cells(
-            self.layout.cells(sigma * sigma, numpy.float64, bias_row=0 if bias else None), backend, config=config,
+            _squared(self.layout.cells(sigma, numpy.float64, bias_row=0 if bias else None)), backend, config=config,
             dac=self.dac, columns=self.columns, seed=seed, post=self.adc.scale if self.prescaled else 1.0)
         """Stage 3, read noise (:class:`~cim_emu.reram.read_noise.ReadNoise`), or ``None``."""
         self.width = self.operand.shape[2] // self.columns
