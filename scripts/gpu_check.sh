@@ -10,6 +10,8 @@
 #   ptxas.txt       the resource report (registers, stack, spills) of every kernel, built for the
 #                   device's own architecture (when nvcc is there)
 #   gpu-tests.xml   JUnit results of every test marked `gpu` (numpy against CuPy, bit for bit)
+#   sanitizer-*.txt compute-sanitizer's memcheck, racecheck and synccheck logs of the kernel
+#                   tests (when compute-sanitizer is on the PATH; a finding fails the check)
 #   bench.json      pytest-benchmark JSON of the GPU benchmarks, with the ratios to the limits
 #                   measured in the same run in each benchmark's extra_info
 #   models.json     pytest-benchmark JSON of the model benchmark (bench/test_models.py) with the
@@ -69,6 +71,21 @@ fi
 
 echo "== GPU tests (tests/, marked gpu)"
 "$python" -m pytest tests -m gpu -p no:cacheprovider -q -rfEs --junitxml="$out/gpu-tests.xml" || status=1
+
+echo "== compute-sanitizer (memcheck, racecheck, synccheck) over the kernel tests (tests/test_kernels_gpu.py)"
+if command -v compute-sanitizer >/dev/null; then
+  for tool in memcheck racecheck synccheck; do
+    # the kernels' own tests: every kernel launched on small and edge-case shapes (the whole GPU
+    # suite under racecheck would take hours); CuPy's memory pool off (CIM_EMU_CUPY_NO_POOL, read by
+    # tests/conftest.py), so that memcheck sees each buffer's own bounds
+    CIM_EMU_CUPY_NO_POOL=1 compute-sanitizer --tool "$tool" --error-exitcode 3 \
+      --log-file "$out/sanitizer-$tool.txt" \
+      "$python" -m pytest tests/test_kernels_gpu.py -m gpu -p no:cacheprovider -q -x >/dev/null 2>&1 \
+      && echo "$tool: clean" || { echo "$tool: FAILED (see sanitizer-$tool.txt)"; status=1; }
+  done
+else
+  echo "skipped: compute-sanitizer is not on the PATH"
+fi
 
 echo "== GPU benchmarks (bench/, marked gpu)"
 "$python" -m pytest bench -m gpu -p no:cacheprovider -q --benchmark-json="$out/bench.json" || status=1

@@ -12,6 +12,11 @@ from cim_emu import backend as backend_module
 from cim_emu.backend import cupy_available
 from cim_emu.cli import cli
 
+if os.environ.get("CIM_EMU_CUPY_NO_POOL") and cupy_available():  # scripts/gpu_check.sh, under compute-sanitizer
+    import cupy
+
+    cupy.cuda.set_allocator(None)  # every array its own cudaMalloc: memcheck sees its bounds
+
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
