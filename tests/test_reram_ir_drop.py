@@ -13,7 +13,7 @@ import pytest
 
 from cim_emu.reram import AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, ReramConfig, WeightMapping, WireModel
 from cim_emu.reram.devices import FRACTION_BITS, to_fixed
-from cim_emu.reram.ir_drop import effective_conductances, transfer_matrix
+from cim_emu.reram.ir_drop import _bit_lines, _sweep, effective_conductances, transfer_matrix
 
 pytest.importorskip("scipy.linalg")
 
@@ -92,6 +92,39 @@ def test_long_lossy_bit_lines_match_a_dense_nodal_solve():
     got = transfer_matrix(G, 1e-3, 1e4)
     assert numpy.isfinite(got).all()
     numpy.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-12 * numpy.abs(expected).max())
+
+
+def test_rank_one_columns_give_the_materialised_columns_result():
+    """The sweep adds each column's K as diag(d) plus one dger (never materialised), or the
+    materialised K: the same M_eff to rounding, and the same output currents h."""
+    rng = numpy.random.default_rng()
+    G = rng.uniform(0.0, 1.0, (40, 33)) * (rng.random((40, 33)) > 0.1)
+    r_row, r_col, r_sense, r_driver = 0.01, 0.02, 0.5, 0.3
+    K, h = _bit_lines(G, r_col, r_sense)
+    factors, h_rank_one = _bit_lines(G, r_col, r_sense, rank_one=True)
+    assert isinstance(factors, tuple) and isinstance(K, numpy.ndarray)
+    numpy.testing.assert_array_equal(h_rank_one, h)
+    g_r, g_d = 1 / r_row, 1 / (r_row + r_driver)
+    expected = _sweep(K, h, g_r, g_d)
+    numpy.testing.assert_allclose(_sweep(factors, h, g_r, g_d), expected, rtol=1e-12, atol=1e-15)
+    numpy.testing.assert_allclose(expected, dense_reference(G, r_row, r_col, r_driver, r_sense), rtol=1e-9)
+
+
+def test_lossy_bit_lines_with_rank_one_columns_stay_finite_and_quiet():
+    """66 lossy rows (chain ratios down to about e**-580): the rank-one updates leave values up to
+    about e**580 in the lower triangles the sweep never reads; they stay finite and raise no
+    warning. Scaled by 1e50 (conductances up, resistances down, M_eff up alike) their bound passes
+    1e300 and the columns are materialised without the factors: the same M_eff, scaled."""
+    G = numpy.random.default_rng().uniform(0.5, 1.0, (66, 3))
+    expected = dense_reference(G, 1e-3, 1e4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert isinstance(_bit_lines(G, 1e4, 0.0, rank_one=True)[0], tuple)
+        assert isinstance(_bit_lines(G * 1e50, 1e-46, 0.0, rank_one=True)[0], numpy.ndarray)
+        got = transfer_matrix(G, 1e-3, 1e4)
+        scaled = transfer_matrix(G * 1e50, 1e-53, 1e-46)
+    numpy.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-12 * numpy.abs(expected).max())
+    numpy.testing.assert_allclose(scaled / 1e50, expected, rtol=1e-8, atol=1e-12 * numpy.abs(expected).max())
 
 
 @pytest.mark.parametrize("r_row, r_col, r_driver, r_sense", [

@@ -34,7 +34,14 @@ columns rather than one sparse factorisation (whose ``R`` triangular solves are 
   ``M_eff[:, j] = g_d W_0' (g_r W_1) ... (g_r W_j) h_j``, accumulated from the right as the
   ``W_j`` are formed: ``C`` dense ``R x R`` inverses per tile, each followed by the product of the
   transfers formed so far (the admittance update needs none: ``Y W = I - g_r W``), through
-  :mod:`cim_emu.reram.lapack` (SciPy's LAPACK without the GIL, so that tiles solve in parallel).
+  :mod:`cim_emu.reram.lapack` (SciPy's LAPACK without the GIL, so that tiles solve in parallel;
+  the inverse by Schur complements, mostly ``dgemm`` and ``dsymm``: :class:`~.lapack.SpdInverse`).
+
+The chain's inverse is semiseparable, ``B_j^-1[i, k] = x_k e^(L_k) e^(-L_i)`` for ``i <= k``
+(:func:`_chain_factors`), so the upper triangle of ``K_j - D_j`` is that of one outer product
+``b_j a_j'``: when both wires have resistance, ``K_j`` is never formed (``C R**2`` numbers per
+tile, out of cache), and the sweep adds ``diag(d_j)`` and one ``dger`` to the one matrix it
+updates in place (:func:`_sweep`).
 
 A zero resistance joins the nodes it separates (a word line with ``r_wire_row = 0`` is one node,
 or the driver's voltage when ``r_driver`` is 0 too; likewise bit lines and ground); with every
@@ -44,14 +51,14 @@ resistance zero ``M_eff`` is exactly the conductance matrix.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy
 
 from .._checks import finite_nonnegative, finite_positive
 from ..parallel import default_threads, run_jobs
+from .lapack import Arguments, SpdInverse, address, spd_inverse, symmetric_product
 from .lapack import load as load_lapack
-from .lapack import spd_inverse, symmetric_product
 
 __all__ = ["WireModel", "effective_conductances", "transfer_matrix"]
 
@@ -89,12 +96,18 @@ class WireModel:
         return not (self.r_wire_row or self.r_wire_col or self.r_driver or self.r_sense)
 
 
-def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.ndarray, numpy.ndarray]:
+def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float, *,
+               rank_one: bool = False) -> tuple[Union[numpy.ndarray, tuple], numpy.ndarray]:
     """``(K, h)`` of every column of the tiles ``G`` ``(..., R, C)``: ``K`` ``(..., C, R, R)`` the
     admittance the column's cells and bit line present to its word-line nodes (symmetric; only
     its lower triangle is read, and only it may be filled: the upper triangle of its transpose,
     the Fortran-ordered matrix LAPACK reads), ``h`` ``(..., C, R)`` its output current per
-    word-node voltage."""
+    word-node voltage.
+
+    With ``rank_one`` (and a bit line of resistance, chain factors in range, and products that
+    stay finite), ``K`` is instead ``(d, a, b)`` ``(..., C, R)`` each, never materialised:
+    ``K_j = diag(d_j) + U(b_j a_j')`` with ``U`` the upper triangle of the Fortran-ordered matrix
+    (``[i, k] = b_i a_k`` for ``i <= k``), what :func:`_sweep` adds with one ``dger``."""
     d = numpy.ascontiguousarray(numpy.swapaxes(G, -1, -2))  # (..., C, R): the cells of each column
     R = d.shape[-1]
     if r_col == 0 and r_sense == 0:  # the bit line is ground: the cells' currents are the output
@@ -109,13 +122,18 @@ def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.nd
     else:
         g_s = 1.0 / (r_col + r_sense)
         diagonal, log_rho = _chain_factors(d, 1.0 / r_col, g_s)
-        if log_rho.min(initial=0.0) > -600.0:  # B^-1[i, k] = x_k e^(L_k) e^(-L_i) (i <= k), no overflow
+        factors = bool(log_rho.min(initial=0.0) > -600.0)
+        if factors:  # B^-1[i, k] = x_k e^(L_k) e^(-L_i) (i <= k), no overflow
             column, row = diagonal * numpy.exp(log_rho), numpy.exp(-log_rho)
+            a, b, last = d * column, numpy.negative(d * row), row * column[..., R - 1:]
+            if rank_one and _bounded(a, b):
+                return (d, a, b), g_s * d * last
+        if factors and not rank_one:
             # -d_i d_k B^-1[i, k] for i <= k, stored at [k, i]: the lower triangle (the sweep reads
             # each matrix transposed, Fortran-ordered, thus this as its upper triangle)
-            K = numpy.tril((d * column)[..., :, None] * numpy.negative(d * row)[..., None, :])
-            last = row * column[..., R - 1:]
-        else:  # a chain too long or too lossy for the factors: B^-1[i, k] = x_max(i,k) e^-|L_i - L_k|
+            K = numpy.tril(a[..., :, None] * b[..., None, :])
+        else:  # a chain too long or too lossy for the factors (or the rank-one form's bound):
+            # B^-1[i, k] = x_max(i,k) e^-|L_i - L_k|, formed without the factors
             inverse = numpy.abs(log_rho[..., :, None] - log_rho[..., None, :])
             numpy.exp(numpy.negative(inverse, out=inverse), out=inverse)
             inverse *= diagonal[..., numpy.maximum.outer(numpy.arange(R), numpy.arange(R))]
@@ -123,6 +141,15 @@ def _bit_lines(G: numpy.ndarray, r_col: float, r_sense: float) -> tuple[numpy.nd
             last = inverse[..., :, R - 1]
     K[..., numpy.arange(R), numpy.arange(R)] += d
     return K, g_s * d * last
+
+
+def _bounded(a: numpy.ndarray, b: numpy.ndarray) -> bool:
+    """Whether ``sum_j max|a_j| max|b_j|`` stays below ``1e300`` in every tile: the bound of what the
+    rank-one updates (``dger``, over the whole matrix) accumulate in the lower triangle, which the
+    sweep never reads but must keep finite (``a_i b_k`` for ``i > k`` grows as ``e^(L_k - L_i)``)."""
+    with numpy.errstate(over="ignore"):
+        bound = (numpy.abs(a).max(axis=-1, initial=0.0) * numpy.abs(b).max(axis=-1, initial=0.0)).sum(axis=-1)
+    return bool((bound < 1e300).all())
 
 
 def _chain_factors(d: numpy.ndarray, g_c: float, g_s: float) -> tuple[numpy.ndarray, numpy.ndarray]:
@@ -136,16 +163,17 @@ def _chain_factors(d: numpy.ndarray, g_c: float, g_s: float) -> tuple[numpy.ndar
     a = d + 2 * g_c
     a[..., 0] -= g_c
     a[..., R - 1] += g_s - g_c
-    forward = numpy.empty_like(a)   # f_i = a_i - g_c rho_(i-1),  rho_i = g_c / f_i
-    backward = numpy.empty_like(a)  # b_i = a_i - g_c sigma_(i+1), sigma_i = g_c / b_i
-    forward[..., 0], backward[..., R - 1] = a[..., 0], a[..., R - 1]
+    # f_i = a_i - g_c rho_(i-1), rho_i = g_c / f_i; b_i = a_i - g_c sigma_(i+1), sigma_i = g_c / b_i:
+    # both recurrences at once, one row of every chain per step ((R, 2, ...), b from the far end)
+    pivots = numpy.moveaxis(numpy.stack([a, a[..., ::-1]]), -1, 0).copy()
     g_c2 = g_c * g_c
     for i in range(1, R):
-        forward[..., i] = a[..., i] - g_c2 / forward[..., i - 1]
-        backward[..., R - 1 - i] = a[..., R - 1 - i] - g_c2 / backward[..., R - i]
-    log_rho = numpy.zeros_like(a)
-    numpy.cumsum(numpy.log(g_c / forward[..., :R - 1]), axis=-1, out=log_rho[..., 1:])
-    return 1.0 / (forward + backward - a), log_rho
+        pivots[i] -= g_c2 / pivots[i - 1]
+    log_rho = numpy.zeros((R,) + a.shape[:-1])
+    numpy.cumsum(numpy.log(g_c / pivots[:R - 1, 0]), axis=0, out=log_rho[1:])
+    forward, backward = numpy.moveaxis(pivots[:, 0], 0, -1), numpy.moveaxis(pivots[::-1, 1], 0, -1)
+    x = numpy.ascontiguousarray(1.0 / (forward + backward - a))
+    return x, numpy.ascontiguousarray(numpy.moveaxis(log_rho, 0, -1))
 
 
 def transfer_matrix(conductances: Any, r_wire_row: float = 0.0, r_wire_col: float = 0.0, *,
@@ -164,14 +192,16 @@ def transfer_matrix(conductances: Any, r_wire_row: float = 0.0, r_wire_col: floa
         (("r_wire_row", r_wire_row), ("r_wire_col", r_wire_col), ("r_driver", r_driver), ("r_sense", r_sense)))
     if not (r_wire_row or r_wire_col or r_driver or r_sense):
         return G
-    K, h = _bit_lines(G, r_wire_col, r_sense)
+    K, h = _bit_lines(G, r_wire_col, r_sense, rank_one=r_wire_row != 0)
     if r_wire_row == 0:  # one node per word line: every column sees the same voltages
         if r_driver == 0:
             return numpy.swapaxes(h, -1, -2).copy()
+        assert isinstance(K, numpy.ndarray)  # materialised: rank_one was off
         return _solve_one_node(K, h, 1.0 / r_driver)
     out = numpy.empty(G.shape)
     for index in numpy.ndindex(G.shape[:-2]):
-        out[index] = _sweep(K[index], h[index], 1.0 / r_wire_row, 1.0 / (r_wire_row + r_driver))
+        tile = tuple(part[index] for part in K) if isinstance(K, tuple) else K[index]
+        out[index] = _sweep(tile, h[index], 1.0 / r_wire_row, 1.0 / (r_wire_row + r_driver))
     return out
 
 
@@ -194,37 +224,64 @@ def _solve_one_node(K: numpy.ndarray, h: numpy.ndarray, g_d: float) -> numpy.nda
 CANCELLATION_LIMIT = 1e4
 
 
-def _sweep(K: numpy.ndarray, h: numpy.ndarray, g_r: float, g_d: float) -> numpy.ndarray:
-    """``M_eff`` ``(R, C)`` of one tile from its columns' ``K`` ``(C, R, R)`` and ``h`` ``(C, R)``
-    (module docstring): the admittances from the right end, the transfers accumulated alongside.
-    The admittances are symmetric; only their upper triangles are kept and read.
+def _sweep(K: Union[numpy.ndarray, tuple], h: numpy.ndarray, g_r: float, g_d: float) -> numpy.ndarray:
+    """``M_eff`` ``(R, C)`` of one tile from its columns' ``K`` (``(C, R, R)``, or the rank-one
+    form ``(d, a, b)`` of :func:`_bit_lines`) and ``h`` ``(C, R)`` (module docstring): the
+    admittances from the right end, the transfers accumulated alongside.
 
-    ``Z``'s columns ``j .. C-1`` are those of ``M_eff`` before the transfers up to column ``j``;
-    one product by ``g_r W_j`` moves them. The admittance of columns ``j - 1 ..`` is
-    ``K_(j-1) + g_r Y_j W_j``, and ``Y W = I - g_r W`` (``W`` is ``Y + g_r I``'s inverse), so it
-    needs no product (:data:`CANCELLATION_LIMIT`): one Cholesky inverse and one product of the
-    ``C - j`` transfers per column."""
+    One ``R x R`` matrix ``A = Y_j + g_r I`` (``Y_0 + g_d I`` last) is inverted in place
+    (:class:`~cim_emu.reram.lapack.SpdInverse`, upper triangle; the lower one is scratch) and
+    turned into the next: ``Y_(j-1) + g_r I = K_(j-1) + 2 g_r I - g_r**2 W_j`` (``dlascl`` of the
+    upper triangle, the diagonal, ``dger`` or the materialised ``K``), since ``g_r Y W = g_r I -
+    g_r**2 W`` (:data:`CANCELLATION_LIMIT`; past it the product is formed). ``Z``'s columns ``j ..
+    C-1`` are those of ``M_eff`` before the transfers up to column ``j``; one ``dsymm`` by ``g_r
+    W_j`` moves them into the other buffer, whose column ``j - 1`` still holds ``h_(j-1)``."""
     C, R = h.shape
-    upper = numpy.asfortranarray(numpy.triu(numpy.ones((R, R))))
-    Z, Z_next = numpy.empty((R, C), order="F"), numpy.empty((R, C), order="F")
-    Z[:, C - 1] = h[C - 1]
-    Y, W = numpy.array(K[C - 1].T, order="F"), numpy.empty((R, R), order="F")
-    for j in range(C - 1, 0, -1):
-        W[...] = Y
-        _diagonal(W)[...] += g_r
-        spd_inverse(W)  # upper triangle
-        symmetric_product(g_r, W, Z[:, j:], Z_next[:, j:])
-        Z, Z_next = Z_next, Z
-        if g_r <= CANCELLATION_LIMIT * _diagonal(Y).max():  # Y = g_r I - g_r**2 W, upper triangle
-            numpy.multiply(W, upper, out=Y)
-            Y *= -g_r * g_r
-            _diagonal(Y)[...] += g_r
+    routines, arguments = load_lapack(), Arguments()
+    A, product = numpy.zeros((R, R), order="F"), numpy.empty((R, R), order="F")
+    inverse, diagonal = SpdInverse(A), _diagonal(A)
+    Z = numpy.array(h.T, order="F")  # a copy: h.T may already be Fortran-ordered
+    Z_next = Z.copy(order="F")
+    rank_one = isinstance(K, tuple)
+    shift = K[0] + g_r if rank_one else numpy.full((C, R), g_r)  # A_j = Y_j + g_r I: K_j's cells and g_r
+    shift[0] = K[0][0] + g_d if rank_one else g_d
+    swept = shift + g_r  # Y_(j-1) = K_(j-1) + g_r I - g_r**2 W_j, A_(j-1) = Y_(j-1) + g_r I
+    U, L, m, one, zero = (arguments.char(b"U"), arguments.char(b"L"), arguments.integer(R), arguments.double(1.0),
+                          arguments.double(0.0))
+    width, width_at = arguments.mutable_int(C)
+    transfer, scale = arguments.double(g_r), arguments.double(-g_r * g_r)
+    a, at = address(A), arguments.integer(0)
+    step = 8 * R  # bytes per column of Z, per row of d, a, b
+    z, z_next = address(Z), address(Z_next)
+    if rank_one:
+        x, y = (numpy.ascontiguousarray(v) for v in (K[2], K[1]))
+        x0, y0, increment = x.ctypes.data, y.ctypes.data, arguments.integer(1)
+
+    def add(j: int, extra: numpy.ndarray) -> None:  # A += K_j + diag(extra_j)
+        if rank_one:
+            routines.ger(m, m, one, x0 + step * j, increment, y0 + step * j, increment, a, m)
         else:
-            symmetric_product(g_r, W, numpy.asfortranarray(numpy.triu(Y) + numpy.triu(Y, 1).T), Y)
-        Y += K[j - 1].T
-        Z[:, j - 1] = h[j - 1]
-    _diagonal(Y)[...] += g_d
-    return symmetric_product(g_d, spd_inverse(Y), Z, Z_next)
+            A[...] += K[j].T
+        diagonal[...] += extra[j]
+
+    add(C - 1, shift)
+    for j in range(C - 1, 0, -1):
+        exact = g_r > CANCELLATION_LIMIT * (diagonal.max() - g_r)
+        if exact:  # keep Y_j (symmetric, both triangles) for the product
+            Y = numpy.asfortranarray(numpy.triu(A) + numpy.triu(A, 1).T)
+            _diagonal(Y)[...] -= g_r
+        inverse()  # W_j, upper triangle
+        width.value = C - j
+        routines.symm(L, U, m, width_at, transfer, a, m, z + step * j, m, zero, z_next + step * j, m)
+        Z, Z_next, z, z_next = Z_next, Z, z_next, z
+        if exact:
+            A[...] = symmetric_product(g_r, A, Y, product)
+            add(j - 1, shift)
+        else:  # -g_r**2 W_j: its upper triangle scaled in one multiplication (cfrom = 1)
+            routines.lascl(U, at, at, one, scale, m, m, a, m, arguments.info_address())
+            add(j - 1, swept)
+    inverse()
+    return symmetric_product(g_d, A, Z, numpy.empty((R, C), order="F"))
 
 
 def _diagonal(A: numpy.ndarray) -> numpy.ndarray:
@@ -234,8 +291,9 @@ def _diagonal(A: numpy.ndarray) -> numpy.ndarray:
     return A.reshape(-1, order="F")[:: A.shape[0] + 1]
 
 
-#: Tiles solved together in one job (their bit lines in one vectorised pass; more than one
-#: makes the ``(tiles, C, R, R)`` arrays outgrow the caches and is slower on 128 x 128 tiles).
+#: Tiles solved together in one job (their bit lines in one vectorised pass; each tile's sweep
+#: is its own, so batches of 4 were no faster on 128 x 128 tiles, and the columns' ``K``, where
+#: materialised, ``(tiles, C, R, R)``, outgrow the caches).
 TILE_BATCH = 1
 
 
