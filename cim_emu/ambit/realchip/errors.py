@@ -76,7 +76,7 @@ class RealChipErrorModel:
         """``p`` of a configuration: the published success less the temperature penalty, at least 0."""
         if self.ideal:
             return 1.0
-        return max(0.0, published_success(op, rows, pattern, operands) - temperature_penalty(self.temperature_c))
+        return max(0.0, published_success(op, rows, pattern, operands) - temperature_penalty(self.temperature_c, op))
 
     def flip_words(self, op: str, group_key: int, apa_index: int, rows: int, pattern: str, operands: int,
                    row_bits: int, backend: Backend = NUMPY_BACKEND) -> Any:

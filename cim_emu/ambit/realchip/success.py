@@ -14,15 +14,17 @@ Sources and uncertainty:
 * FCDRAM NOT (:data:`NOT_SUCCESS`): 98.37 % average over destination row counts (text); used for
   every row count and for both data patterns (an assumption: the text gives one average).
 * FCDRAM 16-input NAND / NOR / AND / OR (:data:`LOGIC_SUCCESS_16`): 94.94 / 95.87 / 94.94 /
-  95.85 % (text) for solid data; random data 1.4 to 2.0 points lower, modelled as 1.7 points
-  lower (:data:`FCDRAM_RANDOM_PENALTY`). The emulator uses the 16-input value for every input
+  95.85 % (text) for solid data; random data lower by 1.39 / 1.97 / 1.43 / 1.98 points (the
+  abstract, :data:`FCDRAM_RANDOM_PENALTY`). The emulator uses the 16-input value for every input
   count (an assumption: the other counts are plotted, not tabulated, and are not read off here).
 
 No interpolation: row counts are powers of two (the decoder opens ``2**k`` rows) and each has
 its own entry; combinations the papers do not report (``None`` here) have success 0.
 Temperature: SiMRA Section 7 reports success changing by at most 2.13 points between 50 and
-90 degrees C; :func:`temperature_penalty` lowers every success linearly by up to that much
-from 50 degrees C (the tables' temperature) to 90 (that it is a loss, and linear, is a model choice).
+90 degrees C, FCDRAM by at most 1.66 points between 50 and 95 for its operations;
+:func:`temperature_penalty` lowers a success linearly by up to that much from 50 degrees C (the
+tables' temperature): SiMRA's slope for MAJX and Multi-RowCopy, FCDRAM's for NOT and the N:N
+logic, over 50 to 90 (the range both tested; that it is a loss, and linear, is a model choice).
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ NOT_SUCCESS = 0.9837
 #: FCDRAM 16-input (16:16) logic on solid data (text).
 LOGIC_SUCCESS_16: dict[str, float] = {"nand": 0.9494, "nor": 0.9587, "and": 0.9494, "or": 0.9585}
 
-#: FCDRAM: random operands succeed 1.4-2.0 points less; the midpoint.
-FCDRAM_RANDOM_PENALTY = 0.017
+#: FCDRAM: how much less random operands succeed than all-ones/all-zeros ones (the abstract).
+FCDRAM_RANDOM_PENALTY: dict[str, float] = {"nand": 0.0139, "nor": 0.0197, "and": 0.0143, "or": 0.0198}
 
 #: The published uncertainty of values read off plots (MAJ_SUCCESS), as a fraction.
 PLOT_UNCERTAINTY = 0.03
@@ -61,6 +63,11 @@ PLOT_UNCERTAINTY = 0.03
 #: SiMRA: the largest change of success with temperature (50 to 90 degrees C).
 TEMPERATURE_MAX_PENALTY = 0.0213
 TEMPERATURE_RANGE_C = (50.0, 90.0)
+#: FCDRAM: the largest change of success of its operations with temperature (50 to 95 degrees C).
+FCDRAM_TEMPERATURE_MAX_PENALTY = 0.0166
+FCDRAM_TEMPERATURE_SPAN_C = 45.0
+#: The operations of FCDRAM (the others, MAJX and Multi-RowCopy, are SiMRA's).
+FCDRAM_OPERATIONS = ("not", "and", "or", "nand", "nor")
 
 #: Operation names the error model knows.
 OPERATIONS = ("maj", "copy", "not", "and", "or", "nand", "nor")
@@ -96,14 +103,17 @@ def published_success(op: str, rows: int, pattern: str = "solid", operands: int 
         return COPY_SUCCESS.get(rows, 0.0)
     if op == "not":
         return NOT_SUCCESS
-    return LOGIC_SUCCESS_16[op] - (FCDRAM_RANDOM_PENALTY if index else 0.0)
+    return LOGIC_SUCCESS_16[op] - (FCDRAM_RANDOM_PENALTY[op] if index else 0.0)
 
 
-def temperature_penalty(temperature_c: float) -> float:
-    """Success lost at ``temperature_c`` (degrees C, in [50, 90]): linear from 0 at 50 to
-    :data:`TEMPERATURE_MAX_PENALTY` at 90 (SiMRA: at most 2.13 points over that range)."""
+def temperature_penalty(temperature_c: float, op: str = "maj") -> float:
+    """Success of ``op`` lost at ``temperature_c`` (degrees C, in [50, 90]): linear from 0 at 50,
+    :data:`TEMPERATURE_MAX_PENALTY` at 90 for SiMRA's operations (at most 2.13 points over that
+    range), :data:`FCDRAM_TEMPERATURE_MAX_PENALTY` at 95 for FCDRAM's (at most 1.66 points)."""
     low, high = TEMPERATURE_RANGE_C
     if not is_real(temperature_c) or not low <= temperature_c <= high:
         raise ValueError(f"temperature_c must be a number in [{low:g}, {high:g}] (degrees C, the range SiMRA "
-                         f"tested); got {shown(temperature_c)}")
+                         f"and FCDRAM tested); got {shown(temperature_c)}")
+    if op in FCDRAM_OPERATIONS:
+        return FCDRAM_TEMPERATURE_MAX_PENALTY * (float(temperature_c) - low) / FCDRAM_TEMPERATURE_SPAN_C
     return TEMPERATURE_MAX_PENALTY * (float(temperature_c) - low) / (high - low)
