@@ -447,8 +447,8 @@ def test_accuracy_quick_passes_fast(invoke, backend):
     result = invoke("accuracy", "--quick", "--backend", backend)
     assert time.perf_counter() - start < 30  # about 8 s, training the digits MLP and CNN included
     assert result.exit_code == 0, result.output
-    torch_section = ("torch-digits-cnn 6/6" if importlib.util.find_spec("torch") else "torch-digits-cnn skipped")
-    total = 160 if importlib.util.find_spec("torch") else 154
+    torch_section = ("torch-digits-cnn 8/8" if importlib.util.find_spec("torch") else "torch-digits-cnn skipped")
+    total = 162 if importlib.util.find_spec("torch") else 154
     assert result.stdout.splitlines()[-1] == (
         f"PASS: all {total} checks passed (ambit-library 108/108, ambit-fault-rate 4/4, realchip 18/18, "
         f"reram-exact 8/8, "
