@@ -23,7 +23,13 @@
 //     warp's slots between two warp barriers; the int8 tensor-core instruction of mma_s8.cuh
 //     is emulated the same way (cim_shim::mma_m16n8k32_s8). Static __shared__ arrays become
 //     function statics, shared by the block's threads; blocks run one at a time, so that is
-//     exact.
+//     exact. The threads run concurrently between barriers; when one throws (a misuse the
+//     shim detects), the block's barriers break, so that the others stop too (no hang) and the
+//     launch reports the first error.
+//   * The asynchronous copies of mma_s8.cuh (cp.async, its commit and wait groups) are queued
+//     per thread and done by the wait that completes them, the latest moment the ISA allows,
+//     their destinations poisoned from the issue to then (cim_shim::cp_async below): reading a
+//     stage before waiting for it, or copying into one still being read, gives wrong bits.
 // Dynamic shared memory is filled with 0xA5 before each block, so reading what no thread
 // wrote shows up as wrong results instead of lucky zeros.
 //
@@ -59,6 +65,7 @@ typedef long long cim_i64;
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -77,7 +84,7 @@ static_assert(sizeof(cim_u32) == 4 && sizeof(cim_u64) == 8 && sizeof(cim_i64) ==
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))  // GNU: allowed among decl-specifiers, as in CUDA
 #define __restrict__ __restrict
 #define __shared__ static
 
@@ -117,20 +124,27 @@ inline T atomicAdd(T* address, T value) { return __atomic_fetch_add(address, val
 
 namespace cim_shim {
 
-// A reusable barrier (std::barrier is C++20).
+// A reusable barrier (std::barrier is C++20). Once broken (a thread of the block failed), every
+// wait on it throws instead of waiting for a thread that will never arrive.
 class Barrier {
  public:
   explicit Barrier(unsigned count) : count_(count) {}
   void arrive_and_wait() {
     std::unique_lock<std::mutex> lock(mutex_);
     const unsigned long long generation = generation_;
-    if (++arrived_ == count_) {
+    if (!broken_ && ++arrived_ == count_) {
       arrived_ = 0;
       ++generation_;
       released_.notify_all();
     } else {
-      released_.wait(lock, [&] { return generation != generation_; });
+      released_.wait(lock, [&] { return generation != generation_ || broken_; });
     }
+    if (generation == generation_) throw std::runtime_error("another thread of the block failed");
+  }
+  void break_barrier() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    broken_ = true;
+    released_.notify_all();
   }
 
  private:
@@ -139,6 +153,7 @@ class Barrier {
   unsigned count_;
   unsigned arrived_ = 0;
   unsigned long long generation_ = 0;
+  bool broken_ = false;
 };
 
 // One warp of a threaded block: its barrier and the slots its lanes exchange values through.
@@ -160,6 +175,10 @@ struct Block {
   }
   ~Block() {
     for (Warp* warp : warps) delete warp;
+  }
+  void break_barriers() {
+    barrier.break_barrier();
+    for (Warp* warp : warps) warp->barrier.break_barrier();
   }
   Barrier barrier;
   std::vector<Warp*> warps;
@@ -239,6 +258,73 @@ inline void mma_m16n8k32_s8(int d[4], const cim_u32 a[4], const cim_u32 b[2]) {
     int total = 0;
     for (unsigned k = 0; k < 32; ++k) total += static_cast<int>(A[row][k]) * static_cast<int>(B[k][column]);
     d[i] += total;
+  }
+}
+
+// cp.async.cg.shared.global and its groups (cim::cp_async_16, cp_async_commit, cp_async_wait of
+// mma_s8.cuh), per thread as the PTX ISA states them: the copies issued since the last
+// commit_group belong to no group yet; commit_group closes them into one; wait_group n returns
+// once all but the n most recent groups are complete, and until then the destination's bytes
+// are undefined. So here the issue fills the destination with 0xA5 (what the shim writes for
+// memory no thread wrote) and the wait_group that completes the copy does it - the latest moment
+// the ISA allows: a kernel that reads a stage before waiting for it, or waits for too few
+// groups, reads poison or stale bytes and fails its test, and one that issues copies into a
+// buffer other threads still read (a missing barrier) overwrites their operands with poison.
+// Under the threaded schedule (threads run concurrently between barriers) the copies done by a
+// thread's wait are ordered before other threads' reads after the next __syncthreads by the
+// barrier's mutex, as the barrier orders them on the GPU; a race is a race on the shim too, seen
+// when the threads happen to interleave so. The ISA's requirements are errors here: both
+// addresses aligned to the copy's size, source_bytes at most that size; and a thread must not
+// return with copies it never waited for. The source is read when the copy is done (the kernels
+// never write what they copy from).
+struct AsyncCopy {
+  void* to;
+  const void* from;
+  unsigned bytes, source_bytes;
+};
+struct AsyncCopies {
+  std::vector<AsyncCopy> open;               // issued since the last commit_group
+  std::deque<std::vector<AsyncCopy>> groups;  // committed, not yet waited for, oldest first
+};
+inline thread_local AsyncCopies async_copies;
+
+inline void cp_async(void* to, const void* from, unsigned bytes, int source_bytes) {
+  const auto address = [](const void* p) { return reinterpret_cast<unsigned long long>(p); };
+  if (address(to) % bytes || address(from) % bytes) {
+    throw std::runtime_error("cp.async: the shared and global addresses must be aligned to the copy's " +
+                             std::to_string(bytes) + " bytes");
+  }
+  if (source_bytes < 0 || static_cast<unsigned>(source_bytes) > bytes) {
+    throw std::runtime_error("cp.async: src-size " + std::to_string(source_bytes) + " outside 0.." +
+                             std::to_string(bytes));
+  }
+  std::memset(to, 0xA5, bytes);  // in flight: undefined until the wait
+  async_copies.open.push_back(AsyncCopy{to, from, bytes, static_cast<unsigned>(source_bytes)});
+}
+
+inline void cp_async_commit_group() {
+  async_copies.groups.push_back(std::move(async_copies.open));
+  async_copies.open.clear();
+}
+
+inline void cp_async_wait_group(unsigned pending) {
+  while (async_copies.groups.size() > pending) {
+    for (const AsyncCopy& copy : async_copies.groups.front()) {
+      unsigned char* to = static_cast<unsigned char*>(copy.to);
+      if (copy.source_bytes) std::memcpy(to, copy.from, copy.source_bytes);
+      std::memset(to + copy.source_bytes, 0, copy.bytes - copy.source_bytes);
+    }
+    async_copies.groups.pop_front();
+  }
+}
+
+// Called as a thread of a launch ends: copies never waited for are an error (and none leaks into
+// the next thread run on this host thread).
+inline void check_no_pending_copies() {
+  const bool pending = !async_copies.open.empty() || !async_copies.groups.empty();
+  async_copies = AsyncCopies();
+  if (pending) {
+    throw std::runtime_error("cp.async: a thread returned with copies it never waited for (cp.async.wait_group)");
   }
 }
 
@@ -370,7 +456,9 @@ inline void run_block(const Kernel& kernel, void** args, std::vector<unsigned ch
     threadIdx = {linear % blockDim.x, (linear / blockDim.x) % blockDim.y, linear / (blockDim.x * blockDim.y)};
     dynamic_shared = shared.data();
     block = shared_block;
+    async_copies = AsyncCopies();
     kernel.run(kernel.kernel, args);
+    check_no_pending_copies();
   };
   if (kernel.mode == Mode::sequential) {
     for (unsigned linear = 0; linear < threads; ++linear) run_thread(linear, nullptr);
@@ -388,8 +476,11 @@ inline void run_block(const Kernel& kernel, void** args, std::vector<unsigned ch
       try {
         run_thread(linear, &shared_block);
       } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        failure = std::current_exception();
+        {
+          std::lock_guard<std::mutex> lock(failure_mutex);
+          if (!failure) failure = std::current_exception();  // the first: the others stop because of it
+        }
+        shared_block.break_barriers();
       }
     });
   }

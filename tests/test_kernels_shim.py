@@ -359,6 +359,25 @@ def test_tensor_core_kernel_converts_each_tile_with_the_adc(kernels, np_rng, adc
     numpy.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("adc", [None, Adc.build(15, 48, 0, False, numpy.float32),
+                                 Adc.build(7, 100, 0, True, numpy.float64)], ids=["raw", "float", "double"])
+@pytest.mark.parametrize("tiles, rows, columns, depth, grid", [
+    (1, 130, 70, 192, (1, 1)),  # 3 stages an output tile (odd), 6 output tiles for the one block
+    (5, 65, 129, 64, (2, 1)),  # 5 crossbar tiles of one stage each, 3 output tiles for 2 blocks
+], ids=["odd-stages", "many-tiles"])
+def test_tensor_core_kernel_stages_overlap_across_tiles_and_blocks(kernels, np_rng, tiles, rows, columns, depth,
+                                                                    grid, adc):
+    """The staging pipeline of each instance: two buffers, the next stage's cp.async copies in
+    flight while the warps compute on the current one (the shim poisons a copy's destination
+    until the wait that completes it), across crossbar tiles and across the output tiles a block
+    strides over, with an odd count of stages an output tile (its last stage and the next one's
+    first would share a buffer if the kernel restarted the alternation); rows and columns not
+    multiples of 64."""
+    got, expected = tile_codes_against_numpy(kernels, np_rng, tiles=tiles, rows=rows, columns=columns, depth=depth,
+                                             first_column=2, extra_columns=3, adc=adc, grid=grid)
+    numpy.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("name", sorted(RERAM_CONFIGS))
 def test_pipeline_through_the_kernels_equals_numpy(shim, np_rng, name):
     """The whole GPU dispatch of CrossbarArray (tensor cores where the crossbar qualifies, else
@@ -479,6 +498,60 @@ def test_threaded_mode_runs_barriers_shared_memory_and_warp_intrinsics(np_rng):
     odd = (padded.reshape(warps, 32) & 1).astype(numpy.uint64)
     numpy.testing.assert_array_equal(ballots, (odd << numpy.arange(32, dtype=numpy.uint64)).sum(axis=1))
     assert agreement.all()
+
+
+CP_ASYNC_PROBE = r"""
+#include "cuda_shim.h"
+#include "mma_s8.cuh"
+
+// Thread 0 copies source[offset, offset + source_bytes) and source[16 + offset, 32 + offset)
+// into 32 bytes of shared memory as two groups and snapshots them: issued, after wait<1>, after
+// wait<0> (kWait) or never waiting; then every thread meets at a barrier.
+template <bool kWait>
+__global__ void cp_async_probe(const signed char* source, signed char* snapshots, int offset, int source_bytes) {
+  __shared__ __align__(16) signed char staged[32];
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < 32; ++i) staged[i] = 7;
+    cim::cp_async_16(staged, source + offset, source_bytes);
+    cim::cp_async_commit();
+    cim::cp_async_16(staged + 16, source + 16 + offset, 16);
+    cim::cp_async_commit();
+    for (int i = 0; i < 32; ++i) snapshots[i] = staged[i];
+    cim::cp_async_wait<1>();
+    for (int i = 0; i < 32; ++i) snapshots[32 + i] = staged[i];
+    if (kWait) cim::cp_async_wait<0>();
+    for (int i = 0; i < 32; ++i) snapshots[64 + i] = staged[i];
+  }
+  __syncthreads();
+}
+
+CIM_KERNEL_INSTANCE(threaded, cp_async_probe<true>);
+CIM_KERNEL_INSTANCE(threaded, cp_async_probe<false>);
+"""
+
+
+@pytest.mark.parametrize("source_bytes", [16, 0])
+def test_shim_lands_async_copies_at_the_wait_that_completes_them(np_rng, source_bytes):
+    """cp.async as the shim emulates it (kernels/cuda_shim.h): the destination is poison (0xA5)
+    from the issue until the wait_group that completes the copy; wait_group 1 completes all but
+    the most recent group; src-size 0 reads nothing and fills zeros; misaligned addresses and
+    copies never waited for are errors, and a thread's error ends the launch instead of leaving
+    the block's other threads waiting at a barrier."""
+    library = cpu_shim.build(inline_includes(CP_ASYNC_PROBE), "cp-async-probe")
+    backing = np_rng.integers(-128, 128, 80, dtype=numpy.int8)
+    source = backing[(-backing.ctypes.data) % 16:][:48]
+    snapshots = numpy.zeros(96, numpy.int8)
+    probe = cpu_shim.ShimKernel(library, "cp_async_probe<true>")
+    probe((1,), (64,), (source, snapshots, numpy.int32(0), numpy.int32(source_bytes)))
+    poison, first = numpy.full(16, 0xA5, numpy.uint8).view(numpy.int8), source[:16] * (source_bytes == 16)
+    numpy.testing.assert_array_equal(snapshots[:32], numpy.concatenate([poison, poison]))
+    numpy.testing.assert_array_equal(snapshots[32:64], numpy.concatenate([first, poison]))
+    numpy.testing.assert_array_equal(snapshots[64:], numpy.concatenate([first, source[16:32]]))
+    with pytest.raises(RuntimeError, match="never waited for"):
+        cpu_shim.ShimKernel(library, "cp_async_probe<false>")((1,), (64,), (source, snapshots, numpy.int32(0),
+                                                                              numpy.int32(source_bytes)))
+    with pytest.raises(RuntimeError, match="aligned to the copy's 16 bytes"):
+        probe((1,), (64,), (source, snapshots, numpy.int32(8), numpy.int32(source_bytes)))
 
 
 # -- nvcc: every source compiles for sm_80 and sm_90, without spills --------------------------
