@@ -123,9 +123,10 @@ class RangedAdc:
                    code_weights=(steps // common) * place, step=float(common) / Q if common != Q else 1.0,
                    gain=gain, offset=offset, signed=signed)
 
-    def convert(self, sums: Any, t: int, n0: int, n1: int, xp: Any) -> Any:
-        """Codes of tile ``t``'s partial sums ``(C, b, n, P', S)`` (integer-valued float64, columns
-        ``n0 .. n1 - 1``; ``P' = 1`` for a signed ADC, which takes ``p+ - p-``), in place."""
+    def convert(self, sums: Any, t: int, n0: int, n1: int, xp: Any, out: Optional[Any] = None) -> Any:
+        """Codes of tile ``t``'s partial sums ``(C, b, n, P', S)`` (integer-valued, columns ``n0 ..
+        n1 - 1``; ``P' = 1`` for a signed ADC, which takes ``p+ - p-``), as float64: into ``out``
+        (float64, the shape of ``sums``), or in place when ``out`` is ``None`` (float64 ``sums``)."""
         def per_conversion(values: numpy.ndarray) -> Any:  # (C, S) -> broadcast over (C, b, n, P', S)
             return xp.asarray(values[:, None, None, None, :])
 
@@ -133,7 +134,7 @@ class RangedAdc:
             return xp.asarray(numpy.ascontiguousarray(values[:, :, t, n0:n1].transpose(2, 0, 1)))
 
         scale, bias, divisor = per_conversion(self.scale), per_conversion(self.bias), per_conversion(self.divisor)
-        sums *= scale
+        sums = xp.multiply(sums, scale, out=sums if out is None else out, dtype=numpy.float64)  # exact: integers
         if self.gain is not None and self.offset is not None:
             sums *= per_adc(self.gain)
             sums += per_adc(self.offset) * per_conversion(self.offset_unit)
@@ -169,21 +170,20 @@ class RangedReadout:
         T, Cb = tiles.shape[:2]
         C, P, S, n = self.dac.chunks, self.polarities, self.slices, n1 - n0
         width = P * S
-        signs = xp.asarray(numpy.array([1.0, -1.0][:P])[None, None, None, :, None])
         code_sums = xp.zeros((C, Cb // C, n, S), dtype=numpy.float64)
+        codes = xp.empty((C, Cb // C, n, 1 if self.adc.signed else P, S), dtype=numpy.float64)
         for t in range(T):
             depth = self.last_rows if t == T - 1 else tiles.shape[2]
-            sums = xp.matmul(tiles[t][:, :depth], self.operand[t][:depth, n0 * width:n1 * width])
-            sums = sums.astype(numpy.float64, copy=False).reshape(Cb, n, width)  # exact: integers
-            if noise is not None:
-                sums = sums + noise[t]
+            sums = xp.matmul(tiles[t][:, :depth], self.operand[t][:depth, n0 * width:n1 * width]).reshape(Cb, n, width)
+            if noise is not None:  # summed in float64: exact, as both are integers
+                sums = xp.add(sums, noise[t], dtype=numpy.float64)
             sums = sums.reshape(C, Cb // C, n, P, S)
-            if self.adc.signed:
-                sums = sums[:, :, :, :1] - sums[:, :, :, 1:]
-                codes = self.adc.convert(sums, t, n0, n1, xp)[:, :, :, 0]
-            else:
-                codes = (self.adc.convert(sums, t, n0, n1, xp) * signs).sum(axis=3)
-            code_sums += codes
+            if self.adc.signed:  # p+ - p-, exact
+                sums = xp.subtract(sums[:, :, :, :1], sums[:, :, :, 1:], dtype=numpy.float64)
+            self.adc.convert(sums, t, n0, n1, xp, out=codes)
+            code_sums += codes[:, :, :, 0]
+            if P == 2 and not self.adc.signed:  # W- codes count negatively
+                code_sums -= codes[:, :, :, 1]
         weights = xp.asarray(self.adc.code_weights)  # (C, S)
         acc = xp.einsum("cbns,cs->bn", code_sums.astype(numpy.int64), weights)
         return acc
