@@ -93,8 +93,8 @@ class RangedAdc:
         S, C, Q, signed = mapping.slices, inputs.chunks, config.adc_levels, config.signed_adc
         adcs = [[Adc.build(Q, config.full_scales[s][c], fraction_bits, signed, numpy.float64) for s in range(S)]
                 for c in range(C)]
-        steps = numpy.array([[Q if config.full_scales[s][c] <= Q else config.full_scales[s][c] for s in range(S)]
-                             for c in range(C)], dtype=numpy.int64)  # D = Q * Delta
+        steps = numpy.array([[round(Q * config.step_of(config.full_scales[s][c])) for s in range(S)]
+                             for c in range(C)], dtype=numpy.int64)  # D = Q * Delta: Q, or FS (exact)
         common = math.gcd(*steps.ravel().tolist())
         place = (2 ** (numpy.arange(C, dtype=numpy.int64) * inputs.dac_bits))[:, None] * \
             (2 ** (numpy.arange(S, dtype=numpy.int64) * mapping.bits_per_cell))[None, :]
@@ -123,10 +123,10 @@ class RangedAdc:
                    code_weights=(steps // common) * place, step=float(common) / Q if common != Q else 1.0,
                    gain=gain, offset=offset, signed=signed)
 
-    def convert(self, sums: Any, t: int, n0: int, n1: int, xp: Any, out: Optional[Any] = None) -> Any:
+    def convert(self, sums: Any, t: int, n0: int, n1: int, xp: Any, out: Any) -> Any:
         """Codes of tile ``t``'s partial sums ``(C, b, n, P', S)`` (integer-valued, columns ``n0 ..
-        n1 - 1``; ``P' = 1`` for a signed ADC, which takes ``p+ - p-``), as float64: into ``out``
-        (float64, the shape of ``sums``), or in place when ``out`` is ``None`` (float64 ``sums``)."""
+        n1 - 1``; ``P' = 1`` for a signed ADC, which takes ``p+ - p-``), as float64, into ``out``
+        (float64, the shape of ``sums``)."""
         def per_conversion(values: numpy.ndarray) -> Any:  # (C, S) -> broadcast over (C, b, n, P', S)
             return xp.asarray(values[:, None, None, None, :])
 
@@ -134,7 +134,7 @@ class RangedAdc:
             return xp.asarray(numpy.ascontiguousarray(values[:, :, t, n0:n1].transpose(2, 0, 1)))
 
         scale, bias, divisor = per_conversion(self.scale), per_conversion(self.bias), per_conversion(self.divisor)
-        sums = xp.multiply(sums, scale, out=sums if out is None else out, dtype=numpy.float64)  # exact: integers
+        sums = xp.multiply(sums, scale, out=out, dtype=numpy.float64)  # exact: integers
         if self.gain is not None and self.offset is not None:
             sums *= per_adc(self.gain)
             sums += per_adc(self.offset) * per_conversion(self.offset_unit)

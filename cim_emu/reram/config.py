@@ -252,11 +252,15 @@ class ReramConfig:
         return (not self.adc.has_errors and self.full_scale <= self.adc_levels
                 and self.max_partial_sum <= min(min(row) for row in self.full_scales))
 
+    def step_of(self, full_scale: int) -> float:
+        """``Delta`` of an ADC of full scale ``full_scale``: 1 when it is at most ``Q``, else ``FS / Q``."""
+        return 1.0 if full_scale <= self.adc_levels else full_scale / self.adc_levels
+
     @property
     def adc_step(self) -> float:
-        """``Delta``: partial-sum units per code, 1 when ``FS <= Q``, else ``FS / Q`` (with full
-        scales per slice and chunk, the largest step)."""
-        return 1.0 if self.full_scale <= self.adc_levels else self.full_scale / self.adc_levels
+        """``Delta``: partial-sum units per code (:meth:`step_of` ``FS``; with full scales per slice
+        and chunk, the largest step)."""
+        return self.step_of(self.full_scale)
 
     @property
     def ideal_cells(self) -> bool:

@@ -158,13 +158,13 @@ class CrossbarArray:
             return 0.0
         if config.adc.has_errors:
             return math.inf
-        mapping, inputs, Q = config.mapping, config.inputs, config.adc_levels
+        mapping, inputs = config.mapping, config.inputs
         polarities = 1 if config.signed_adc else mapping.polarities
         if config.adc.full_scales is None:  # one Delta, times the shift weights
             slices, chunks = place_value_sums(config)
             bound = self.n_row_tiles * polarities * slices * chunks * config.adc_step / 2
         else:
-            place_steps = sum((1.0 if fs <= Q else fs / Q) * 2.0 ** (s * mapping.bits_per_cell + c * inputs.dac_bits)
+            place_steps = sum(config.step_of(fs) * 2.0 ** (s * mapping.bits_per_cell + c * inputs.dac_bits)
                               for s, row in enumerate(config.full_scales) for c, fs in enumerate(row))
             bound = self.n_row_tiles * polarities * place_steps / 2
         return 2 * bound if self.uses_reference_columns else bound
