@@ -23,7 +23,7 @@ setup(
     # CUDA sources live in the top-level kernels/ folder (where nvcc compiles them on their
     # own) and are installed inside the package as cim_emu.kernels.
     package_dir={"cim_emu.kernels": "kernels"},
-    package_data={"cim_emu.kernels": ["*.cu", "*.cuh", "*.h", "README.md"]},
+    package_data={"cim_emu.kernels": ["*.cu", "*.cuh", "*.h", "*.cpp", "README.md"]},
     # tomli reads TOML sweep specs before Python 3.11 (which has tomllib).
     install_requires=["numpy>=1.22", "click>=8.0", "threadpoolctl>=3", "tomli>=1.1; python_version<'3.11'"],
     extras_require={

@@ -33,7 +33,7 @@ def test_read_with_ir_drop_against_the_same_read_without(benchmark, driver, roun
     result = ir_drop_timing(batch=batch, K=K, N=N, rows=rows, program_rounds=0, read_rounds=rounds,
                             threads=threads, driver=driver)
     benchmark.extra_info.update(correct=result["correct"], shape=result["shape"], rows=rows,
-                                tiles_solved=result["tiles_solved"], **result["read"])
+                                tiles_solved=result["tiles_solved"], sweep=result["sweep"], **result["read"])
     assert result["correct"]
     if not quick:
         assert result["read"]["plausible"], result["read"]["implausible_reason"]
@@ -49,7 +49,7 @@ def test_programming_with_ir_drop(benchmark, rounds, threads, quick):
                                                        read_rounds=1, threads=threads), rounds=1, iterations=1)
     programming = result["programming"]
     benchmark.extra_info.update(correct=result["correct"], shape=result["shape"], rows=rows,
-                                tiles_solved=result["tiles_solved"], **programming)
+                                tiles_solved=result["tiles_solved"], sweep=result["sweep"], **programming)
     assert result["correct"]
     if not quick:
         seconds = programming["emulator_s"]

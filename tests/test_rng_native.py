@@ -180,7 +180,7 @@ def test_the_shared_threads_are_recognised():
 @pytest.fixture
 def fresh_build(monkeypatch):
     """The native build forgotten, to be made again in this test (restored afterwards)."""
-    monkeypatch.setattr(native, "_built", {})
+    monkeypatch.setattr(native.BUILD, "_result", None)
 
 
 def test_without_a_compiler_numpy_draws_silently_unless_native_is_required(fresh_build, monkeypatch, recwarn):
@@ -212,7 +212,7 @@ def test_the_library_is_built_once(fresh_build, monkeypatch):
         return run(command, **kwargs)
 
     monkeypatch.setattr(cpu_shim.subprocess, "run", no_compiling)
-    monkeypatch.setattr(native, "_built", {})
+    monkeypatch.setattr(native.BUILD, "_result", None)
     cpu_shim.build.cache_clear()  # as in a new process: only the disk cache is left
     with_draws("1", lambda: rng.normal(1, 1, 0, 10))
 

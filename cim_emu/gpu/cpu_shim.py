@@ -35,8 +35,8 @@ import numpy
 
 from .sources import kernel_source
 
-__all__ = ["COMPILE_FLAGS", "OPTIMIZED_FLAGS", "ShimUnavailableError", "compiler", "build", "load", "ShimKernel",
-           "CpuKernels", "skip_reason", "cpu_identity"]
+__all__ = ["COMPILE_FLAGS", "OPTIMIZED_FLAGS", "ShimUnavailableError", "compiler", "host_library", "build", "load",
+           "ShimKernel", "CpuKernels", "skip_reason", "cpu_identity"]
 
 COMPILE_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-DCIM_EMU_CPU_SHIM",
                  "-pthread", "-ffp-contract=off", "-Wall", "-Wno-unknown-pragmas")
@@ -122,10 +122,18 @@ def _build(source: str, label: str, flags: tuple[str, ...]) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
+def host_library(source: str, label: str, flags: tuple[str, ...] = COMPILE_FLAGS) -> ctypes.CDLL:
+    """A C++ source (headers already inlined) compiled for the host with ``flags`` and loaded:
+    compiled on first use, once per process; the library is cached on disk. What a kernel's CPU
+    build (:func:`build`) is, and the host's own native code (``kernels/ir_drop_sweep.cpp``)."""
+    return ctypes.CDLL(str(_build(source, label, flags)))
+
+
+@functools.lru_cache(maxsize=None)
 def build(source: str, label: str = "kernels", flags: tuple[str, ...] = COMPILE_FLAGS) -> ctypes.CDLL:
     """The CPU build of a kernel source (headers already inlined), loaded (compiled on first use,
     once per process; the library is cached on disk)."""
-    library = ctypes.CDLL(str(_build(source, label, flags)))
+    library = host_library(source, label, flags)
     library.cim_shim_launch.restype = ctypes.c_int
     library.cim_shim_launch.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                         ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p)]

@@ -36,6 +36,8 @@ columns rather than one sparse factorisation (whose ``R`` triangular solves are 
   transfers formed so far (the admittance update needs none: ``Y W = I - g_r W``), through
   :mod:`cim_emu.reram.lapack` (SciPy's LAPACK without the GIL, so that tiles solve in parallel;
   the inverse by Schur complements, mostly ``dgemm`` and ``dsymm``: :class:`~.lapack.SpdInverse`).
+  Where a C++ compiler is found, the sweep of a tile is one native call making the same calls
+  (:mod:`cim_emu.reram.ir_drop_native`, the same bits), so that threads do not wait on the GIL.
 
 The chain's inverse is semiseparable, ``B_j^-1[i, k] = x_k e^(L_k) e^(-L_i)`` for ``i <= k``
 (:func:`_chain_factors`), so the upper triangle of ``K_j - D_j`` is that of one outer product
@@ -57,6 +59,7 @@ import numpy
 
 from .._checks import finite_nonnegative, finite_positive
 from ..parallel import default_threads, run_jobs
+from . import ir_drop_native
 from .lapack import Arguments, SpdInverse, address, spd_inverse, symmetric_product
 from .lapack import load as load_lapack
 
@@ -237,15 +240,19 @@ def _sweep(K: Union[numpy.ndarray, tuple], h: numpy.ndarray, g_r: float, g_d: fl
     C-1`` are those of ``M_eff`` before the transfers up to column ``j``; one ``dsymm`` by ``g_r
     W_j`` moves them into the other buffer, whose column ``j - 1`` still holds ``h_(j-1)``."""
     C, R = h.shape
+    rank_one = isinstance(K, tuple)
+    shift = K[0] + g_r if rank_one else numpy.full((C, R), g_r)  # A_j = Y_j + g_r I: K_j's cells and g_r
+    shift[0] = K[0][0] + g_d if rank_one else g_d
+    swept = shift + g_r  # Y_(j-1) = K_(j-1) + g_r I - g_r**2 W_j, A_(j-1) = Y_(j-1) + g_r I
+    native = ir_drop_native.library()
+    if native is not None:  # the same sweep in one native call, the same bits (cim_emu.reram.ir_drop_native)
+        columns, other = (K[2], K[1]) if isinstance(K, tuple) else (K, None)
+        return ir_drop_native.sweep(native, rank_one, columns, other, shift, swept, h.T, g_r, g_d, CANCELLATION_LIMIT)
     routines, arguments = load_lapack(), Arguments()
     A, product = numpy.zeros((R, R), order="F"), numpy.empty((R, R), order="F")
     inverse, diagonal = SpdInverse(A), _diagonal(A)
     Z = numpy.array(h.T, order="F")  # a copy: h.T may already be Fortran-ordered
     Z_next = Z.copy(order="F")
-    rank_one = isinstance(K, tuple)
-    shift = K[0] + g_r if rank_one else numpy.full((C, R), g_r)  # A_j = Y_j + g_r I: K_j's cells and g_r
-    shift[0] = K[0][0] + g_d if rank_one else g_d
-    swept = shift + g_r  # Y_(j-1) = K_(j-1) + g_r I - g_r**2 W_j, A_(j-1) = Y_(j-1) + g_r I
     U, L, m, one, zero = (arguments.char(b"U"), arguments.char(b"L"), arguments.integer(R), arguments.double(1.0),
                           arguments.double(0.0))
     width, width_at = arguments.mutable_int(C)

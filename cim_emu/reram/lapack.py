@@ -42,7 +42,7 @@ import numpy
 
 from .._optional import require
 
-__all__ = ["Arguments", "LEAF", "Routines", "SpdInverse", "load", "spd_inverse", "symmetric_product"]
+__all__ = ["Arguments", "LEAF", "Routines", "SpdInverse", "addresses", "load", "spd_inverse", "symmetric_product"]
 
 #: The largest block :class:`SpdInverse` inverts with ``dpotrf`` and ``dpotri`` (larger ones are
 #: split): 32 was the fastest of 16 to 64 at ``n = 64`` and ``128`` (2-core AMD EPYC, OpenBLAS
@@ -63,26 +63,37 @@ class Routines(NamedTuple):
     lascl: Any  # type, kl, ku, cfrom, cto, m, n, a, lda, info
 
 
-def _function(module: Any, name: str, count: int) -> Any:
-    """The routine ``name`` of a SciPy Cython module, as a ctypes function of ``count`` addresses
-    (the GIL released)."""
+def _address(module: Any, name: str) -> int:
+    """The address of the routine ``name`` of a SciPy Cython module."""
     capsule = module.__pyx_capi__[name]
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * count)(get_pointer(capsule, get_name(capsule)))
+    return int(get_pointer(capsule, get_name(capsule)))
+
+
+#: Each routine: its SciPy module (``cython_lapack`` or ``cython_blas``), name and argument count.
+_ROUTINES = {"potrf": ("lapack", "dpotrf", 5), "potri": ("lapack", "dpotri", 5), "symm": ("blas", "dsymm", 12),
+             "gemm": ("blas", "dgemm", 13), "ger": ("blas", "dger", 9), "lascl": ("lapack", "dlascl", 10)}
+
+
+@functools.lru_cache(maxsize=None)
+def addresses() -> tuple[int, ...]:
+    """The addresses of SciPy's routines, in the order of :class:`Routines` (loaded once; SciPy
+    and its BLAS imported): what a native caller (``kernels/ir_drop_sweep.cpp``) calls."""
+    require("scipy.linalg", context="IR drop (cim_emu.reram.ir_drop) needs")
+    from scipy.linalg import cython_blas, cython_lapack  # noqa: PLC0415 - SciPy is optional
+
+    modules = {"lapack": cython_lapack, "blas": cython_blas}
+    return tuple(_address(modules[_ROUTINES[field][0]], _ROUTINES[field][1]) for field in Routines._fields)
 
 
 @functools.lru_cache(maxsize=None)
 def load() -> Routines:
-    """SciPy's routines (loaded once; SciPy and its BLAS imported)."""
-    require("scipy.linalg", context="IR drop (cim_emu.reram.ir_drop) needs")
-    from scipy.linalg import cython_blas, cython_lapack  # noqa: PLC0415 - SciPy is optional
-
-    return Routines(potrf=_function(cython_lapack, "dpotrf", 5), potri=_function(cython_lapack, "dpotri", 5),
-                    symm=_function(cython_blas, "dsymm", 12), gemm=_function(cython_blas, "dgemm", 13),
-                    ger=_function(cython_blas, "dger", 9), lascl=_function(cython_lapack, "dlascl", 10))
+    """SciPy's routines as ctypes functions of addresses, the GIL released (loaded once)."""
+    return Routines(*(ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * _ROUTINES[field][2])(address)
+                      for field, address in zip(Routines._fields, addresses())))
 
 
 class Arguments:

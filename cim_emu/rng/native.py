@@ -10,7 +10,9 @@ Draws of more than ``SPLIT_DRAWS`` elements are split over the shared host threa
 inside one of those threads stays on it (its caller already keeps the others busy, and waiting
 on the pool from inside it could deadlock).
 
-Which path draws is chosen by the environment variable ``CIM_EMU_NATIVE``, read at every draw:
+Which path draws is chosen by the environment variable ``CIM_EMU_NATIVE``, read at every draw
+(:mod:`cim_emu.gpu.host_native`; it chooses the IR-drop sweep the same way,
+:mod:`cim_emu.reram.ir_drop_native`):
 
 ``auto`` (or unset)
     Native when a C++ compiler is found (``$CXX``, ``g++``, ``c++`` or ``clang++``), numpy's
@@ -29,26 +31,18 @@ path draws (:func:`status`). Backends with kernels of their own (CuPy, or
 
 from __future__ import annotations
 
-import os
-import threading
-import warnings
 from typing import Any, Callable, Optional
 
 import numpy
 
 from ..backend import Backend
-from ..gpu import CpuKernels, KernelProvider, ShimUnavailableError, cpu_shim
+from ..gpu import CpuKernels, KernelProvider, cpu_shim
+from ..gpu.host_native import NATIVE_CHOICES, NATIVE_ENV, NativeBuild, choice
 from ..parallel import default_threads, in_shared_pool, run_jobs
 from . import gpu
 
-__all__ = ["NATIVE_ENV", "NATIVE_CHOICES", "SPLIT_DRAWS", "choice", "host_kernels", "status", "by_kernels",
+__all__ = ["NATIVE_ENV", "NATIVE_CHOICES", "SPLIT_DRAWS", "BUILD", "choice", "host_kernels", "status", "by_kernels",
            "kernels_for", "HOST_LAUNCH"]
-
-NATIVE_ENV = "CIM_EMU_NATIVE"
-"""The environment variable that chooses the host's draws (see the module docstring)."""
-
-NATIVE_CHOICES = ("auto", "0", "1")
-"""Its values (unset means ``auto``)."""
 
 SPLIT_DRAWS = 1 << 16
 """The fewest draws worth a host thread of their own (about 0.3 ms of work)."""
@@ -57,58 +51,26 @@ HOST_LAUNCH = {"grid": 1, "block": 1}
 """The launch shape of the native kernels: one thread, which walks its work in order (in lanes
 of counter blocks, ``kernels/philox.cuh``)."""
 
-_lock = threading.Lock()
-_built: dict[str, Any] = {}  # "kernels": the provider or None; "reason": why None
+
+def _build() -> CpuKernels:
+    cpu_shim.load("philox_draws.cu", cpu_shim.OPTIMIZED_FLAGS)
+    return CpuKernels(multiprocessors=1, flags=cpu_shim.OPTIMIZED_FLAGS)
 
 
-def choice() -> str:
-    """``CIM_EMU_NATIVE`` (``auto`` when unset); :class:`ValueError` for any other value."""
-    value = os.environ.get(NATIVE_ENV, "").strip() or "auto"
-    if value not in NATIVE_CHOICES:
-        raise ValueError(f"{NATIVE_ENV} must be one of {', '.join(NATIVE_CHOICES)} (unset: auto); got {value!r}")
-    return value
-
-
-def _build() -> tuple[Optional[CpuKernels], str]:
-    """The native provider, built (compiled or found in the cache) once per process, or why not."""
-    with _lock:
-        if "kernels" not in _built:
-            kernels: Optional[CpuKernels] = None
-            try:
-                cpu_shim.load("philox_draws.cu", cpu_shim.OPTIMIZED_FLAGS)
-                kernels = CpuKernels(multiprocessors=1, flags=cpu_shim.OPTIMIZED_FLAGS)
-                reason = ""
-            except ShimUnavailableError as error:  # the documented fallback: silent
-                reason = str(error)
-            except (RuntimeError, OSError) as error:  # a compiler that fails, an unwritable cache
-                reason = f"the native draws could not be built: {error}"
-                warnings.warn(f"{reason}; drawing with numpy", RuntimeWarning, stacklevel=3)
-            _built.update(kernels=kernels, reason=reason)
-        return _built["kernels"], _built["reason"]
+BUILD: NativeBuild[CpuKernels] = NativeBuild(_build, "the native draws", "numpy", "drawing with numpy")
+"""The native draws' provider, built once per process (:class:`~cim_emu.gpu.host_native.NativeBuild`)."""
 
 
 def host_kernels() -> Optional[CpuKernels]:
     """The provider of the native draws, or ``None`` when numpy draws on the host (see the module
     docstring); raises :class:`~cim_emu.gpu.ShimUnavailableError` when ``CIM_EMU_NATIVE=1`` and
     they cannot be built."""
-    chosen = choice()
-    if chosen == "0":
-        return None
-    kernels, reason = _build()
-    if kernels is None and chosen == "1":
-        raise ShimUnavailableError(f"{NATIVE_ENV}=1 but {reason}")
-    return kernels
+    return BUILD.chosen()
 
 
 def status() -> str:
     """Which path draws on the host, and why: for ``cim-emu info``."""
-    chosen = choice()
-    if chosen == "0":
-        return f"numpy ({NATIVE_ENV}=0)"
-    kernels, reason = _build()
-    if kernels is None:
-        return f"numpy ({reason})"
-    return f"native (kernels/philox_draws.cu through the CPU shim, {default_threads()} host thread(s))"
+    return BUILD.status(f"native (kernels/philox_draws.cu through the CPU shim, {default_threads()} host thread(s))")
 
 
 def _parts(total: int, draws_each: int, align: int = 1, phase: int = 0) -> list[tuple[int, int]]:

@@ -16,11 +16,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+import os
+from typing import Any, Callable, Optional, Sequence
 
 import numpy
 
-from ..reram import AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, ReramConfig, WireModel
+from ..reram import AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, ReramConfig, WireModel, ir_drop_native
 from ..reram.ir_drop import effective_conductances
 from .timing import Driver, interleaved, pinned_threads, plausibility
 
@@ -94,6 +95,19 @@ def cnn_accuracies(tile_sizes: Sequence[int], resistances: Sequence[float], *, e
     return {"float": accuracy(model, x_test, y_test), "adc_bits": adc_bits, "points": points}
 
 
+def _by_python_sweep(make: Callable[[], Any]) -> Any:
+    """``make()`` with IR drop solved by the Python sweep (``CIM_EMU_NATIVE=0``; restored after)."""
+    before = os.environ.get(ir_drop_native.NATIVE_ENV)
+    os.environ[ir_drop_native.NATIVE_ENV] = "0"
+    try:
+        return make()
+    finally:
+        if before is None:
+            del os.environ[ir_drop_native.NATIVE_ENV]
+        else:
+            os.environ[ir_drop_native.NATIVE_ENV] = before
+
+
 def ir_drop_timing(*, batch: int = 256, K: int = 1024, N: int = 1024, rows: int = 128, r_wire: float = 1.0,
                    program_rounds: int = 7, read_rounds: int = 7, threads: Optional[int] = None,
                    driver: Optional[Driver] = None, seed: int = 0) -> dict:
@@ -102,11 +116,14 @@ def ir_drop_timing(*, batch: int = 256, K: int = 1024, N: int = 1024, rows: int 
     both so that the two reads take the same path (fixed-point cells, 6-bit ADC); and the read
     of ideal cells (integer levels, packed sums) for reference. Interleaved rounds, medians.
 
-    Returns ``programming`` (IR drop against none: ``emulator_s``, ``baseline_s``, ...; no warm-up
-    round, ``None`` when ``program_rounds`` is 0) and
+    Returns ``programming`` (IR drop against none: ``emulator_s``, ``baseline_s``, ...; and the
+    solve alone (``effective_conductances`` of random conductances), the sweep that runs against
+    the Python sweep in its own interleaved rounds: ``solve_emulator_s``, ``solve_baseline_s``,
+    ``solve_ratio_to_baseline``, ...; no warm-up round, ``None`` when ``program_rounds`` is 0) and
     ``read`` (the read with IR drop against the same read without, ``ratio_to_baseline``; and
     ``ideal_cells_s``), ``correct`` (the read with zero wire resistance equals the baseline's
-    bits, and IR drop changes them), ``threads``."""
+    bits, and IR drop changes them), ``threads``, ``sweep`` (which solved IR drop: native or
+    Python, :func:`cim_emu.reram.ir_drop_native.status`)."""
     rng = numpy.random.default_rng(seed)
     W = rng.integers(-127, 128, (K, N))
     x = rng.integers(0, 256, (batch, K))
@@ -119,6 +136,13 @@ def ir_drop_timing(*, batch: int = 256, K: int = 1024, N: int = 1024, rows: int 
             programming = interleaved({"baseline": lambda: CrossbarArray(W, noisy, seed=seed),
                                        "emulator": lambda: CrossbarArray(W, wired, seed=seed)}, program_rounds,
                                       warmup=False).record()
+            g = rng.uniform(0.0, 1.0, (noisy.mapping.polarities, noisy.mapping.slices, K, N))
+            solve = interleaved({"baseline": lambda: _by_python_sweep(lambda: effective_conductances(
+                                     g, wired.wires, rows=rows, cols=rows, columns=N)),
+                                 "emulator": lambda: effective_conductances(g, wired.wires, rows=rows, cols=rows,
+                                                                            columns=N)}, program_rounds,
+                                warmup=False).record()
+            programming.update({f"solve_{key}": value for key, value in solve.items()})
         plain, drop, exact = (CrossbarArray(W, config, seed=seed) for config in (noisy, wired, ideal))
         same = CrossbarArray(W, dataclasses.replace(wired, wires=WireModel(r_on=STUDY_R_ON)), seed=seed)
         y_plain = plain.matmul(x, read_index=0)
@@ -133,4 +157,5 @@ def ir_drop_timing(*, batch: int = 256, K: int = 1024, N: int = 1024, rows: int 
                                                             "the same products, ADC and shift-and-add"))
     tiles = -(-K // rows) * -(-N // rows) * noisy.mapping.slices * noisy.mapping.polarities
     return {"shape": [batch, K, N], "rows": rows, "r_wire": r_wire, "r_on": STUDY_R_ON, "tiles_solved": tiles,
-            "programming": programming, "read": read, "correct": correct, "threads": pinned}
+            "programming": programming, "read": read, "correct": correct, "threads": pinned,
+            "sweep": ir_drop_native.status()}
