@@ -92,7 +92,7 @@ def test_the_configurations_cover_every_path(recording, np_rng):
     pipelines = {name: random_crossbars(config, np_rng, 40, 3).pipeline for name, config in CONFIGS.items()}
     paths = {
         "signed parts": any(p.packing.signed and p.packing.factor > 1 for p in pipelines.values()),
-        "padded groups": any(p.host.cell_weights.size > p.config.mapping.slices * (1 if p.differences else 2)
+        "padded groups": any(p.cell_weights.size > p.config.mapping.slices * (1 if p.differences else 2)
                              for p in pipelines.values()),
         "checked multiplier": any(p.adc.multiplier is not None for p in pipelines.values()),
         "no multiplier": any(p.adc.multiplier is None and not p.prescaled for p in pipelines.values()),

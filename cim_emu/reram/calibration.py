@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy
 
 from .. import backend as backends
-from .mapping import check_integer_array
+from .mapping import check_input_rows, check_integer_array
 
 __all__ = ["largest_partial_sums", "check_percentile"]
 
@@ -49,7 +49,7 @@ def largest_partial_sums(crossbars: Any, x: Any, *, percentile: Optional[float] 
     inputs, mapping = config.inputs, config.mapping
     x = check_integer_array("x", backends.NUMPY_BACKEND.asarray(x), inputs.min_input, inputs.max_input, numpy)
     x = x[None] if x.ndim == 1 else x
-    crossbars._check_shape(x)
+    check_input_rows(x, crossbars.shape[0])
     if x.shape[0] == 0:
         raise ValueError("x must hold at least one row to take the largest partial sum of; got none")
     layout, dac = crossbars.pipeline.layout, crossbars.pipeline.dac

@@ -39,7 +39,7 @@ from .config import ReramConfig
 from .devices import FRACTION_BITS, read_sigma_fixed, to_fixed
 from .exact import ExactProduct
 from .ir_drop import effective_conductances
-from .mapping import cell_levels, check_integer_array, narrowest_signed, reference_levels
+from .mapping import cell_levels, check_input_rows, check_integer_array, narrowest_signed, reference_levels
 from .pipeline import Pipeline, place_value_sums
 
 __all__ = ["CrossbarArray"]
@@ -186,10 +186,6 @@ class CrossbarArray:
         grid: tuple[tuple[int, ...], ...] = largest_partial_sums(self, x, percentile=percentile)
         return grid
 
-    def _check_shape(self, x: Any) -> None:
-        if x.ndim != 2 or x.shape[1] != self.shape[0]:
-            raise ValueError(f"x must have shape (K,) or (B, K) with K = {self.shape[0]}; got {tuple(x.shape)}")
-
     # -- reading -------------------------------------------------------------------------------
     __array_ufunc__ = None  # so that ``numpy_array @ crossbars`` defers to __rmatmul__
 
@@ -219,7 +215,7 @@ class CrossbarArray:
         vector = x.ndim == 1
         if vector:
             x = x[None]
-        self._check_shape(x)
+        check_input_rows(x, self.shape[0])
         if read_index is None:
             read_index = self.reads
         read_index = int_below("read_index", read_index, 2**55, "2**55")

@@ -20,6 +20,13 @@ import numpy
 from .config import WeightMapping
 
 
+def check_input_rows(x: Any, K: int) -> None:
+    """``ValueError`` unless the inputs ``x`` are ``(B, K)`` rows for ``K`` crossbar rows (a vector
+    ``(K,)`` is one row, made ``(1, K)`` by the caller, so the message names both forms)."""
+    if x.ndim != 2 or x.shape[1] != K:
+        raise ValueError(f"x must have shape (K,) or (B, K) with K = {K}; got {tuple(x.shape)}")
+
+
 def check_integer_array(name: str, array: Any, low: int, high: int, xp: Any) -> Any:
     """Validate an integer array (no NaN, no floats with fractions) in ``[low, high]``."""
     array = xp.asarray(array)

@@ -49,7 +49,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy
 
@@ -188,14 +188,14 @@ class Pipeline:
         cell_weights = numpy.outer(signs, 2.0 ** (numpy.arange(S) * mapping.bits_per_cell)).reshape(-1)
         self.cell_weights = numpy.concatenate([cell_weights, numpy.zeros(-len(cell_weights) % self.packing.factor)])
         """``sign_pol * 2**(s * bpc)`` of each (polarity, slice) code, padded like the packed groups."""
-        self.ranged_readout = None if self.ranged is None else RangedReadout(
-            self.operand, self.ranged, self.dac, P, S, last_rows=levels.shape[2] - (T - 1) * rows)
-        """Stages 2 to 5 with :attr:`ranged` ADCs, or ``None``."""
-        self.host = HostReadout(self.operand, self.width, self.packing, self.adc, self.dac, self.cell_weights,
-                                self.sum_dtype, self.prescaled, self.saturates,
-                                polarities=2 if config.signed_adc and not self.differences else 1,
-                                last_rows=levels.shape[2] - (T - 1) * rows)
-        """Stages 2 to 5 with the array library, one row tile at a time (:mod:`~cim_emu.reram.host_path`)."""
+        last_rows = levels.shape[2] - (T - 1) * rows
+        self.readout: Union[HostReadout, RangedReadout] = (
+            HostReadout(self.operand, self.width, self.packing, self.adc, self.dac, self.cell_weights,
+                        self.sum_dtype, self.prescaled, self.saturates,
+                        polarities=2 if config.signed_adc and not self.differences else 1, last_rows=last_rows)
+            if self.ranged is None else RangedReadout(self.operand, self.ranged, self.dac, P, S, last_rows=last_rows))
+        """Stages 2 to 5 with the array library: one row tile at a time (:mod:`~cim_emu.reram.host_path`),
+        or with :attr:`ranged` ADCs (:mod:`~cim_emu.reram.adc_ranges`, on every backend)."""
         self.tensor_cores = (TensorCoreReadout(config, levels, self.layout, self.dac, self.adc, backend)
                              if backend.kernels is not None and tensor_cores_qualify(config, T)
                              and self.ranged is None else None)
@@ -225,10 +225,8 @@ class Pipeline:
         noise = None
         if self.noise is not None:
             noise = self.read_noise(tiles, n0, n1, first_row, read_index, backend)
-        if self.ranged_readout is not None:
-            return self.ranged_readout.accumulate(tiles, n0, n1, noise, backend.xp)
-        if backend.kernels is None:
-            return self.host.accumulate(tiles, n0, n1, noise, backend.xp)
+        if self.ranged is not None or backend.kernels is None:
+            return self.readout.accumulate(tiles, n0, n1, noise, backend.xp)
         if self.differences:
             raise ValueError("these crossbars were built for a backend without kernels (their operand holds "
                              "W+ - W-, which the epilogue kernel does not read)")
