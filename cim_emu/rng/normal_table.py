@@ -23,7 +23,9 @@ def normal_table() -> numpy.ndarray:
     Entries ``0 .. 65535`` are ``BODY[h] = Phi^-1((h + 0.5) / 2**16)``; entries
     ``65536 .. 131071`` are ``TAIL[l] = Phi^-1((l + 0.5) / 2**32)`` (the lower tail). ``Phi^-1``
     is :meth:`statistics.NormalDist.inv_cdf` (Wichura's AS 241, relative accuracy about
-    1e-16). Computed once per process and cached; the same array is copied to the GPU. See
+    1e-16). The body is exactly antisymmetric, ``BODY[65535 - h] == -BODY[h]`` (``inv_cdf`` is,
+    and the tests hold it): the kernels read only its lower half (``kernels/philox.cuh``,
+    ``normal_from``). Computed once per process and cached; the same array is copied to the GPU. See
     :mod:`cim_emu.rng` for how a uint32 draw selects an entry.
     """
     inv_cdf = NormalDist().inv_cdf
