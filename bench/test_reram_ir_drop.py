@@ -9,7 +9,9 @@ fixed-point path), 128 x 128 tiles, batch 256, K = N = 1024 (512 tiles of 128 x 
   ``ratio_to_baseline`` <= 1.2 (the effective conductances take the same read path); the read
   of ideal cells (integer levels, packed sums) is recorded beside it (``ratio_to_ideal_cells``);
 * programming (``slow``): programming with IR drop against programming without; target: under
-  10 s (the issue's, on the 2-core CI machine).
+  10 s (the issue's, on the 2-core CI machine). Beside it (``solve_*``), the solve alone
+  (``effective_conductances``) by the sweep that runs (``sweep``: native where a C++ compiler is
+  found) against the Python sweep, in their own interleaved rounds.
 
 The measurement is :func:`cim_emu.studies.ir_drop.ir_drop_timing` (interleaved rounds, medians,
 threads pinned and stated).
