@@ -4,7 +4,6 @@ programmed layer whatever the path and the thread count; and the choice between 
 
 from __future__ import annotations
 
-import contextlib
 import os
 from unittest import mock
 
@@ -12,6 +11,7 @@ import numpy
 import pytest
 
 from cim_emu.gpu import ShimUnavailableError, cpu_shim
+from cim_emu.gpu.host_native import chosen
 from cim_emu.reram import ir_drop_native
 from cim_emu.reram.ir_drop import WireModel, _bit_lines, _sweep, effective_conductances, transfer_matrix
 
@@ -21,25 +21,11 @@ NO_COMPILER = cpu_shim.skip_reason()
 needs_compiler = pytest.mark.skipif(NO_COMPILER is not None, reason=str(NO_COMPILER))
 
 
-@contextlib.contextmanager
-def path(choice):
-    """``CIM_EMU_NATIVE`` set to ``choice`` inside the block (restored after)."""
-    before = os.environ.get(ir_drop_native.NATIVE_ENV)
-    os.environ[ir_drop_native.NATIVE_ENV] = choice
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[ir_drop_native.NATIVE_ENV]
-        else:
-            os.environ[ir_drop_native.NATIVE_ENV] = before
-
-
 def both(function, *args, **kwargs):
     """``function(*args, **kwargs)`` by the Python sweep and by the native one."""
-    with path("0"):
+    with chosen("0"):
         python = function(*args, **kwargs)
-    with path("1"):
+    with chosen("1"):
         native = function(*args, **kwargs)
     return python, native
 
@@ -90,7 +76,7 @@ def test_a_matrix_that_is_not_positive_definite_is_the_same_error_on_both_paths(
     K[:, numpy.arange(R), numpy.arange(R)] = -10.0  # cells of negative conductance: no crossbar has them
     h = numpy.ones((C, R))
     for choice in ("0", "1"):
-        with path(choice), pytest.raises(ValueError, match="not positive definite"):
+        with chosen(choice), pytest.raises(ValueError, match="not positive definite"):
             _sweep(K, h, 1.0, 1.0)
 
 
@@ -99,9 +85,9 @@ def test_a_programmed_layer_is_the_same_on_either_path_and_any_thread_count():
     rng = numpy.random.default_rng()
     g = rng.uniform(0.0, 1.0, (2, 2, 70, 45))  # polarities, slices, rows, columns + reference columns
     wires = WireModel(r_wire_row=20.0, r_wire_col=30.0, r_sense=5.0)
-    with path("0"):
+    with chosen("0"):
         python = effective_conductances(g, wires, rows=32, cols=16, columns=42, threads=1)
-    with path("1"):
+    with chosen("1"):
         native = effective_conductances(g, wires, rows=32, cols=16, columns=42, threads=2)
     numpy.testing.assert_array_equal(native, python)
     assert not numpy.array_equal(native, g)
@@ -116,12 +102,12 @@ def fresh_build(monkeypatch):
 def test_without_a_compiler_python_sweeps_silently_unless_native_is_required(fresh_build, monkeypatch, recwarn):
     monkeypatch.setattr(cpu_shim, "host_library", mock.Mock(side_effect=ShimUnavailableError("no compiler here")))
     G = numpy.random.default_rng().uniform(0.0, 1.0, (12, 7))
-    with path("0"):
+    with chosen("0"):
         expected = transfer_matrix(G, 0.01, 0.02)
-    with path("auto"):
+    with chosen("auto"):
         numpy.testing.assert_array_equal(transfer_matrix(G, 0.01, 0.02), expected)
         assert ir_drop_native.status() == "Python (no compiler here)" and not recwarn.list
-    with path("1"), pytest.raises(ShimUnavailableError, match="CIM_EMU_NATIVE=1"):
+    with chosen("1"), pytest.raises(ShimUnavailableError, match="CIM_EMU_NATIVE=1"):
         transfer_matrix(G, 0.01, 0.02)
 
 
@@ -129,9 +115,9 @@ def test_without_a_compiler_python_sweeps_silently_unless_native_is_required(fre
 def test_a_failing_build_warns_once_and_python_sweeps(fresh_build, monkeypatch):
     monkeypatch.setattr(cpu_shim, "host_library", mock.Mock(side_effect=RuntimeError("compiler exploded")))
     G = numpy.random.default_rng().uniform(0.0, 1.0, (12, 7))
-    with path("0"):
+    with chosen("0"):
         expected = transfer_matrix(G, 0.01, 0.02)
-    with path("auto"):
+    with chosen("auto"):
         with pytest.warns(RuntimeWarning, match="compiler exploded"):
             numpy.testing.assert_array_equal(transfer_matrix(G, 0.01, 0.02), expected)
         numpy.testing.assert_array_equal(transfer_matrix(G, 0.01, 0.02), expected)
@@ -150,3 +136,17 @@ def test_info_says_which_sweep(invoke, monkeypatch):
     assert "ir drop sweep    Python (CIM_EMU_NATIVE=0)" in invoke("info").stdout
     monkeypatch.setenv(ir_drop_native.NATIVE_ENV, "auto")
     assert invoke("info").stdout.split("ir drop sweep")[1].split()[0] == ("Python" if NO_COMPILER else "native")
+
+
+def test_the_choice_is_set_for_a_block_and_restored(monkeypatch):
+    monkeypatch.setenv(ir_drop_native.NATIVE_ENV, "auto")
+    with chosen("0"):
+        assert ir_drop_native.status() == "Python (CIM_EMU_NATIVE=0)"
+    assert ir_drop_native.status().split()[0] == ("Python" if NO_COMPILER else "native")
+    monkeypatch.delenv(ir_drop_native.NATIVE_ENV)
+    with chosen("1"):
+        pass
+    assert ir_drop_native.NATIVE_ENV not in os.environ
+    with pytest.raises(ValueError, match="CIM_EMU_NATIVE must be one of auto, 0, 1"):
+        with chosen("yes"):
+            pass

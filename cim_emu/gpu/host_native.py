@@ -20,14 +20,15 @@ kept in the shim's disk cache across processes) and remembers why it could not.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
-from typing import Callable, Generic, Optional, TypeVar
+from typing import Callable, Generic, Iterator, Optional, TypeVar
 
 from .cpu_shim import ShimUnavailableError
 
-__all__ = ["NATIVE_ENV", "NATIVE_CHOICES", "choice", "NativeBuild"]
+__all__ = ["NATIVE_ENV", "NATIVE_CHOICES", "choice", "chosen", "NativeBuild"]
 
 NATIVE_ENV = "CIM_EMU_NATIVE"
 """The environment variable that chooses the host's native paths (see the module docstring)."""
@@ -44,6 +45,24 @@ def choice() -> str:
     if value not in NATIVE_CHOICES:
         raise ValueError(f"{NATIVE_ENV} must be one of {', '.join(NATIVE_CHOICES)} (unset: auto); got {value!r}")
     return value
+
+
+@contextlib.contextmanager
+def chosen(value: str) -> Iterator[None]:
+    """``CIM_EMU_NATIVE`` set to ``value`` (one of :data:`NATIVE_CHOICES`) inside the block, restored
+    after: e.g. a benchmark timing the reference path beside the native one. It is the process's
+    environment: every thread sees it."""
+    if value not in NATIVE_CHOICES:
+        raise ValueError(f"{NATIVE_ENV} must be one of {', '.join(NATIVE_CHOICES)}; got {value!r}")
+    before = os.environ.get(NATIVE_ENV)
+    os.environ[NATIVE_ENV] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[NATIVE_ENV]
+        else:
+            os.environ[NATIVE_ENV] = before
 
 
 class NativeBuild(Generic[Built]):

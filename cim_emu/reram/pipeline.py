@@ -154,13 +154,12 @@ class Pipeline:
         self.differences = config.signed_adc and backend.kernels is None and self.ranged is None
         """Whether the operand holds ``W+ - W-`` per slice (a signed ADC read with numpy), not
         each polarity's cells (:mod:`~cim_emu.reram.host_path`)."""
-        if self.ranged is not None:
-            self.packing = ColumnPacking(1, ColumnPacking.for_sums(ideal_sum, 1).bits)
-        elif self.differences:
+        if self.differences:
             self.packing = ColumnPacking.for_sums(ideal_sum, S, signed=True)
             positive = fixed[:1].astype(numpy.int16) if fixed.dtype.kind in "ui" else fixed[:1]
             fixed = positive - fixed[1:]  # exact: integers (levels up to 255 as int16)
-        elif config.signed_adc:  # the epilogue kernel reads both polarities' sums, unpacked
+        elif config.signed_adc or self.ranged is not None:  # unpacked: the epilogue kernel (both polarities'
+            # sums) and the ranged readout (every cell's sum) read one partial sum per column
             self.packing = ColumnPacking(1, ColumnPacking.for_sums(ideal_sum, 1).bits)
         else:
             self.packing = ColumnPacking.for_sums(ideal_sum, P * S)

@@ -16,11 +16,11 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any, Callable, Optional, Sequence
 
 import numpy
 
+from ..gpu.host_native import chosen
 from ..reram import AdcConfig, CrossbarArray, CrossbarGeometry, DeviceModel, ReramConfig, WireModel, ir_drop_native
 from ..reram.ir_drop import effective_conductances
 from .timing import Driver, interleaved, pinned_threads, plausibility
@@ -95,17 +95,10 @@ def cnn_accuracies(tile_sizes: Sequence[int], resistances: Sequence[float], *, e
     return {"float": accuracy(model, x_test, y_test), "adc_bits": adc_bits, "points": points}
 
 
-def _by_python_sweep(make: Callable[[], Any]) -> Any:
-    """``make()`` with IR drop solved by the Python sweep (``CIM_EMU_NATIVE=0``; restored after)."""
-    before = os.environ.get(ir_drop_native.NATIVE_ENV)
-    os.environ[ir_drop_native.NATIVE_ENV] = "0"
-    try:
-        return make()
-    finally:
-        if before is None:
-            del os.environ[ir_drop_native.NATIVE_ENV]
-        else:
-            os.environ[ir_drop_native.NATIVE_ENV] = before
+def _by_python_sweep(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` with IR drop solved by the Python sweep (``CIM_EMU_NATIVE=0``)."""
+    with chosen("0"):
+        return function(*args, **kwargs)
 
 
 def ir_drop_timing(*, batch: int = 256, K: int = 1024, N: int = 1024, rows: int = 128, r_wire: float = 1.0,
@@ -137,8 +130,8 @@ def ir_drop_timing(*, batch: int = 256, K: int = 1024, N: int = 1024, rows: int 
                                        "emulator": lambda: CrossbarArray(W, wired, seed=seed)}, program_rounds,
                                       warmup=False).record()
             g = rng.uniform(0.0, 1.0, (noisy.mapping.polarities, noisy.mapping.slices, K, N))
-            solve = interleaved({"baseline": lambda: _by_python_sweep(lambda: effective_conductances(
-                                     g, wired.wires, rows=rows, cols=rows, columns=N)),
+            solve = interleaved({"baseline": lambda: _by_python_sweep(effective_conductances, g, wired.wires,
+                                                                       rows=rows, cols=rows, columns=N),
                                  "emulator": lambda: effective_conductances(g, wired.wires, rows=rows, cols=rows,
                                                                             columns=N)}, program_rounds,
                                 warmup=False).record()
