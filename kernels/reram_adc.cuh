@@ -56,7 +56,11 @@ struct Adc {
   }
 
   // The code of one integer-valued partial sum (a float holding an exact integer).
-  __device__ __forceinline__ Code convert(Code value) const {
+  __device__ __forceinline__ Code convert(Code value) const { return convert_as(value, flags); }
+
+  // The same with the flags given: where they are a constant, the compiler drops the branches
+  // of the others (the host's vectorised loops, reram_epilogue.cu).
+  __device__ __forceinline__ Code convert_as(Code value, int flags) const {
     Code sign = 1;
     if (flags & kAdcSigned) {
       sign = value > 0 ? Code(1) : value < 0 ? Code(-1) : Code(0);

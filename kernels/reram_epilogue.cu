@@ -25,8 +25,33 @@
 // One thread per accumulator (i, n): batch rows over the grid's y, columns over x, grid-stride
 // both ways with 64-bit indices. For fixed (t, c) the threads of a warp (consecutive n) read
 // one contiguous run of 32 * width entries: coalesced.
+//
+// reram_noisy_shift_add draws the read noise in place instead of reading it from an array (no
+// noise array is written or read: the numpy backend's native path, cim_emu/reram/host_path.py,
+// where it saves most of the epilogue's memory traffic). For the partial sums of tiles
+// first_tile .. first_tile + tiles - 1 it ADDS to acc (the caller zeroes it, then may pass the
+// tiles one at a time). The noise of cell k (k < D draws of a weight column: P * S, in the order
+// p * S + s) of column n, tile t, chunk c and batch row i is reram_noise.cuh's
+//   rint(root * z(first + r * stride + n * D + k)) * post,   r = i * inner + t * chunks + c
+// (the run of cim_emu.reram.gpu.NoiseRuns for (i, t, c), in the stream's order (b, t, c)), with
+// root = roots[r], or PerElement: roots[o(r) + n * D + k], o(r) = (r / inner) * outer_step +
+// (r % inner) * inner_step. Three readouts (`readout`):
+//   kPerPolarity  entries hold the P * S cells (packed, unsigned digits); each converted with its
+//                 noise, weighted sign_p * 2**(s bpc);
+//   kSubtract     entries hold both polarities' 2 S sums (unpacked); one signed conversion a
+//                 slice of (p+ + n+) - (p- + n-);
+//   kDifferences  entries hold S sums of W+ - W- (packed, signed digits); one signed conversion a
+//                 slice of (p+ - p-) + (n+ - n-).
+// Every value is an exact integer in double before the cast to Code (the ADC's float type), as
+// in the numpy pipeline, so the order of the additions cannot matter. On the GPU one thread per
+// accumulator draws its column's D values per (t, c) (a counter block for four draws in order);
+// launched with one thread on the host, it walks the rows in order, drawing each (i, t, c) run
+// of D * columns values at once in lanes of counter blocks (philox_words), then converting the
+// row.
 #include "cuda_shim.h"
+#include "philox.cuh"
 #include "reram_adc.cuh"
+#include "reram_noise.cuh"
 
 namespace cim {
 
@@ -55,23 +80,24 @@ __device__ __forceinline__ Sum packed_cell(Sum entry, int j, const PartialSumLay
 }
 
 // Sum over the (polarity, slice) cells of one weight column, one tile and one chunk, of the
-// weighted codes, per-polarity ADCs.
+// weighted codes, per-polarity ADCs. Cell p * S + s is digit j of entry g (no division: the
+// digit and the entry are stepped along).
 template <class Sum, class Code>
 __device__ __forceinline__ cim_i64 per_polarity_codes(const Sum* entries, const double* noise,
                                                       const PartialSumLayout& layout, const Adc<Code>& adc) {
-  const int cells = layout.polarities * layout.slices;
   cim_i64 total = 0;
-  for (int g = 0; g < layout.width; ++g) {
-    const Sum entry = entries[g];
-    for (int j = 0; j < layout.pack; ++j) {
-      const int cell = g * layout.pack + j;
-      if (cell >= cells) break;  // the empty cells that pad the last entry
-      const Sum partial_sum = packed_cell(entry, j, layout);
+  int g = 0, j = 0, cell = 0;
+  for (int polarity = 0; polarity < layout.polarities; ++polarity) {
+    for (int slice = 0; slice < layout.slices; ++slice, ++cell) {
+      const Sum partial_sum = packed_cell(entries[g], j, layout);
       const Code value = noise ? static_cast<Code>(static_cast<double>(partial_sum) + noise[cell])
                                : static_cast<Code>(partial_sum);
-      const int polarity = cell / layout.slices, slice = cell % layout.slices;
       const cim_i64 weighted = static_cast<cim_i64>(adc.convert(value)) * (1ll << (slice * layout.bits_per_cell));
       total += polarity == 0 ? weighted : -weighted;
+      if (++j == layout.pack) {
+        j = 0;
+        ++g;
+      }
     }
   }
   return total;
@@ -93,6 +119,201 @@ __device__ __forceinline__ cim_i64 subtracted_codes(const Sum* entries, const do
   return total;
 }
 
+// The readouts of reram_noisy_shift_add (cim_emu.reram.gpu.NoisyReadout; a test holds them equal).
+enum Readout : int { kPerPolarity = 0, kSubtract = 1, kDifferences = 2 };
+
+// Digit j of an entry of signed digits (ColumnPacking(signed=True): radix 2**bits, the digits
+// below any one summing to less than half its unit), as ColumnPacking.unpack splits it: from
+// the top digit down, each the entry's rest divided by its unit and rounded (never a tie), then
+// subtracted. In integers, round(v / 2**m) = (v + 2**(m - 1)) >> m, an arithmetic shift (floor).
+__device__ __forceinline__ cim_i64 signed_digit(cim_i64 value, int j, int pack, int bits) {
+  for (int k = pack - 1; k >= j; --k) {
+    if (k == 0) return value;
+    const int shift = bits * k;
+    const cim_i64 digit = (value + (1ll << (shift - 1))) >> shift;
+    if (k == j) return digit;
+    value -= digit * (1ll << shift);
+  }
+  return value;
+}
+
+// The value the ADC converts for converted cell `cell` of one weight column (see the header):
+// from the column's entries and noise(k), the noise of its draw k < D, an exact integer in
+// double, then Code.
+template <class Sum, class Code, class Noise>
+__device__ __forceinline__ Code noisy_value(const Sum* entries, Noise& noise, int cell, int readout,
+                                            const PartialSumLayout& layout) {
+  const int slices = layout.slices;
+  if (readout == kSubtract) {
+    return static_cast<Code>((static_cast<double>(entries[cell]) + noise(cell)) -
+                             (static_cast<double>(entries[slices + cell]) + noise(slices + cell)));
+  }
+  const int g = cell / layout.pack, j = cell % layout.pack;
+  if (readout == kDifferences) {
+    const double difference = layout.pack == 1 ? static_cast<double>(entries[cell])
+        : static_cast<double>(signed_digit(static_cast<cim_i64>(entries[g]), j, layout.pack, layout.pack_bits));
+    return static_cast<Code>(difference + (noise(cell) - noise(slices + cell)));
+  }
+  return static_cast<Code>(static_cast<double>(packed_cell(entries[g], j, layout)) + noise(cell));
+}
+
+// sign_p * 2**(s bpc) of converted cell `cell` (p * S + s per polarity; s for a signed ADC).
+__device__ __forceinline__ cim_i64 cell_weight(int cell, int readout, const PartialSumLayout& layout) {
+  if (readout != kPerPolarity) return 1ll << (cell * layout.bits_per_cell);
+  const cim_i64 weight = 1ll << ((cell % layout.slices) * layout.bits_per_cell);
+  return cell < layout.slices ? weight : -weight;
+}
+
+__device__ __forceinline__ int converted_cells(int readout, const PartialSumLayout& layout) {
+  return readout == kPerPolarity ? layout.polarities * layout.slices : layout.slices;
+}
+
+// The weighted codes of one weight column, one tile and one chunk, with the noise of its draws.
+template <class Sum, class Code, class Noise>
+__device__ __forceinline__ cim_i64 noisy_column_codes(const Sum* entries, Noise& noise, int readout,
+                                                      const PartialSumLayout& layout, const Adc<Code>& adc) {
+  cim_i64 total = 0;
+  const int cells = converted_cells(readout, layout);
+  for (int cell = 0; cell < cells; ++cell) {
+    const Code value = noisy_value<Sum, Code>(entries, noise, cell, readout, layout);
+    total += static_cast<cim_i64>(adc.convert(value)) * cell_weight(cell, readout, layout);
+  }
+  return total;
+}
+
+// The noise of draw k of one weight column as a GPU thread draws it: element start + k, its
+// counter block computed when it is not the last one's (a block for four draws taken in order),
+// its word chosen by selects - no array, so that nothing goes to local memory.
+template <bool PerElement>
+struct ColumnDraws {
+  cim_u64 seed, stream, start;
+  const double* roots;  // PerElement: the root of the column's first draw; else the run's root
+  double post;
+  const double* table;
+  cim_u64 block;  // the counter block held in `words` (~0: none yet)
+  PhiloxBlock words;
+
+  __device__ __forceinline__ double operator()(int k) {
+    const cim_u64 element = start + static_cast<cim_u64>(k);
+    if ((element >> 2) != block) {
+      block = element >> 2;
+      words = philox_block(seed, stream, block);
+    }
+    return read_noise_value(roots[PerElement ? k : 0], block_word(words, static_cast<cim_u32>(element & 3)), post,
+                            table);
+  }
+};
+
+// The walk of both epilogue kernels, one thread per accumulator (row, column): batch rows over
+// the grid's y, columns over x, grid-stride both ways with 64-bit indices (no 64-bit division),
+// acc[row, column] (+)= sum_c 2**(c dac) sum_t codes(row, column, t, c, sum_row), sum_row the
+// row (t, c * b + row) of the sums. Added with `add`, else written.
+template <class Codes>
+__device__ __forceinline__ void shift_add_accumulators(const PartialSumLayout& layout, cim_i64* acc,
+                                                       cim_i64 acc_row_stride, bool add, Codes& codes) {
+  const cim_i64 column_stride = static_cast<cim_i64>(gridDim.x) * blockDim.x;
+  for (cim_i64 row = blockIdx.y; row < layout.batch; row += gridDim.y) {
+    for (cim_i64 column = static_cast<cim_i64>(blockIdx.x) * blockDim.x + threadIdx.x; column < layout.columns;
+         column += column_stride) {
+      cim_i64 total = 0;
+      for (int chunk = 0; chunk < layout.chunks; ++chunk) {
+        cim_i64 chunk_total = 0;
+        for (int tile = 0; tile < layout.tiles; ++tile) {
+          const cim_i64 sum_row = (static_cast<cim_i64>(tile) * layout.chunks + chunk) * layout.batch + row;
+          chunk_total += codes(row, column, tile, chunk, sum_row);
+        }
+        total += chunk_total * (1ll << (chunk * layout.dac_bits));
+      }
+      acc[row * acc_row_stride + column] = add ? acc[row * acc_row_stride + column] + total : total;
+    }
+  }
+}
+
+// Where the read noise of reram_noisy_shift_add comes from: the runs of NoiseRuns (header).
+struct NoiseSource {
+  cim_u64 seed, stream, first, stride, inner, outer_step, inner_step;
+  const double* roots;
+  double post;
+  const double* table;
+
+  // The offset o(r) of run r in the layout of per-element roots.
+  __device__ __forceinline__ cim_u64 offset(cim_u64 r) const { return (r / inner) * outer_step + (r % inner) * inner_step; }
+};
+
+#ifdef CIM_EMU_CPU_SHIM
+// codes[k] = ADC(row[k] + noise[k]) over one row of unpacked per-polarity sums, with the ADC's
+// flags a constant and restrict parameters: a loop the compiler vectorises.
+template <int Flags, class Sum, class Code>
+__attribute__((noinline)) void convert_noisy_row(const Sum* __restrict__ row, const double* __restrict__ noise,
+                                                 Code* __restrict__ codes, cim_u64 length, const Adc<Code> adc) {
+  for (cim_u64 k = 0; k < length; ++k) {
+    codes[k] = adc.convert_as(static_cast<Code>(static_cast<double>(row[k]) + noise[k]), Flags);
+  }
+}
+
+// acc[n] += place * sum_cell codes[n * draws + cell] * weights[cell], for n < columns.
+template <class Code>
+__attribute__((noinline)) void add_weighted_codes(const Code* __restrict__ codes, const cim_i64* __restrict__ weights,
+                                                  cim_u64 draws, cim_i64 columns, cim_i64 place,
+                                                  cim_i64* __restrict__ acc) {
+  for (cim_i64 n = 0; n < columns; ++n) {
+    cim_i64 total = 0;
+    for (cim_u64 cell = 0; cell < draws; ++cell) total += static_cast<cim_i64>(codes[n * draws + cell]) * weights[cell];
+    acc[n] += total * place;
+  }
+}
+
+// The host's walk (one thread): row after row of one launch's sums, each (i, t, c) run drawn at
+// once, then converted; per-polarity unpacked entries (the common case) in flat passes over the
+// row, which the compiler vectorises. Everything is taken by value and the buffers through
+// restrict pointers: a store through a float or double pointer could otherwise alias the ADC's
+// and the noise's parameters, which the compiler would then reload at every element.
+template <class Sum, class Code, bool PerElement>
+inline void noisy_rows_on_host(const Sum* __restrict__ sums, cim_i64* __restrict__ acc, cim_i64 acc_row_stride,
+                               int first_tile, int readout, const PartialSumLayout layout, const NoiseSource source,
+                               const Adc<Code> adc) {
+  const cim_u64 draws = static_cast<cim_u64>(layout.polarities) * layout.slices;
+  const cim_u64 length = draws * layout.columns;
+  const bool flat = readout == kPerPolarity && layout.pack == 1;
+  std::vector<double> noise_buffer(length);
+  std::vector<Code> code_buffer(flat ? length : 0);
+  std::vector<cim_i64> weights(draws);
+  for (cim_u64 cell = 0; cell < draws; ++cell) weights[cell] = cell_weight(static_cast<int>(cell), readout, layout);
+  double* __restrict__ noise = noise_buffer.data();
+  Code* __restrict__ codes = code_buffer.data();
+  const double post = source.post;
+  const double* __restrict__ table = source.table;
+  for (int t = 0; t < layout.tiles; ++t) {
+    for (int c = 0; c < layout.chunks; ++c) {
+      const cim_i64 place = 1ll << (c * layout.dac_bits);
+      for (cim_i64 i = 0; i < layout.batch; ++i) {
+        const cim_u64 r = static_cast<cim_u64>(i) * source.inner + static_cast<cim_u64>(first_tile + t) * layout.chunks + c;
+        draw_read_noise_run<PerElement>(source.seed, source.stream, source.first + r * source.stride, length, noise,
+                                        source.roots + (PerElement ? source.offset(r) : r), post, table);
+        const Sum* __restrict__ row =
+            sums + ((static_cast<cim_i64>(t) * layout.chunks + c) * layout.batch + i) * layout.columns * layout.width;
+        cim_i64* __restrict__ acc_row = acc + i * acc_row_stride;
+        if (flat) {
+          switch (adc.flags & (kAdcPrescaled | kAdcSaturates)) {  // unsigned: a per-polarity ADC
+            case 0: convert_noisy_row<0>(row, noise, codes, length, adc); break;
+            case kAdcPrescaled: convert_noisy_row<kAdcPrescaled>(row, noise, codes, length, adc); break;
+            case kAdcSaturates: convert_noisy_row<kAdcSaturates>(row, noise, codes, length, adc); break;
+            default: convert_noisy_row<kAdcPrescaled | kAdcSaturates>(row, noise, codes, length, adc);
+          }
+          add_weighted_codes(codes, weights.data(), draws, layout.columns, place, acc_row);
+        } else {
+          for (cim_i64 n = 0; n < layout.columns; ++n) {
+            const double* column_noise = noise + n * draws;
+            auto noise_of = [column_noise](int k) { return column_noise[k]; };
+            acc_row[n] += noisy_column_codes<Sum, Code>(row + n * layout.width, noise_of, readout, layout, adc) * place;
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
 }  // namespace cim
 
 template <class Sum, class Code>
@@ -106,26 +327,13 @@ __global__ void reram_adc_shift_add(const Sum* __restrict__ sums, const double* 
   const cim::Adc<Code> adc{scale, bias, divisor, reciprocal, levels, adc_flags};
   const cim_i64 entries_per_row = columns * width;
   const cim_i64 cells = static_cast<cim_i64>(polarities) * slices;
-  // A 2-D grid-stride loop: rows over y, columns over x (no 64-bit division for the indices).
-  const cim_i64 column_stride = static_cast<cim_i64>(gridDim.x) * blockDim.x;
-  for (cim_i64 row = blockIdx.y; row < batch; row += gridDim.y) {
-    for (cim_i64 column = static_cast<cim_i64>(blockIdx.x) * blockDim.x + threadIdx.x; column < columns;
-         column += column_stride) {
-      cim_i64 total = 0;
-      for (int chunk = 0; chunk < chunks; ++chunk) {
-        cim_i64 chunk_total = 0;
-        for (int tile = 0; tile < tiles; ++tile) {
-          const cim_i64 sum_row = (static_cast<cim_i64>(tile) * chunks + chunk) * batch + row;
-          const Sum* entries = sums + sum_row * entries_per_row + column * width;
-          const double* cell_noise = noise ? noise + (sum_row * columns + column) * cells : nullptr;
-          chunk_total += adc.is_signed() ? cim::subtracted_codes(entries, cell_noise, layout, adc)
-                                         : cim::per_polarity_codes(entries, cell_noise, layout, adc);
-        }
-        total += chunk_total * (1ll << (chunk * dac_bits));
-      }
-      acc[row * acc_row_stride + column] = total;
-    }
-  }
+  auto codes = [&](cim_i64, cim_i64 column, int, int, cim_i64 sum_row) {
+    const Sum* entries = sums + sum_row * entries_per_row + column * width;
+    const double* cell_noise = noise ? noise + (sum_row * columns + column) * cells : nullptr;
+    return adc.is_signed() ? cim::subtracted_codes(entries, cell_noise, layout, adc)
+                           : cim::per_polarity_codes(entries, cell_noise, layout, adc);
+  };
+  cim::shift_add_accumulators(layout, acc, acc_row_stride, false, codes);
 }
 
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<float, float>);
@@ -137,3 +345,44 @@ CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<double, double>);
 // the shift-and-add alone (cim_emu.reram.gpu.reram_shift_add_codes).
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<int, float>);
 CIM_KERNEL_INSTANCE(sequential, reram_adc_shift_add<int, double>);
+
+template <class Sum, class Code, bool PerElement>
+__global__ void reram_noisy_shift_add(const Sum* __restrict__ sums, cim_i64* __restrict__ acc, cim_i64 acc_row_stride,
+                                      int tiles, int first_tile, int chunks, cim_i64 batch, cim_i64 columns, int width,
+                                      int pack, int pack_bits, int polarities, int slices, int bits_per_cell,
+                                      int dac_bits, int readout, cim_u64 seed, cim_u64 stream, cim_u64 first,
+                                      cim_u64 stride, cim_u64 inner, cim_u64 outer_step, cim_u64 inner_step,
+                                      const double* __restrict__ roots, double post, const double* __restrict__ table,
+                                      Code scale, Code bias, Code divisor, Code reciprocal, Code levels,
+                                      int adc_flags) {
+  const cim::PartialSumLayout layout{tiles, chunks, batch, columns, width, pack, pack_bits,
+                                     polarities, slices, bits_per_cell, dac_bits};
+  const cim::Adc<Code> adc{scale, bias, divisor, reciprocal, levels, adc_flags};
+  const cim::NoiseSource source{seed, stream, first, stride, inner, outer_step, inner_step, roots, post, table};
+#ifdef CIM_EMU_CPU_SHIM
+  if (static_cast<cim_u64>(gridDim.x) * gridDim.y * blockDim.x == 1) {
+    cim::noisy_rows_on_host<Sum, Code, PerElement>(sums, acc, acc_row_stride, first_tile, readout, layout, source, adc);
+    return;
+  }
+#endif
+  const int draws = polarities * slices;
+  const cim_i64 entries_per_row = columns * width;
+  auto codes = [&](cim_i64 row, cim_i64 column, int tile, int chunk, cim_i64 sum_row) {
+    const cim_u64 r = static_cast<cim_u64>(row) * inner + static_cast<cim_u64>(first_tile + tile) * chunks + chunk;
+    const cim_u64 first_draw = static_cast<cim_u64>(column) * draws;  // of the run
+    cim::ColumnDraws<PerElement> noise{seed, stream, first + r * stride + first_draw,
+                                       roots + (PerElement ? source.offset(r) + first_draw : r), post, table, ~0ull, {}};
+    return cim::noisy_column_codes<Sum, Code>(sums + sum_row * entries_per_row + column * width, noise, readout,
+                                              layout, adc);
+  };
+  cim::shift_add_accumulators(layout, acc, acc_row_stride, true, codes);
+}
+
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<float, float, false>);
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<float, float, true>);
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<float, double, false>);
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<float, double, true>);
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<double, float, false>);
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<double, float, true>);
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<double, double, false>);
+CIM_KERNEL_INSTANCE(sequential, reram_noisy_shift_add<double, double, true>);

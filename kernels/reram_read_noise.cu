@@ -7,38 +7,29 @@
 //   root          = roots[r]         reram_read_noise<false>: one standard deviation per run
 //                 = roots[o(r) + i]  reram_read_noise<true>: one per element, laid out as out
 //
-// z is the normal draw of cim_emu.rng at (seed, stream, element) (philox.cuh), rint rounds half
-// to even as numpy.rint does, and post is the ADC's scale where the sums arrive prescaled, else
-// 1. Two double products and a rounding, nothing a compiler may fuse: the bits of the numpy path
-// (rng.normal_runs, then multiply, rint and multiply), which the tests hold it to.
+// z is the normal draw of cim_emu.rng at (seed, stream, element) (philox.cuh), and post is the
+// ADC's scale where the sums arrive prescaled, else 1: cim::read_noise_value (reram_noise.cuh),
+// the bits of the numpy path, which the tests hold it to.
 //
 // On the GPU one thread per counter block of a run (grid-stride, any grid); launched with one
 // thread on the host, it walks the runs in order, in lanes of counter blocks
 // (cim::philox_run_words).
 #include "cuda_shim.h"
 #include "philox.cuh"
+#include "reram_noise.cuh"
 
 namespace cim {
 
 template <bool PerElement>
 struct ReadNoiseOut {
-  struct Put {
-    double* __restrict__ out;
-    const double* __restrict__ roots;  // the run's elements' (PerElement), else its own at roots[0]
-    double post;
-    const double* __restrict__ table;
-    __device__ __forceinline__ void operator()(cim_u64 i, cim_u32 u) const {
-      out[i] = rint(roots[PerElement ? i : 0] * normal_from(u, table)) * post;
-    }
-  };
   double* out;
   const double* roots;
   cim_u64 inner, outer_step, inner_step;
   double post;
   const double* table;
-  __device__ __forceinline__ Put run(cim_u64 r) const {
+  __device__ __forceinline__ ReadNoisePut<PerElement> run(cim_u64 r) const {
     const cim_u64 offset = (r / inner) * outer_step + (r % inner) * inner_step;
-    return Put{out + offset, roots + (PerElement ? offset : r), post, table};
+    return read_noise_put<PerElement>(out + offset, roots + (PerElement ? offset : r), post, table);
   }
 };
 

@@ -47,6 +47,9 @@ MIRRORS = [
     ("reram_adc.cuh", "kAdcSigned", reram_gpu.AdcFlag.SIGNED),
     ("reram_adc.cuh", "kAdcPrescaled", reram_gpu.AdcFlag.PRESCALED),
     ("reram_adc.cuh", "kAdcSaturates", reram_gpu.AdcFlag.SATURATES),
+    ("reram_epilogue.cu", "kPerPolarity", reram_gpu.NoisyReadout.PER_POLARITY),
+    ("reram_epilogue.cu", "kSubtract", reram_gpu.NoisyReadout.SUBTRACT),
+    ("reram_epilogue.cu", "kDifferences", reram_gpu.NoisyReadout.DIFFERENCES),
     ("ambit_program.cu", "kAmbitNot", program_encoding.OPCODES["not"]),
     ("ambit_program.cu", "kAmbitAnd", program_encoding.OPCODES["and"]),
     ("ambit_program.cu", "kAmbitOr", program_encoding.OPCODES["or"]),
@@ -78,6 +81,8 @@ def test_every_opcode_and_adc_flag_is_mirrored():
         assert names and names <= mirrored, sorted(names - mirrored)
     assert len(program_encoding.OPCODES) == len([n for n in mirrored if n.startswith("kAmbit")])
     assert len(reram_gpu.AdcFlag) == len([n for n in mirrored if n.startswith("kAdc")])
+    assert set(c_constants("reram_epilogue.cu")) <= mirrored  # the readouts
+    assert len(reram_gpu.NoisyReadout) == 3
 
 
 def test_the_parser_reads_values_not_names():

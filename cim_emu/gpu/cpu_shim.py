@@ -42,13 +42,17 @@ COMPILE_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden",
                  "-pthread", "-ffp-contract=off", "-Wall", "-Wno-unknown-pragmas")
 """Host compiler flags (``-ffp-contract=off``: no fused multiply-add where numpy has none)."""
 
-OPTIMIZED_FLAGS = ("-O3",) + (("-march=native",) if platform.machine().lower() in ("x86_64", "amd64") else ()) \
-    + COMPILE_FLAGS[1:]
+OPTIMIZED_FLAGS = ("-O3", "-fno-trapping-math") \
+    + (("-march=native",) if platform.machine().lower() in ("x86_64", "amd64") else ()) + COMPILE_FLAGS[1:]
 """The flags of a build that does real work on the host (the native draws of :mod:`cim_emu.rng.native`,
 the read noise of :mod:`cim_emu.reram.pipeline`): ``-O3`` unrolls the ten Philox rounds, which
 gcc's ``-O2`` keeps as a loop (it ignores ``#pragma unroll``), and vectorises the lanes of
 counter blocks of ``kernels/philox.cuh``; on x86-64, ``-march=native`` lets them use the CPU's
-widest vectors (AVX-512 where there is one) and ``rint`` its rounding instruction. Such a
+widest vectors (AVX-512 where there is one) and ``rint`` its rounding instruction;
+``-fno-trapping-math`` lets gcc vectorise ``floor`` (the ADC's loops of ``kernels/reram_epilogue.cu``):
+it may assume that no floating-point exception is observed, and none is (no kernel reads the
+exception flags), while every value stays IEEE's (it is no part of ``-ffast-math`` that changes
+values: no reassociation, no reciprocals, no finite-only or signless-zero assumptions). Such a
 library runs on CPUs like the one it was built on only, so the disk cache's key holds the CPU's
 identity (:func:`cpu_identity`). Same bits: no flag here permits a value-changing
 transformation (``-ffp-contract=off`` stays)."""
@@ -162,37 +166,56 @@ class ShimKernel:
         signature = library.cim_shim_signature(name.encode())
         if signature is None:
             raise KeyError(f"no kernel {name!r} in this source (see its CIM_KERNEL_INSTANCE lines)")
-        self.library, self.name = library, name
+        self.library, self.name, self.encoded_name = library, name, name.encode()
         self.signature = tuple(signature.decode().split(",")) if signature else ()
+        self._converters = tuple(self._converter(i, code) for i, code in enumerate(self.signature))
 
-    def _argument(self, position: int, code: str, value: Any) -> Any:
+    def _converter(self, position: int, code: str) -> Callable[[Any], Any]:
+        """The check and ctypes conversion of argument ``position`` (C type ``code``), built once:
+        a launch costs one call of each (the host's native kernels are launched thousands of
+        times a read)."""
         where = f"{self.name} argument {position} ({code!r})"
         if code.startswith("p"):
-            if value is None:
-                return ctypes.c_void_p(None)
-            if not isinstance(value, numpy.ndarray):
-                raise TypeError(f"{where}: a pointer parameter takes a numpy array or None; got {type(value).__name__}")
             pointee = code[1:]
             if pointee == "p":  # a table of addresses
-                fits = value.dtype == numpy.uint64
+
+                def fits(value: numpy.ndarray) -> bool:
+                    return value.dtype == numpy.uint64
             elif pointee.startswith("s"):  # an array of structs, as raw rows of int32 fields
-                fits = value.nbytes % int(pointee[1:]) == 0
+                row_bytes = int(pointee[1:])
+
+                def fits(value: numpy.ndarray) -> bool:
+                    return value.nbytes % row_bytes == 0
             else:
-                fits = value.dtype.type is _SCALARS[pointee][0]
-            if not fits:
-                raise TypeError(f"{where}: the array's dtype {value.dtype} does not fit the parameter")
-            return ctypes.c_void_p(value.ctypes.data)
+                element = _SCALARS[pointee][0]
+
+                def fits(value: numpy.ndarray) -> bool:
+                    return value.dtype.type is element
+
+            def pointer(value: Any) -> Any:
+                if value is None:
+                    return ctypes.c_void_p(None)
+                if not isinstance(value, numpy.ndarray):
+                    raise TypeError(f"{where}: a pointer parameter takes a numpy array or None; "
+                                    f"got {type(value).__name__}")
+                if not fits(value):
+                    raise TypeError(f"{where}: the array's dtype {value.dtype} does not fit the parameter")
+                return ctypes.c_void_p(value.ctypes.data)
+            return pointer
         numpy_type, c_type = _SCALARS[code]
-        if type(value) is not numpy_type:
-            raise TypeError(f"{where}: takes a numpy.{numpy_type.__name__}; got {value!r} ({type(value).__name__})")
-        return c_type(value.item())
+
+        def scalar(value: Any) -> Any:
+            if type(value) is not numpy_type:
+                raise TypeError(f"{where}: takes a numpy.{numpy_type.__name__}; got {value!r} ({type(value).__name__})")
+            return c_type(value.item())
+        return scalar
 
     def __call__(self, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], *, shared_mem: int = 0) -> None:
         if len(args) != len(self.signature):
             raise TypeError(f"{self.name} takes {len(self.signature)} arguments; got {len(args)}")
-        holders = [self._argument(i, code, value) for i, (code, value) in enumerate(zip(self.signature, args))]
-        pointers = (ctypes.c_void_p * max(1, len(holders)))(*(ctypes.addressof(h) for h in holders))
-        status = self.library.cim_shim_launch(self.name.encode(), _dim3(grid), _dim3(block), shared_mem, pointers)
+        holders = [convert(value) for convert, value in zip(self._converters, args)]
+        pointers = (ctypes.c_void_p * max(1, len(holders)))(*map(ctypes.addressof, holders))
+        status = self.library.cim_shim_launch(self.encoded_name, _dim3(grid), _dim3(block), shared_mem, pointers)
         if status:
             raise RuntimeError(f"{self.name}: {self.library.cim_shim_last_error().decode()}")
 

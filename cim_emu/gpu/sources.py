@@ -29,7 +29,9 @@ KERNELS: dict[str, tuple[str, ...]] = {
                              for draw in ("UniformDraw", "BernoulliDraw", "NormalDraw")),
     "ambit_program.cu": tuple(f"ambit_program<{lanes}, {faults}>" for lanes in (1, 2) for faults in ("false", "true")),
     "reram_epilogue.cu": tuple(f"reram_adc_shift_add<{sums}, {codes}>" for sums in ("float", "double", "int")
-                               for codes in ("float", "double")),
+                               for codes in ("float", "double"))
+    + tuple(f"reram_noisy_shift_add<{sums}, {codes}, {per_element}>" for sums in ("float", "double")
+            for codes in ("float", "double") for per_element in ("false", "true")),
     "reram_tile_codes.cu": ("reram_tile_codes<float, true>", "reram_tile_codes<double, true>",
                             "reram_tile_codes<float, false>"),
     "reram_read_noise.cu": ("reram_read_noise<false>", "reram_read_noise<true>"),

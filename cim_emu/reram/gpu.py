@@ -1,5 +1,5 @@
-"""Launch wrappers of the ReRAM kernels: the ADC and shift-and-add epilogue
-(``kernels/reram_epilogue.cu``), the int8 tensor-core partial sums with the ADC fused in
+"""Launch wrappers of the ReRAM kernels: the ADC and shift-and-add epilogue, with the read noise
+from an array or drawn in place (``kernels/reram_epilogue.cu``), the int8 tensor-core partial sums with the ADC fused in
 (``kernels/reram_tile_codes.cu``) and the read noise drawn and scaled in one pass
 (``kernels/reram_read_noise.cu``).
 
@@ -20,8 +20,9 @@ from ..gpu.provider import BLOCK_THREADS, BLOCKS_PER_MULTIPROCESSOR, KernelProvi
 from ..rng.normal_table import normal_table
 from .adc import Adc
 
-__all__ = ["AdcFlag", "reram_adc_shift_add", "reram_shift_add_codes", "TILE_CODES_DEPTH", "tile_codes_depth",
-           "reram_tile_codes", "NoiseRuns", "reram_read_noise", "TILE_CODES_SOURCE"]
+__all__ = ["AdcFlag", "NoisyReadout", "reram_adc_shift_add", "reram_noisy_shift_add", "reram_shift_add_codes",
+           "TILE_CODES_DEPTH", "tile_codes_depth", "reram_tile_codes", "NoiseRuns", "reram_read_noise",
+           "TILE_CODES_SOURCE"]
 
 
 class AdcFlag(enum.IntFlag):
@@ -35,9 +36,31 @@ class AdcFlag(enum.IntFlag):
     """Clamp codes to the ADC's range (a conversion can exceed it)."""
 
 
+class NoisyReadout(enum.IntEnum):
+    """What the entries of :func:`reram_noisy_shift_add` hold (``Readout`` of ``kernels/reram_epilogue.cu``)."""
+
+    PER_POLARITY = 0
+    """The ``P * S`` cells of a weight column (packed: unsigned digits), one conversion each."""
+    SUBTRACT = 1
+    """Both polarities' ``2 S`` sums (unpacked), one signed conversion a slice of their noisy difference."""
+    DIFFERENCES = 2
+    """``S`` sums of ``W+ - W-`` (packed: signed digits), one signed conversion a slice, noise ``n+ - n-``."""
+
+
 C_FLOAT = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 """The C type of each float dtype of the kernels' template parameters."""
 C_SUM = {**C_FLOAT, numpy.dtype(numpy.int32): "int"}
+
+
+def _adc_arguments(adc: Any, prescaled: bool, saturates: bool) -> tuple[str, tuple]:
+    """The C type of the ADC's float type and its five values and flags, as the kernels take them."""
+    if adc.divisor < 2:
+        raise ValueError(f"the ADC divisor must be at least 2; got {adc.divisor}")
+    code = numpy.dtype(adc.dtype).type
+    flags = ((AdcFlag.SIGNED if adc.signed else 0) | (AdcFlag.PRESCALED if prescaled else 0)
+             | (AdcFlag.SATURATES if saturates else 0))
+    return C_FLOAT[numpy.dtype(code)], (code(adc.scale), code(adc.bias), code(adc.divisor),
+                                        code(1) / code(adc.divisor), code(adc.levels), numpy.int32(flags))
 
 
 def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: int, width: int, pack: int,
@@ -66,12 +89,8 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
     if noise is not None and (noise.dtype != numpy.float64 or noise.shape != cells or not noise.flags.c_contiguous):
         raise ValueError(f"noise must be a C-contiguous float64 array of shape {cells}; "
                          f"got {noise.dtype} {noise.shape}")
-    if adc.divisor < 2:
-        raise ValueError(f"the ADC divisor must be at least 2; got {adc.divisor}")
-    code = numpy.dtype(adc.dtype).type
-    flags = ((AdcFlag.SIGNED if adc.signed else 0) | (AdcFlag.PRESCALED if prescaled else 0)
-             | (AdcFlag.SATURATES if saturates else 0))
-    name = f"reram_adc_shift_add<{C_SUM[sums.dtype]}, {C_FLOAT[numpy.dtype(code)]}>"
+    code, adc_arguments = _adc_arguments(adc, prescaled, saturates)
+    name = f"reram_adc_shift_add<{C_SUM[sums.dtype]}, {code}>"
     if grid is None:  # a block row per batch row (grid-stride past 65535), columns to fill the device
         rows = max(1, min(batch, 65535))
         full = kernels.multiprocessors * BLOCKS_PER_MULTIPROCESSOR
@@ -81,8 +100,56 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
         (sums, noise, acc, numpy.int64(acc.strides[0] // 8), numpy.int32(tiles), numpy.int32(chunks),
          numpy.int64(batch), numpy.int64(columns), numpy.int32(width), numpy.int32(pack), numpy.int32(pack_bits),
          numpy.int32(polarities), numpy.int32(slices), numpy.int32(bits_per_cell), numpy.int32(dac_bits),
-         code(adc.scale), code(adc.bias), code(adc.divisor), code(1) / code(adc.divisor), code(adc.levels),
-         numpy.int32(flags)))
+         *adc_arguments))
+
+
+def reram_noisy_shift_add(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, first_tile: int, chunks: int,
+                          width: int, pack: int, pack_bits: int, polarities: int, slices: int, bits_per_cell: int,
+                          dac_bits: int, readout: NoisyReadout, prescaled: bool, saturates: bool,
+                          kernels: KernelProvider, grid: Optional[tuple[int, int]] = None) -> None:
+    """Read noise drawn in place, ADC and shift-and-add of the partial sums of tiles ``first_tile ..``,
+    ADDED to ``acc`` (``reram_noisy_shift_add`` of ``kernels/reram_epilogue.cu``).
+
+    ``sums`` is ``(tiles, chunks * b, columns * width)`` float32/float64 (C-contiguous), ``acc``
+    int64 ``(b, columns)`` (rows may be strided), ``runs`` the noise of the whole block's
+    conversions as :meth:`cim_emu.reram.read_noise.ReadNoise.runs` gives it (``b * T * C`` runs
+    of ``columns * polarities * slices`` draws, in the stream's order ``(b, t, c)``; its layout,
+    ``inner = T * C``, places per-element roots). ``readout`` says what the entries hold. On
+    the host's native kernels launch it with one thread (``grid=(1, 1)``), which walks the rows
+    in order; any other grid gives the same bits.
+    """
+    if sums.ndim != 3 or sums.dtype not in C_FLOAT or not sums.flags.c_contiguous:
+        raise ValueError(f"sums must be a C-contiguous 3-D float32/float64 array; got {sums.dtype} {sums.shape}")
+    batch, columns = acc.shape
+    tiles, draws = sums.shape[0], polarities * slices
+    if acc.dtype != numpy.int64 or acc.strides[1] != 8 or sums.shape[1:] != (chunks * batch, columns * width):
+        raise ValueError(f"acc must be int64 (b, columns) with unit column stride matching sums {sums.shape}; "
+                         f"got {acc.dtype} {acc.shape}")
+    if (runs.length != columns * draws or runs.inner < 1 or runs.runs != batch * runs.inner
+            or not 0 <= first_tile <= first_tile + tiles <= runs.inner // chunks):
+        raise ValueError(f"runs must be b * T * C = {batch} * T * {chunks} runs of {columns * draws} draws, with "
+                         f"tiles {first_tile} .. {first_tile + tiles - 1} among T; got {runs.runs} runs of "
+                         f"{runs.length}, inner {runs.inner}")
+    roots = runs.reach() if runs.per_element else runs.runs
+    if runs.roots.dtype != numpy.float64 or not runs.roots.flags.c_contiguous or runs.roots.size < roots:
+        raise ValueError(f"roots must be a C-contiguous float64 array of {roots} values; "
+                         f"got {runs.roots.dtype} {runs.roots.shape}")
+    code, adc_arguments = _adc_arguments(adc, prescaled, saturates)
+    name = f"reram_noisy_shift_add<{C_FLOAT[sums.dtype]}, {code}, {'true' if runs.per_element else 'false'}>"
+    if grid is None:
+        rows = max(1, min(batch, 65535))
+        full = kernels.multiprocessors * BLOCKS_PER_MULTIPROCESSOR
+        grid = (max(1, min(-(-columns // BLOCK_THREADS), -(-full // rows))), rows)
+    block = BLOCK_THREADS if grid != (1, 1) else 1
+    kernels.function("reram_epilogue.cu", name)(
+        grid, (block,),
+        (sums, acc, numpy.int64(acc.strides[0] // 8), numpy.int32(tiles), numpy.int32(first_tile), numpy.int32(chunks),
+         numpy.int64(batch), numpy.int64(columns), numpy.int32(width), numpy.int32(pack), numpy.int32(pack_bits),
+         numpy.int32(polarities), numpy.int32(slices), numpy.int32(bits_per_cell), numpy.int32(dac_bits),
+         numpy.int32(readout), numpy.uint64(runs.seed), numpy.uint64(runs.stream), numpy.uint64(runs.first),
+         numpy.uint64(runs.stride), numpy.uint64(runs.inner), numpy.uint64(runs.outer_step),
+         numpy.uint64(runs.inner_step), runs.roots, numpy.float64(runs.post), kernels.resident(normal_table),
+         *adc_arguments))
 
 
 def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int, slices: int, bits_per_cell: int,

@@ -25,6 +25,13 @@ definition: it is drawn per polarity (:meth:`~cim_emu.reram.pipeline.Pipeline.re
 that holds both polarities (built for a backend with kernels) is read too: each polarity's sums,
 their noise added, then subtracted.
 
+**Read noise drawn in place** (:meth:`HostReadout.accumulate_drawing`). Where the host's native
+kernels are built (:func:`cim_emu.rng.native.kernels_for`), stages 3 to 5 of a tile run in one
+call of ``kernels/reram_epilogue.cu`` (``reram_noisy_shift_add``) instead: each conversion's
+noise drawn at its index, added, converted and shift-added into int64, row by row, with no noise
+array and no numpy pass; the tile's product stays step 1. The same bits (the tests hold both
+paths to the reference).
+
 The full specification is ``docs/spec/reram.md``.
 """
 
@@ -36,7 +43,9 @@ from typing import Any, Optional
 import numpy
 
 from .adc import Adc
+from .config import WeightMapping
 from .dac import Dac
+from .gpu import NoiseRuns, NoisyReadout, reram_noisy_shift_add
 from .layout import ColumnPacking
 
 __all__ = ["HostReadout"]
@@ -61,6 +70,7 @@ class HostReadout:
     """Polarities whose sums the operand gives apart: 1, or 2 for a signed ADC read from both."""
     last_rows: int
     """Word lines of the last row tile that hold inputs (the rest are zero padding)."""
+    mapping: WeightMapping
 
     def tile_product(self, tiles: Any, operand: Any, t: int, out: Any, xp: Any) -> None:
         """Tile ``t``'s partial sums into ``out``: ``tiles[t] @ operand[t]``, over the last tile's
@@ -99,6 +109,27 @@ class HostReadout:
             per_chunk = per_chunk + code_sums[j].reshape(C, -1, weights.shape[0]) @ weights[:, j]
         acc = xp.matmul(self.dac.place_values(xp), per_chunk.astype(numpy.float64))  # exact: below 2**53
         return acc.reshape(tiles.shape[1] // C, n1 - n0).astype(numpy.int64)
+
+    def accumulate_drawing(self, tiles: Any, n0: int, n1: int, runs: NoiseRuns, kernels: Any) -> Any:
+        """:meth:`accumulate` with read noise, stages 3 to 5 in the host's native ``kernels``, the
+        noise drawn in place from ``runs`` (:meth:`~cim_emu.reram.read_noise.ReadNoise.runs`
+        of the same block): tile after tile, its product, then one kernel call that adds every
+        conversion's code, shift-and-added, to ``acc``."""
+        operand = self.operand[:, :, n0 * self.width:n1 * self.width]
+        T, Cb = tiles.shape[:2]
+        C = self.dac.chunks
+        acc = numpy.zeros((Cb // C, n1 - n0), dtype=numpy.int64)
+        sums = numpy.empty((1, Cb, operand.shape[2]), dtype=self.sum_dtype)
+        readout = (NoisyReadout.SUBTRACT if self.polarities == 2 else
+                   NoisyReadout.DIFFERENCES if self.adc.signed else NoisyReadout.PER_POLARITY)
+        for t in range(T):
+            self.tile_product(tiles, operand, t, sums[0], numpy)
+            reram_noisy_shift_add(
+                sums, acc, self.adc, runs, first_tile=t, chunks=C, width=self.width, pack=self.packing.factor,
+                pack_bits=self.packing.bits, polarities=self.mapping.polarities, slices=self.mapping.slices,
+                bits_per_cell=self.mapping.bits_per_cell, dac_bits=self.dac.bits, readout=readout,
+                prescaled=self.prescaled, saturates=self.saturates, kernels=kernels, grid=(1, 1))
+        return acc
 
     def tile_codes(self, tiles: Any, operand: Any, xp: Any) -> Any:
         """Codes summed over the tiles, ``(factor, C*b, columns)``, without read noise: every

@@ -55,8 +55,9 @@ import numpy
 
 from ..backend import Backend
 from ..gpu.memory import DEVICE_MEMORY_SHARE
-from ..gpu.provider import supports
+from ..gpu.provider import KernelProvider, supports
 from ..parallel import default_threads, run_jobs, single_threaded_blas
+from ..rng import native
 from .adc import Adc
 from .adc_ranges import RangedAdc, RangedReadout
 from .config import ReramConfig
@@ -191,7 +192,8 @@ class Pipeline:
         self.readout: Union[HostReadout, RangedReadout] = (
             HostReadout(self.operand, self.width, self.packing, self.adc, self.dac, self.cell_weights,
                         self.sum_dtype, self.prescaled, self.saturates,
-                        polarities=2 if config.signed_adc and not self.differences else 1, last_rows=last_rows)
+                        polarities=2 if config.signed_adc and not self.differences else 1, last_rows=last_rows,
+                        mapping=mapping)
             if self.ranged is None else RangedReadout(self.operand, self.ranged, self.dac, P, S, last_rows=last_rows))
         """Stages 2 to 5 with the array library: one row tile at a time (:mod:`~cim_emu.reram.host_path`),
         or with :attr:`ranged` ADCs (:mod:`~cim_emu.reram.adc_ranges`, on every backend)."""
@@ -223,6 +225,10 @@ class Pipeline:
         with the array library (:class:`~cim_emu.reram.host_path.HostReadout`)."""
         noise = None
         if self.noise is not None:
+            drawing = self.drawing_kernels(backend)
+            if drawing is not None and isinstance(self.readout, HostReadout):
+                runs = self.noise.runs(tiles, n0, n1, first_row, read_index, backend)
+                return self.readout.accumulate_drawing(tiles, n0, n1, runs, drawing)
             noise = self.read_noise(tiles, n0, n1, first_row, read_index, backend)
         if self.ranged is not None or backend.kernels is None:
             return self.readout.accumulate(tiles, n0, n1, noise, backend.xp)
@@ -235,6 +241,14 @@ class Pipeline:
         return epilogue(sums, noise, adc=self.adc, dac=self.dac, packing=self.packing, mapping=self.config.mapping,
                         tiles=self.layout.tiles, width=width, prescaled=self.prescaled, saturates=self.saturates,
                         backend=backend)
+
+    def drawing_kernels(self, backend: Backend) -> Optional[KernelProvider]:
+        """The host's native kernels where a read on ``backend`` draws its noise in place
+        (:meth:`HostReadout.accumulate_drawing`: read noise, the host readout, the numpy backend
+        and native kernels built, :func:`cim_emu.rng.native.kernels_for`), else ``None``."""
+        if self.noise is None or self.ranged is not None or backend.kernels is not None or backend.on_device:
+            return None
+        return native.kernels_for(backend)
 
     def read_noise(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, backend: Backend) -> Any:
         """Stage 3's noise ``(T, C*b, n1 - n0, P*S)`` (float64) for the partial sums of weight columns
@@ -309,7 +323,8 @@ class Pipeline:
         one job after the other. On the host without kernels:
         about ``HOST_MATMUL_ROWS / C`` rows and the columns whose sums of *one tile* take
         ``TILE_BYTES`` (the tiles are read one after the other, :mod:`~cim_emu.reram.host_path`),
-        with read noise also bounded over every tile (``NOISE_BYTES``); both cut smaller, down to
+        with read noise (or its roots, per conversion) also bounded over every tile (``NOISE_BYTES``:
+        not where it is drawn in place from one root per input row); both cut smaller, down to
         ``MIN_JOB_PRODUCTS`` multiply-adds, while there are fewer than four jobs a thread (so that
         the threads finish together). ``batch_block`` caps the rows. None of it changes the bits.
         """
@@ -319,8 +334,8 @@ class Pipeline:
         rows = min(batch_block or max(1, HOST_MATMUL_ROWS // C), max(1, batch))
         per_column = C * rows * self.width * 4
         columns = min(self.columns, max(1, TILE_BYTES // per_column))
-        if self.noise is not None:
-            P, S = self.config.mapping.polarities, self.config.mapping.slices
+        if self.noise is not None and (self.row_squares is None or self.drawing_kernels(backend) is None):
+            P, S = self.config.mapping.polarities, self.config.mapping.slices  # the noise (or its roots) of every tile
             columns = min(columns, max(1, NOISE_BYTES // (T * C * rows * P * S * 8)))
         depth = self.operand.shape[1]
 

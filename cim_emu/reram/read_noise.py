@@ -50,6 +50,8 @@ class ReadNoise:
     seed: int
     post: float
     """What the rounded noise is multiplied by: the ADC's scale for prescaled sums, else 1."""
+    binary_inputs: bool = False
+    """Whether every input chunk is 0 or 1 (1-bit DACs), so that it is its own square."""
 
     @classmethod
     def of_cells(cls, squares: numpy.ndarray, backend: Backend, *, config: ReramConfig, dac: Dac, columns: int,
@@ -66,7 +68,8 @@ class ReadNoise:
         else:
             sigma_squared = xp.asarray(squares)
         mapping = config.mapping
-        return cls(sigma_squared, row_squares, dac.chunks, mapping.polarities * mapping.slices, columns, seed, post)
+        return cls(sigma_squared, row_squares, dac.chunks, mapping.polarities * mapping.slices, columns, seed, post,
+                   binary_inputs=dac.max_chunk <= 1)
 
     def values(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, backend: Backend) -> Any:
         """The noise ``(T, C*b, n1 - n0, P*S)`` (float64) of the partial sums of weight columns
@@ -141,7 +144,10 @@ class ReadNoise:
                          inner_step=b * length, post=self.post)
 
     def _squared(self, tiles: Any) -> Any:
-        """The input chunks squared, in the variances' dtype (exact: integers)."""
+        """The input chunks squared, in the variances' dtype (exact: integers); bits are their
+        own squares (the tiles themselves where the dtypes agree: read only)."""
+        if self.binary_inputs:
+            return tiles.astype(self.sigma_squared.dtype, copy=False)
         x_squared = tiles.astype(self.sigma_squared.dtype)
         x_squared *= x_squared
         return x_squared
