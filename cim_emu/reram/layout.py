@@ -35,6 +35,8 @@ from typing import Any, Optional
 
 import numpy
 
+from ..parallel import default_threads, run_jobs
+
 __all__ = ["ColumnPacking", "NO_PACKING", "TileLayout"]
 
 
@@ -111,22 +113,34 @@ class TileLayout:
         With ``scale``, each cell is first multiplied by it in float64; the cells are then
         rounded to ``dtype``. With ``bias_row``, each tile gets one more row holding that value;
         with ``packing``, the (polarity, slice) columns of each weight are packed
-        (:meth:`ColumnPacking.pack`). Built one tile at a time, so that the temporaries take one
-        tile's size, not the crossbars'.
+        (:meth:`ColumnPacking.pack`). Built one tile at a time (a tile a job of the shared host
+        threads), unpacked cells in one pass straight into the operand, packed ones through a
+        temporary of one tile's size.
         """
         P, S, K, N = cells.shape
         rows, T = self.rows, self.tiles
         depth = rows + (bias_row is not None)
         groups = -(-(P * S) // packing.factor)
         operand = numpy.empty((T, depth, N * groups), dtype=dtype)
-        for t in range(T):
+
+        def tile(t: int) -> None:
             k0, k1 = t * rows, min(K, (t + 1) * rows)
-            tile = numpy.zeros((depth, N, P * S), dtype=dtype)
-            values = cells[:, :, k0:k1].transpose(2, 3, 0, 1).reshape(k1 - k0, N, P * S)
-            tile[:k1 - k0] = values if scale is None else values.astype(numpy.float64) * scale
+            values = cells[:, :, k0:k1].transpose(2, 3, 0, 1)  # (rows, N, P, S), a view
+            if packing.factor == 1:  # straight into the operand, one pass
+                out = operand[t].reshape(depth, N, P, S)
+            else:
+                out = numpy.empty((depth, N, P, S), dtype=dtype)
+            if scale is None:
+                numpy.copyto(out[:k1 - k0], values, casting="unsafe")
+            else:  # in float64, then rounded to dtype (as values.astype(float64) * scale, then astype)
+                numpy.multiply(values, scale, out=out[:k1 - k0], dtype=numpy.float64, casting="unsafe")
+            out[k1 - k0:rows] = 0
             if bias_row is not None:
-                tile[rows] = bias_row
-            operand[t] = packing.pack(tile[None], dtype)[0].reshape(depth, N * groups)
+                out[rows] = bias_row
+            if packing.factor > 1:
+                operand[t] = packing.pack(out.reshape(1, depth, N, P * S), dtype)[0].reshape(depth, N * groups)
+
+        run_jobs(tile, range(T), default_threads())
         return operand
 
     def input_tiles(self, chunks: Any, xp: Any, *, depth: int, dtype: Any, bias: bool = False) -> Any:

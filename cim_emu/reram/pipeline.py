@@ -97,11 +97,6 @@ def _float_dtype(bound: float) -> Any:
                      "use fewer rows per crossbar or fewer bits")
 
 
-def _squared(values: numpy.ndarray) -> numpy.ndarray:
-    """``values`` squared in place (the cells' variances from their standard deviations, laid out)."""
-    return numpy.multiply(values, values, out=values)
-
-
 def place_value_sums(config: ReramConfig) -> tuple[int, int]:
     """``(sum_s 2**(s * bpc), sum_c 2**(c * dac))``: the shift weights of all slices and of all chunks."""
     mapping, inputs = config.mapping, config.inputs
@@ -178,9 +173,9 @@ class Pipeline:
                                   scale=self.adc.scale if self.prescaled else None)
         self.operand = backend.xp.asarray(cells)
         """The cells as the products' right operand, ``(T, rows [+ 1], N' * width)`` on the backend."""
-        self.noise = None if sigma is None else ReadNoise.of_cells(
-            _squared(self.layout.cells(sigma, numpy.float64, bias_row=0 if bias else None)), backend, config=config,
-            dac=self.dac, columns=self.columns, seed=seed, post=self.adc.scale if self.prescaled else 1.0)
+        self.noise = None if sigma is None else ReadNoise.of_sigma(
+            sigma, self.layout, backend, bias_row=bool(bias), config=config, dac=self.dac, columns=self.columns,
+            seed=seed, post=self.adc.scale if self.prescaled else 1.0)
         """Stage 3, read noise (:class:`~cim_emu.reram.read_noise.ReadNoise`), or ``None``."""
         self.width = self.operand.shape[2] // self.columns
         """Operand columns per weight column: ``P * S`` (``S`` for ``W+ - W-``), divided by the packing factor."""

@@ -27,6 +27,7 @@ from ..rng import Stream, native
 from .config import ReramConfig
 from .dac import Dac
 from .gpu import NoiseRuns, reram_read_noise
+from .layout import TileLayout
 
 __all__ = ["ReadNoise"]
 
@@ -54,21 +55,30 @@ class ReadNoise:
     """Whether every input chunk is 0 or 1 (1-bit DACs), so that it is its own square."""
 
     @classmethod
-    def of_cells(cls, squares: numpy.ndarray, backend: Backend, *, config: ReramConfig, dac: Dac, columns: int,
-                 seed: int, post: float) -> "ReadNoise":
-        """The read noise of cells whose variances, laid out like the products' cells, are
-        ``squares`` (float64, host): narrowed to float32 when ``(rows + 1) * max_chunk**2 *
-        max(squares)`` is below ``2**24``, and reduced to one column where all columns agree."""
+    def of_sigma(cls, sigma: numpy.ndarray, layout: TileLayout, backend: Backend, *, bias_row: bool,
+                 config: ReramConfig, dac: Dac, columns: int, seed: int, post: float) -> "ReadNoise":
+        """The read noise of cells whose standard deviations (fixed point, host) are ``sigma``
+        ``(P, S, K, N')``: their squares laid out like the products' cells (a zero row where the
+        tiles have a bias row), narrowed to float32 when ``(rows + 1) * max_chunk**2 * max(squares)``
+        is below ``2**24``, and reduced to one column where every cell of an input row has the
+        same sigma - decided on ``sigma`` itself, so that only that column is laid out (squaring
+        is exact in order: equal sigmas, equal squares; the squares of different non-negative
+        sigmas differ)."""
+        shared = bool((sigma == sigma[:1, :1, :, :1]).all())
+        squares = layout.cells(sigma[:1, :1, :, :1] if shared else sigma, numpy.float64,
+                               bias_row=0 if bias_row else None)
+        numpy.multiply(squares, squares, out=squares)
         if squares.shape[1] * max(1, dac.max_chunk) ** 2 * float(squares.max(initial=0)) < 2**24:
             squares = squares.astype(numpy.float32)
         xp, row_squares = backend.xp, None
-        if bool((squares == squares[:, :, :1]).all()):
-            row_squares = xp.asarray(numpy.ascontiguousarray(squares[:, :, :1]))  # a copy: the cells' go
-            sigma_squared = xp.broadcast_to(row_squares, squares.shape)
+        mapping = config.mapping
+        cells = mapping.polarities * mapping.slices
+        if shared:
+            row_squares = xp.asarray(squares)
+            sigma_squared = xp.broadcast_to(row_squares, squares.shape[:2] + (columns * cells,))
         else:
             sigma_squared = xp.asarray(squares)
-        mapping = config.mapping
-        return cls(sigma_squared, row_squares, dac.chunks, mapping.polarities * mapping.slices, columns, seed, post,
+        return cls(sigma_squared, row_squares, dac.chunks, cells, columns, seed, post,
                    binary_inputs=dac.max_chunk <= 1)
 
     def values(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, backend: Backend) -> Any:
