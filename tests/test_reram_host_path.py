@@ -217,3 +217,33 @@ def test_a_multiplier_converts_sums_held_in_units():
     with pytest.raises(ValueError, match="multiplier"):
         Adc.build(63, 384, 0, False, numpy.float32).convert(stacked, numpy, units=units)
 
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("scale, bias_row", [(None, None), (510.0, None), (6.0, 1536), (None, 3)])
+def test_a_compact_operand_reads_as_the_full_one(np_rng, dtype, scale, bias_row):
+    """Integer cells kept as int16 expand, tile by tile and column block by column block, to the
+    very operand :meth:`TileLayout.cells` builds; cells beyond int16 stay a full operand."""
+    from cim_emu.reram.layout import CompactOperand, TileLayout
+    cells = np_rng.integers(-2**15, 2**15, (2, 3, 45, 7)).astype(numpy.float64)
+    layout = TileLayout.over(16, 45)
+    full = layout.cells(cells, dtype, bias_row=bias_row, scale=scale)
+    compact = layout.operand(cells, dtype, bias_row=bias_row, scale=scale, compact=True)
+    assert isinstance(compact, CompactOperand) and compact.cells.dtype == numpy.int16
+    assert compact.shape == full.shape
+    for t in range(layout.tiles):
+        numpy.testing.assert_array_equal(compact[t], full[t])
+        assert compact[t].dtype == full.dtype
+        numpy.testing.assert_array_equal(compact[:, :, 5:17][t], full[:, :, 5:17][t])
+    cells[1, 2, 44, 6] = 2**15
+    assert isinstance(layout.operand(cells, dtype, compact=True), numpy.ndarray)
+    with pytest.raises(TypeError, match="a compact operand takes"):
+        compact[0, 1]
+
+
+def test_the_host_readout_keeps_non_ideal_cells_compact(np_rng):
+    from cim_emu.reram.layout import CompactOperand
+    crossbars = random_crossbars(CONFIGS["read-noise-prescaled"], np_rng, 70, 5)
+    assert isinstance(crossbars.pipeline.operand, CompactOperand)
+    on_kernels = CrossbarArray(crossbars.weights, crossbars.config, seed=1, backend=Backend("numpy", numpy, object()))
+    assert isinstance(on_kernels.pipeline.operand, numpy.ndarray)

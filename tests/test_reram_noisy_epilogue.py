@@ -129,7 +129,8 @@ def kernel_inputs(pipeline, x, n0, n1, first_row, read_index):
     """The input tiles, every tile's partial sums and the noise runs of one column block."""
     tiles = pipeline.input_tiles(x, numpy)
     width = pipeline.width
-    sums = numpy.ascontiguousarray(numpy.matmul(tiles, pipeline.operand[:, :, n0 * width:n1 * width]))
+    operand = pipeline.operand[:, :, n0 * width:n1 * width]  # an array, or compact tiles
+    sums = numpy.stack([tiles[t] @ operand[t] for t in range(tiles.shape[0])])
     runs = pipeline.noise.runs(tiles, n0, n1, first_row, read_index, NUMPY_BACKEND)
     return sums, runs
 

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy
 
 from ..parallel import default_threads, run_jobs
 
-__all__ = ["ColumnPacking", "NO_PACKING", "TileLayout"]
+__all__ = ["ColumnPacking", "CompactOperand", "NO_PACKING", "TileLayout"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +143,17 @@ class TileLayout:
         run_jobs(tile, range(T), default_threads())
         return operand
 
+    def operand(self, cells: numpy.ndarray, dtype: Any, *, bias_row: Optional[int] = None,
+                packing: ColumnPacking = NO_PACKING, scale: Optional[float] = None,
+                compact: bool = False) -> Union[numpy.ndarray, "CompactOperand"]:
+        """The products' right operand of the integer ``cells`` (fixed point): :meth:`cells`, or
+        with ``compact`` - unpacked cells within int16 - a :class:`CompactOperand` that keeps them
+        as int16 (half of float32's memory, a quarter of float64's) and expands each tile where
+        it is read, to the same values."""
+        if compact and packing.factor == 1 and cells.size and -2**15 <= cells.min() and cells.max() < 2**15:
+            return CompactOperand(self.cells(cells, numpy.int16), numpy.dtype(dtype), scale, bias_row)
+        return self.cells(cells, dtype, bias_row=bias_row, packing=packing, scale=scale)
+
     def input_tiles(self, chunks: Any, xp: Any, *, depth: int, dtype: Any, bias: bool = False) -> Any:
         """Input chunks ``(C, b, K)`` -> ``(T, C*b, depth)`` of ``dtype``: ``x_c[k]`` of tile ``t``,
         chunk ``c``, batch row ``b`` down the tile's rows, zero-padded to ``depth`` rows; with
@@ -160,3 +171,43 @@ class TileLayout:
             if bias:
                 tiles[:, :, :, rows] = 1
         return tiles.reshape(T, C * b, depth)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompactOperand:
+    """Unpacked integer cells ``(T, rows, columns)`` kept as int16, read as the operand
+    ``(T, rows [+ 1], columns)`` of ``dtype`` that :meth:`TileLayout.cells` builds from them
+    (times ``scale`` in float64, then rounded to ``dtype``; a bias row): ``operand[:, :, a:b]``
+    is a compact view of those columns, ``operand[t]`` tile ``t`` expanded, a fresh array. The
+    host readouts read one tile of one column block at a time, so the expansion costs one pass
+    over the tile's cells against a product of ``C * b`` rows over them."""
+
+    cells: numpy.ndarray
+    dtype: numpy.dtype
+    scale: Optional[float]
+    bias_row: Optional[int]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        T, rows, columns = self.cells.shape
+        return T, rows + (self.bias_row is not None), columns
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, tuple) and len(key) == 3 and key[:2] == (slice(None), slice(None)) \
+                and isinstance(key[2], slice):
+            return dataclasses.replace(self, cells=self.cells[:, :, key[2]])
+        if isinstance(key, (int, numpy.integer)):
+            return self.tile(int(key))
+        raise TypeError(f"a compact operand takes [t] or [:, :, a:b]; got {key!r}")
+
+    def tile(self, t: int) -> numpy.ndarray:
+        """Tile ``t`` as :meth:`TileLayout.cells` lays it out: ``(rows [+ 1], columns)`` of :attr:`dtype`."""
+        rows, columns = self.cells.shape[1:]
+        out = numpy.empty((self.shape[1], columns), dtype=self.dtype)
+        if self.scale is None:
+            numpy.copyto(out[:rows], self.cells[t], casting="unsafe")
+        else:
+            numpy.multiply(self.cells[t], self.scale, out=out[:rows], dtype=numpy.float64, casting="unsafe")
+        if self.bias_row is not None:
+            out[rows] = self.bias_row
+        return out

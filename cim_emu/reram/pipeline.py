@@ -65,7 +65,7 @@ from .dac import Dac
 from .gpu import TILE_CODES_SOURCE
 from .gpu_path import TensorCoreReadout, epilogue, require_exact_float_products, tensor_cores_qualify
 from .host_path import HostReadout
-from .layout import ColumnPacking, TileLayout
+from .layout import ColumnPacking, CompactOperand, TileLayout
 from .read_noise import ReadNoise
 
 __all__ = ["BLOCK_BYTES", "DEVICE_BLOCK_BYTES", "HOST_MATMUL_ROWS", "MATMUL_ROWS", "MIN_JOB_PRODUCTS", "NOISE_BYTES",
@@ -169,10 +169,12 @@ class Pipeline:
         else:
             self.sum_dtype = _float_dtype(adc_bound if self.prescaled else max_sum)
         bias = self.adc.bias if self.prescaled else None
-        cells = self.layout.cells(fixed, self.sum_dtype, bias_row=bias, packing=self.packing,
-                                  scale=self.adc.scale if self.prescaled else None)
-        self.operand = backend.xp.asarray(cells)
-        """The cells as the products' right operand, ``(T, rows [+ 1], N' * width)`` on the backend."""
+        compact = backend.kernels is None and not backend.on_device and self.ranged is None
+        cells = self.layout.operand(fixed, self.sum_dtype, bias_row=bias, packing=self.packing,
+                                    scale=self.adc.scale if self.prescaled else None, compact=compact)
+        self.operand = cells if isinstance(cells, CompactOperand) else backend.xp.asarray(cells)
+        """The cells as the products' right operand, ``(T, rows [+ 1], N' * width)`` on the backend
+        (for the host readout, unpacked cells as a :class:`~cim_emu.reram.layout.CompactOperand`)."""
         self.noise = None if sigma is None else ReadNoise.of_sigma(
             sigma, self.layout, backend, bias_row=bool(bias), config=config, dac=self.dac, columns=self.columns,
             seed=seed, post=self.adc.scale if self.prescaled else 1.0)
