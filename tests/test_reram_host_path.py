@@ -247,3 +247,8 @@ def test_the_host_readout_keeps_non_ideal_cells_compact(np_rng):
     assert isinstance(crossbars.pipeline.operand, CompactOperand)
     on_kernels = CrossbarArray(crossbars.weights, crossbars.config, seed=1, backend=Backend("numpy", numpy, object()))
     assert isinstance(on_kernels.pipeline.operand, numpy.ndarray)
+    with pytest.raises(ValueError, match="built for a backend without kernels"):  # read by the epilogue kernel
+        noiseless = random_crossbars(CONFIGS["programming-noise-only"], np_rng, 70, 5).pipeline
+        assert isinstance(noiseless.operand, CompactOperand)
+        noiseless.accumulate(noiseless.input_tiles(numpy.ones((2, 70)), numpy), 0, 5, 0, 0,
+                             Backend("numpy", numpy, object()))

@@ -71,6 +71,7 @@ class HostReadout:
     last_rows: int
     """Word lines of the last row tile that hold inputs (the rest are zero padding)."""
     mapping: WeightMapping
+    """Polarities, slices and bits per cell: a weight column's draws and their weights (noise drawn in place)."""
 
     def tile_product(self, tiles: Any, operand: Any, t: int, out: Any, xp: Any) -> None:
         """Tile ``t``'s partial sums into ``out``: ``tiles[t] @ operand[t]``, over the last tile's

@@ -229,9 +229,9 @@ class Pipeline:
             noise = self.read_noise(tiles, n0, n1, first_row, read_index, backend)
         if self.ranged is not None or backend.kernels is None:
             return self.readout.accumulate(tiles, n0, n1, noise, backend.xp)
-        if self.differences:
+        if self.differences or isinstance(self.operand, CompactOperand):
             raise ValueError("these crossbars were built for a backend without kernels (their operand holds "
-                             "W+ - W-, which the epilogue kernel does not read)")
+                             "W+ - W- or int16 cells, which the epilogue kernel does not read)")
         width = self.width
         sums = backend.xp.matmul(tiles, self.operand[:, :, n0 * width:n1 * width])  # exact integers
         # ADC and shift-and-add in kernels/reram_epilogue.cu
