@@ -79,19 +79,27 @@ __device__ __forceinline__ Sum packed_cell(Sum entry, int j, const PartialSumLay
   return static_cast<Sum>(digits & mask);
 }
 
+// The read noise of a weight column's draws k < P * S read from an array (none where it is null).
+struct ArrayNoise {
+  const double* values;
+  __device__ __forceinline__ bool present() const { return values != nullptr; }
+  __device__ __forceinline__ double operator()(int k) const { return values[k]; }
+};
+
 // Sum over the (polarity, slice) cells of one weight column, one tile and one chunk, of the
-// weighted codes, per-polarity ADCs. Cell p * S + s is digit j of entry g (no division: the
-// digit and the entry are stepped along).
-template <class Sum, class Code>
-__device__ __forceinline__ cim_i64 per_polarity_codes(const Sum* entries, const double* noise,
+// weighted codes, per-polarity ADCs, with the noise of draw p * S + s added to cell p * S + s
+// (noise: ArrayNoise, or ColumnDraws below). Cell p * S + s is digit j of entry g (no division:
+// the digit and the entry are stepped along).
+template <class Sum, class Code, class Noise>
+__device__ __forceinline__ cim_i64 per_polarity_codes(const Sum* entries, Noise& noise,
                                                       const PartialSumLayout& layout, const Adc<Code>& adc) {
   cim_i64 total = 0;
   int g = 0, j = 0, cell = 0;
   for (int polarity = 0; polarity < layout.polarities; ++polarity) {
     for (int slice = 0; slice < layout.slices; ++slice, ++cell) {
       const Sum partial_sum = packed_cell(entries[g], j, layout);
-      const Code value = noise ? static_cast<Code>(static_cast<double>(partial_sum) + noise[cell])
-                               : static_cast<Code>(partial_sum);
+      const Code value = noise.present() ? static_cast<Code>(static_cast<double>(partial_sum) + noise(cell))
+                                         : static_cast<Code>(partial_sum);
       const cim_i64 weighted = static_cast<cim_i64>(adc.convert(value)) * (1ll << (slice * layout.bits_per_cell));
       total += polarity == 0 ? weighted : -weighted;
       if (++j == layout.pack) {
@@ -103,17 +111,18 @@ __device__ __forceinline__ cim_i64 per_polarity_codes(const Sum* entries, const 
   return total;
 }
 
-// The same with one signed ADC per slice converting W+'s sum minus W-'s.
-template <class Sum, class Code>
-__device__ __forceinline__ cim_i64 subtracted_codes(const Sum* entries, const double* noise,
+// The same with one signed ADC per slice converting W+'s sum minus W-'s (entries: both
+// polarities' sums, unpacked), each with its noise: (p+ + n+) - (p- + n-).
+template <class Sum, class Code, class Noise>
+__device__ __forceinline__ cim_i64 subtracted_codes(const Sum* entries, Noise& noise,
                                                     const PartialSumLayout& layout, const Adc<Code>& adc) {
   cim_i64 total = 0;
   for (int slice = 0; slice < layout.slices; ++slice) {
     const Sum positive = entries[slice], negative = entries[layout.slices + slice];
     const Code value =
-        noise ? static_cast<Code>((static_cast<double>(positive) + noise[slice]) -
-                                  (static_cast<double>(negative) + noise[layout.slices + slice]))
-              : static_cast<Code>(positive - negative);
+        noise.present() ? static_cast<Code>((static_cast<double>(positive) + noise(slice)) -
+                                            (static_cast<double>(negative) + noise(layout.slices + slice)))
+                        : static_cast<Code>(positive - negative);
     total += static_cast<cim_i64>(adc.convert(value)) * (1ll << (slice * layout.bits_per_cell));
   }
   return total;
@@ -137,48 +146,33 @@ __device__ __forceinline__ cim_i64 signed_digit(cim_i64 value, int j, int pack, 
   return value;
 }
 
-// The value the ADC converts for converted cell `cell` of one weight column (see the header):
-// from the column's entries and noise(k), the noise of its draw k < D, an exact integer in
-// double, then Code.
+// One signed ADC per slice converting the W+ - W- entries (packed: signed digits) with the
+// difference of the two polarities' noise: (p+ - p-) + (n+ - n-).
 template <class Sum, class Code, class Noise>
-__device__ __forceinline__ Code noisy_value(const Sum* entries, Noise& noise, int cell, int readout,
-                                            const PartialSumLayout& layout) {
-  const int slices = layout.slices;
-  if (readout == kSubtract) {
-    return static_cast<Code>((static_cast<double>(entries[cell]) + noise(cell)) -
-                             (static_cast<double>(entries[slices + cell]) + noise(slices + cell)));
-  }
-  const int g = cell / layout.pack, j = cell % layout.pack;
-  if (readout == kDifferences) {
-    const double difference = layout.pack == 1 ? static_cast<double>(entries[cell])
+__device__ __forceinline__ cim_i64 differences_codes(const Sum* entries, Noise& noise, const PartialSumLayout& layout,
+                                                     const Adc<Code>& adc) {
+  cim_i64 total = 0;
+  int g = 0, j = 0;
+  for (int slice = 0; slice < layout.slices; ++slice) {
+    const double difference = layout.pack == 1 ? static_cast<double>(entries[slice])
         : static_cast<double>(signed_digit(static_cast<cim_i64>(entries[g]), j, layout.pack, layout.pack_bits));
-    return static_cast<Code>(difference + (noise(cell) - noise(slices + cell)));
+    const Code value = static_cast<Code>(difference + (noise(slice) - noise(layout.slices + slice)));
+    total += static_cast<cim_i64>(adc.convert(value)) * (1ll << (slice * layout.bits_per_cell));
+    if (++j == layout.pack) {
+      j = 0;
+      ++g;
+    }
   }
-  return static_cast<Code>(static_cast<double>(packed_cell(entries[g], j, layout)) + noise(cell));
-}
-
-// sign_p * 2**(s bpc) of converted cell `cell` (p * S + s per polarity; s for a signed ADC).
-__device__ __forceinline__ cim_i64 cell_weight(int cell, int readout, const PartialSumLayout& layout) {
-  if (readout != kPerPolarity) return 1ll << (cell * layout.bits_per_cell);
-  const cim_i64 weight = 1ll << ((cell % layout.slices) * layout.bits_per_cell);
-  return cell < layout.slices ? weight : -weight;
-}
-
-__device__ __forceinline__ int converted_cells(int readout, const PartialSumLayout& layout) {
-  return readout == kPerPolarity ? layout.polarities * layout.slices : layout.slices;
+  return total;
 }
 
 // The weighted codes of one weight column, one tile and one chunk, with the noise of its draws.
 template <class Sum, class Code, class Noise>
 __device__ __forceinline__ cim_i64 noisy_column_codes(const Sum* entries, Noise& noise, int readout,
                                                       const PartialSumLayout& layout, const Adc<Code>& adc) {
-  cim_i64 total = 0;
-  const int cells = converted_cells(readout, layout);
-  for (int cell = 0; cell < cells; ++cell) {
-    const Code value = noisy_value<Sum, Code>(entries, noise, cell, readout, layout);
-    total += static_cast<cim_i64>(adc.convert(value)) * cell_weight(cell, readout, layout);
-  }
-  return total;
+  if (readout == kSubtract) return subtracted_codes<Sum, Code>(entries, noise, layout, adc);
+  if (readout == kDifferences) return differences_codes<Sum, Code>(entries, noise, layout, adc);
+  return per_polarity_codes<Sum, Code>(entries, noise, layout, adc);
 }
 
 // The noise of draw k of one weight column as a GPU thread draws it: element start + k, its
@@ -192,6 +186,8 @@ struct ColumnDraws {
   const double* table;
   cim_u64 block;  // the counter block held in `words` (~0: none yet)
   PhiloxBlock words;
+
+  __device__ __forceinline__ bool present() const { return true; }
 
   __device__ __forceinline__ double operator()(int k) {
     const cim_u64 element = start + static_cast<cim_u64>(k);
@@ -277,8 +273,11 @@ inline void noisy_rows_on_host(const Sum* __restrict__ sums, cim_i64* __restrict
   const bool flat = readout == kPerPolarity && layout.pack == 1;
   std::vector<double> noise_buffer(length);
   std::vector<Code> code_buffer(flat ? length : 0);
-  std::vector<cim_i64> weights(draws);
-  for (cim_u64 cell = 0; cell < draws; ++cell) weights[cell] = cell_weight(static_cast<int>(cell), readout, layout);
+  std::vector<cim_i64> weights(flat ? draws : 0);  // sign_p * 2**(s bpc) of cell p * S + s
+  for (cim_u64 cell = 0; cell < weights.size(); ++cell) {
+    const cim_i64 weight = 1ll << ((cell % layout.slices) * layout.bits_per_cell);
+    weights[cell] = cell < static_cast<cim_u64>(layout.slices) ? weight : -weight;
+  }
   double* __restrict__ noise = noise_buffer.data();
   Code* __restrict__ codes = code_buffer.data();
   const double post = source.post;
@@ -303,9 +302,8 @@ inline void noisy_rows_on_host(const Sum* __restrict__ sums, cim_i64* __restrict
           add_weighted_codes(codes, weights.data(), draws, layout.columns, place, acc_row);
         } else {
           for (cim_i64 n = 0; n < layout.columns; ++n) {
-            const double* column_noise = noise + n * draws;
-            auto noise_of = [column_noise](int k) { return column_noise[k]; };
-            acc_row[n] += noisy_column_codes<Sum, Code>(row + n * layout.width, noise_of, readout, layout, adc) * place;
+            ArrayNoise column_noise{noise + n * draws};
+            acc_row[n] += noisy_column_codes<Sum, Code>(row + n * layout.width, column_noise, readout, layout, adc) * place;
           }
         }
       }
@@ -329,9 +327,9 @@ __global__ void reram_adc_shift_add(const Sum* __restrict__ sums, const double* 
   const cim_i64 cells = static_cast<cim_i64>(polarities) * slices;
   auto codes = [&](cim_i64, cim_i64 column, int, int, cim_i64 sum_row) {
     const Sum* entries = sums + sum_row * entries_per_row + column * width;
-    const double* cell_noise = noise ? noise + (sum_row * columns + column) * cells : nullptr;
-    return adc.is_signed() ? cim::subtracted_codes(entries, cell_noise, layout, adc)
-                           : cim::per_polarity_codes(entries, cell_noise, layout, adc);
+    cim::ArrayNoise cell_noise{noise ? noise + (sum_row * columns + column) * cells : nullptr};
+    return adc.is_signed() ? cim::subtracted_codes<Sum, Code>(entries, cell_noise, layout, adc)
+                           : cim::per_polarity_codes<Sum, Code>(entries, cell_noise, layout, adc);
   };
   cim::shift_add_accumulators(layout, acc, acc_row_stride, false, codes);
 }

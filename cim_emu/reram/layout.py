@@ -90,6 +90,20 @@ class ColumnPacking:
                 sums *= radix
 
 
+def _write_cells(out: numpy.ndarray, values: numpy.ndarray, scale: Optional[float], bias_row: Optional[int]) -> None:
+    """One tile of the operand into ``out`` (``rows [+ 1]`` first): ``values`` (its first rows)
+    times ``scale`` in float64, then rounded to ``out``'s dtype (or ``values`` cast), zeros in the
+    rows past them, and ``bias_row`` in the row after ``rows``."""
+    filled, rows = values.shape[0], out.shape[0] - (bias_row is not None)
+    if scale is None:
+        numpy.copyto(out[:filled], values, casting="unsafe")
+    else:  # as values.astype(float64) * scale, then astype
+        numpy.multiply(values, scale, out=out[:filled], dtype=numpy.float64, casting="unsafe")
+    out[filled:rows] = 0
+    if bias_row is not None:
+        out[rows] = bias_row
+
+
 NO_PACKING = ColumnPacking()
 """One (polarity, slice) column per operand column."""
 
@@ -130,13 +144,7 @@ class TileLayout:
                 out = operand[t].reshape(depth, N, P, S)
             else:
                 out = numpy.empty((depth, N, P, S), dtype=dtype)
-            if scale is None:
-                numpy.copyto(out[:k1 - k0], values, casting="unsafe")
-            else:  # in float64, then rounded to dtype (as values.astype(float64) * scale, then astype)
-                numpy.multiply(values, scale, out=out[:k1 - k0], dtype=numpy.float64, casting="unsafe")
-            out[k1 - k0:rows] = 0
-            if bias_row is not None:
-                out[rows] = bias_row
+            _write_cells(out, values, scale, bias_row)
             if packing.factor > 1:
                 operand[t] = packing.pack(out.reshape(1, depth, N, P * S), dtype)[0].reshape(depth, N * groups)
 
@@ -202,12 +210,7 @@ class CompactOperand:
 
     def tile(self, t: int) -> numpy.ndarray:
         """Tile ``t`` as :meth:`TileLayout.cells` lays it out: ``(rows [+ 1], columns)`` of :attr:`dtype`."""
-        rows, columns = self.cells.shape[1:]
+        columns = self.cells.shape[2]
         out = numpy.empty((self.shape[1], columns), dtype=self.dtype)
-        if self.scale is None:
-            numpy.copyto(out[:rows], self.cells[t], casting="unsafe")
-        else:
-            numpy.multiply(self.cells[t], self.scale, out=out[:rows], dtype=numpy.float64, casting="unsafe")
-        if self.bias_row is not None:
-            out[rows] = self.bias_row
+        _write_cells(out, self.cells[t], self.scale, self.bias_row)
         return out
