@@ -41,6 +41,7 @@ from .exact import ExactProduct
 from .ir_drop import effective_conductances
 from .mapping import cell_levels, check_input_rows, check_integer_array, narrowest_signed, reference_levels
 from .pipeline import Pipeline, place_value_sums
+from .programming import program_fixed
 
 __all__ = ["CrossbarArray"]
 
@@ -117,9 +118,11 @@ class CrossbarArray:
         self.fraction_bits = 0 if config.ideal_cells else FRACTION_BITS
         if config.ideal_cells:
             fixed, sigma = levels, None  # integers: cast tile by tile where the operand is built
+        elif config.wires.ideal:  # one pass, no full-size float64 arrays
+            fixed, sigma = program_fixed(devices, levels, mapping.max_level, self.seed, read_time)
         else:
             programmed = devices.program(levels, mapping.max_level, self.seed, read_time)
-            effective = programmed if config.wires.ideal else effective_conductances(  # IR drop, per tile
+            effective = effective_conductances(  # IR drop, per tile
                 programmed, config.wires, rows=config.crossbar.rows, cols=config.crossbar.cols, columns=self.shape[1])
             fixed = to_fixed(effective, mapping.max_level)
             sigma = read_sigma_fixed(devices, programmed, mapping.max_level)

@@ -144,6 +144,12 @@ class DeviceModel:
     def has_read_noise(self) -> bool:
         return MODELS[self.model].has_read_noise(self)
 
+    @property
+    def shared_read_sigma(self) -> Optional[float]:
+        """The read-noise deviation of every cell where it does not depend on the conductance
+        (``sigma_read(g) = a``, exactly, for every finite ``g``), else ``None``."""
+        return MODELS[self.model].shared_read_sigma(self)
+
     # -- presets ---------------------------------------------------------------------------------
     @classmethod
     def reram_wan2022(cls, **changes: Any) -> "DeviceModel":
@@ -180,17 +186,18 @@ class DeviceModel:
         Every step is a function of one cell (its level and its draws, keyed by its flat index),
         so the cells are programmed in blocks of ``PROGRAM_BLOCK`` over the host threads, with
         the bits of one pass over them all."""
-        if self.ideal:
-            return self.g_min + levels.astype(numpy.float64) / max_level * (1.0 - self.g_min)
         flat = numpy.ascontiguousarray(levels).reshape(-1)
-        return _by_blocks(lambda a, out: self._program_cells(flat[a:a + out.size], a, max_level, seed, t_seconds, out),
+        return _by_blocks(lambda a, out: self.program_into(flat[a:a + out.size], a, max_level, seed, t_seconds, out),
                           flat.size).reshape(levels.shape)
 
-    def _program_cells(self, levels: numpy.ndarray, first: int, max_level: int, seed: int,
-                       t_seconds: Optional[float], out: numpy.ndarray) -> None:
+    def program_into(self, levels: numpy.ndarray, first: int, max_level: int, seed: int,
+                     t_seconds: Optional[float], out: numpy.ndarray) -> None:
         """:meth:`program` of cells ``first ..`` of the flat cell array, at ``levels``, into ``out``."""
         g_min = self.g_min
         target = g_min + levels.astype(numpy.float64) / max_level * (1.0 - g_min)
+        if self.ideal:
+            numpy.copyto(out, target)
+            return
         g = numpy.maximum(target + self.programming_sigma(target) * _normal(seed, Stream.PROGRAMMING, levels.shape,
                                                                              first), 0)
         if t_seconds is not None:
@@ -221,14 +228,15 @@ def _by_blocks(cells: Callable[[int, numpy.ndarray], None], n: int) -> numpy.nda
     return out
 
 
-def _fixed(g: numpy.ndarray, max_level: int, out: numpy.ndarray) -> None:
+def fixed_point(g: numpy.ndarray, max_level: int, out: numpy.ndarray) -> None:
+    """``out = round_half_even(g * max_level * 2**FRACTION_BITS)`` (float64; one product, then ``rint``)."""
     numpy.rint(numpy.multiply(g, max_level * 2**FRACTION_BITS, out=out), out=out)
 
 
 def to_fixed(g: numpy.ndarray, max_level: int) -> numpy.ndarray:
     """Fixed-point conductances: ``round_half_even(g * max_level * 2**FRACTION_BITS)`` as float64."""
     flat = numpy.ascontiguousarray(g).reshape(-1)
-    return _by_blocks(lambda a, out: _fixed(flat[a:a + out.size], max_level, out), flat.size).reshape(g.shape)
+    return _by_blocks(lambda a, out: fixed_point(flat[a:a + out.size], max_level, out), flat.size).reshape(g.shape)
 
 
 class _Generic:
@@ -245,6 +253,10 @@ class _Generic:
     @staticmethod
     def has_read_noise(model: DeviceModel) -> bool:
         return bool(model.read_noise or model.read_noise_proportional)
+
+    @staticmethod
+    def shared_read_sigma(model: DeviceModel) -> Optional[float]:
+        return None if model.read_noise_proportional else model.read_noise  # a + 0 * g is a
 
     @staticmethod
     def conductance_at(model: DeviceModel, g: numpy.ndarray, target: numpy.ndarray, t: float,
@@ -320,6 +332,7 @@ class _ReramWan2022:
 
     read_sigma = staticmethod(_Generic.read_sigma)
     has_read_noise = staticmethod(_Generic.has_read_noise)
+    shared_read_sigma = staticmethod(_Generic.shared_read_sigma)
 
     @classmethod
     def conductance_at(cls, model: DeviceModel, g: numpy.ndarray, target: numpy.ndarray, t: float,
@@ -352,6 +365,7 @@ class _PcmJoshi2020:
 
     read_sigma = staticmethod(_Generic.read_sigma)
     has_read_noise = staticmethod(_Generic.has_read_noise)
+    shared_read_sigma = staticmethod(_Generic.shared_read_sigma)
 
     @classmethod
     def conductance_at(cls, model: DeviceModel, g: numpy.ndarray, target: numpy.ndarray, t: float,
@@ -376,5 +390,5 @@ def read_sigma_fixed(model: DeviceModel, g: numpy.ndarray, max_level: int) -> Op
     if not model.has_read_noise:
         return None
     flat = numpy.ascontiguousarray(g).reshape(-1)
-    return _by_blocks(lambda a, out: _fixed(model.read_sigma(flat[a:a + out.size]), max_level, out),
+    return _by_blocks(lambda a, out: fixed_point(model.read_sigma(flat[a:a + out.size]), max_level, out),
                       flat.size).reshape(g.shape)

@@ -64,7 +64,8 @@ class ReadNoise:
         same sigma - decided on ``sigma`` itself, so that only that column is laid out (squaring
         is exact in order: equal sigmas, equal squares; the squares of different non-negative
         sigmas differ)."""
-        shared = bool((sigma == sigma[:1, :1, :, :1]).all())
+        # one value broadcast (DeviceModel.shared_read_sigma), or one per input row
+        shared = not any(sigma.strides) or bool((sigma == sigma[:1, :1, :, :1]).all())
         squares = layout.cells(sigma[:1, :1, :, :1] if shared else sigma, numpy.float64,
                                bias_row=0 if bias_row else None)
         numpy.multiply(squares, squares, out=squares)
