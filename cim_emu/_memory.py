@@ -153,7 +153,10 @@ def release_free_memory() -> bool:
     Programming crossbars allocates and frees many arrays of a few MiB from several threads.
     glibc serves them from its heaps once its mmap threshold has risen past their size, and
     keeps the freed pages: a programmed ResNet-18 otherwise holds several hundred MiB that it
-    no longer uses. Called after programming (not on every training step's reprogramming).
+    no longer uses. Called after programming and after a layer's forward, except in a training
+    step: there the next layers and the backward reuse the pages at once, and pages handed back
+    would only fault in again (measured: 160,000 page faults and 2.5 s of system time a ResNet-18
+    step at batch 8, against 12,000 and 1 s).
     """
     trim = _glibc_malloc_trim()
     if trim is None:

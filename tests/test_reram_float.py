@@ -109,6 +109,23 @@ def test_input_quantization_is_the_float64_definition(np_rng, dtype, signed, sca
     numpy.testing.assert_array_equal(x_q, expected)
 
 
+@pytest.mark.parametrize("shape", [(41, 33), (7, 6, 5), (301,)])
+@pytest.mark.parametrize("scale", ["dynamic", "number", "per row"])
+def test_input_quantization_in_blocks_of_rows_over_threads_is_the_definition(np_rng, monkeypatch, shape, scale):
+    from cim_emu.reram import quantize as quantize_module
+    monkeypatch.setattr(quantize_module, "QUANTIZE_BLOCK", 16)
+    monkeypatch.setattr(quantize_module, "default_threads", lambda: 3)
+    config = ReramConfig(inputs=InputEncoding(8, 1, True))
+    x = (np_rng.standard_normal(shape) * 3).astype(numpy.float32)
+    given = {"dynamic": None, "number": 0.021,
+             "per row": np_rng.uniform(0.01, 0.05, (shape[0],) + (1,) * (len(shape) - 1))}[scale]
+    x_q, s_x = quantize_inputs(x, config, given)
+    expected_scale = numpy.abs(x.astype(numpy.float64)).max() / 127 if given is None else given
+    expected = numpy.clip(numpy.rint(x.astype(numpy.float64) / expected_scale), -127, 127)
+    numpy.testing.assert_array_equal(x_q, expected)
+    assert x_q.dtype == numpy.int64 and x_q.shape == x.shape
+
+
 def test_the_layer_holds_one_compact_read_only_copy_of_its_integer_weights(np_rng):
     weights = np_rng.normal(size=(40, 7))
     config = ReramConfig(adc=AdcConfig(bits=6))

@@ -241,6 +241,20 @@ def test_training_noise_is_seeded_and_fresh_per_step():
     assert torch.equal(first[1], torch.from_numpy(expected).to(torch.float32))  # eval: programmed once, no weight noise
 
 
+def test_free_memory_is_handed_back_after_an_eval_forward_not_in_a_training_step(monkeypatch):
+    from cim_emu.nn import layer as layer_module
+    trims = []
+    monkeypatch.setattr(layer_module, "release_free_memory", lambda: trims.append(1) or True)
+    layer = CrossbarLinear(16, 4, config=ReramConfig(devices=DeviceModel.reram_wan2022()), dynamic_scale="per_batch")
+    x = torch.rand((3, 16), generator=torch.Generator().manual_seed(1))
+    layer.train()(x)
+    assert trims == [] and layer.training_steps == 1  # the step's next layers reuse the pages at once
+    with torch.no_grad():
+        layer.train()(x)  # no autograd: not a training step
+    layer.eval()(x)
+    assert len(trims) >= 2
+
+
 def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="per_token"):
         CrossbarConv2d(1, 1, 3, dynamic_scale="per_token")

@@ -130,9 +130,10 @@ class CrossbarLayer(LayerState):
         mode with autograd: noisy crossbars are programmed with a fresh seed per step)."""
         with self._errors_named(), engine_device(self._weight_matrix().device):
             y = self._forward(x)
-        release_free_memory()
-        if training_step:
+        if training_step:  # not trimmed: the step's next layers and its backward reuse the pages at once
             self.training_steps += 1
+        else:
+            release_free_memory()
         return y
 
     @property

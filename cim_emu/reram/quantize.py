@@ -26,6 +26,7 @@ import numpy
 
 from .. import backend as backends
 from .._checks import positive_number
+from ..parallel import default_threads, run_jobs
 from .config import ReramConfig
 from .crossbar import CrossbarArray
 
@@ -59,6 +60,10 @@ def quantize_weights(weights: Any, config: ReramConfig, *, per_channel: bool = T
     maximum = xp.abs(weights).max(axis=0) if per_channel else xp.abs(weights).max()
     scale = _scale(maximum, levels, xp)
     return xp.clip(xp.rint(weights / scale), -levels, levels).astype(numpy.int64), scale
+
+
+#: The fewest inputs worth a host thread of their own in :func:`quantize_inputs`.
+QUANTIZE_BLOCK = 2**18
 
 
 def input_levels(config: ReramConfig) -> int:
@@ -107,10 +112,21 @@ def quantize_inputs(x: Any, config: ReramConfig, scale: Any = None, *, xp: Any =
     else:
         scale = _scale_array(scale, x.shape, xp)
     low = -levels if config.inputs.signed else 0
-    quotient = xp.divide(x, scale, dtype=numpy.float64)
-    xp.rint(quotient, out=quotient)
-    xp.clip(quotient, low, levels, out=quotient)
-    return quotient.astype(numpy.int64), scale
+    scales = scale if numpy.ndim(scale) == 0 else xp.broadcast_to(scale, x.shape)
+    x_q = xp.empty(x.shape, dtype=numpy.int64)
+
+    def quantize(rows: slice) -> None:
+        quotient = xp.divide(x[rows], scales if numpy.ndim(scales) == 0 else scales[rows], dtype=numpy.float64)
+        xp.rint(quotient, out=quotient)
+        xp.clip(quotient, low, levels, out=quotient)
+        x_q[rows] = quotient  # exact: integers within the levels
+
+    # On the host, blocks of rows over the shared threads: element by element, the same bits.
+    blocks = max(1, min(4 * default_threads(), x.size // QUANTIZE_BLOCK)) if xp is numpy and x.ndim else 1
+    step = -(-len(x) // blocks) if blocks > 1 else 0
+    run_jobs(quantize, [slice(a, a + step) for a in range(0, len(x), step)] if step else [slice(None)],
+             default_threads())
+    return x_q, scale
 
 
 class AnalogLayer:
