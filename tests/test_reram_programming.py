@@ -9,6 +9,7 @@ import pytest
 
 from cim_emu import parallel
 from cim_emu.reram import CrossbarArray, CrossbarGeometry, DeviceModel, ReramConfig
+from cim_emu.reram import crossbar as crossbar_module
 from cim_emu.reram import devices as devices_module
 from cim_emu.reram.devices import read_sigma_fixed, to_fixed
 from cim_emu.reram.programming import program_fixed
@@ -68,7 +69,6 @@ def test_crossbars_read_the_same_bits_programmed_either_way(np_rng, monkeypatch)
     x = np_rng.integers(0, 256, (5, 70))
     one_pass = CrossbarArray(weights, config, seed=3)
     assert one_pass.pipeline.operand.cells.dtype == numpy.int16
-    from cim_emu.reram import crossbar as crossbar_module
     monkeypatch.setattr(crossbar_module, "program_fixed", separate_passes)
     separate = CrossbarArray(weights, config, seed=3)
     numpy.testing.assert_array_equal(one_pass.matmul(x, read_index=2), separate.matmul(x, read_index=2))

@@ -115,17 +115,19 @@ def quantize_inputs(x: Any, config: ReramConfig, scale: Any = None, *, xp: Any =
     scales = scale if numpy.ndim(scale) == 0 else xp.broadcast_to(scale, x.shape)
     x_q = xp.empty(x.shape, dtype=numpy.int64)
 
-    def quantize(rows: slice) -> None:
+    def quantize(rows: Any) -> None:
         quotient = xp.divide(x[rows], scales if numpy.ndim(scales) == 0 else scales[rows], dtype=numpy.float64)
         xp.rint(quotient, out=quotient)
         xp.clip(quotient, low, levels, out=quotient)
         x_q[rows] = quotient  # exact: integers within the levels
 
     # On the host, blocks of rows over the shared threads: element by element, the same bits.
-    blocks = max(1, min(4 * default_threads(), x.size // QUANTIZE_BLOCK)) if xp is numpy and x.ndim else 1
-    step = -(-len(x) // blocks) if blocks > 1 else 0
-    run_jobs(quantize, [slice(a, a + step) for a in range(0, len(x), step)] if step else [slice(None)],
-             default_threads())
+    blocks = min(4 * default_threads(), x.size // QUANTIZE_BLOCK) if xp is numpy and x.ndim else 1
+    if blocks > 1:
+        step = -(-len(x) // blocks)
+        run_jobs(quantize, [slice(a, a + step) for a in range(0, len(x), step)], default_threads())
+    else:
+        quantize(...)
     return x_q, scale
 
 
