@@ -33,8 +33,9 @@ import pytest
 
 from cim_emu.studies.timing import interleaved
 from cim_emu.sweep import Store, load_spec, run_point, run_sweep
+from cim_emu.sweep.runner import local_cluster
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 #: Target: the machinery's cost of one point, in seconds, and the speed-up of two workers over one.
 OVERHEAD_TARGET_S = 0.05
@@ -44,12 +45,12 @@ _databases = itertools.count()
 
 @pytest.fixture(scope="module")
 def clusters():
-    """Started 1- and 2-worker LocalClusters (one thread a worker) and their start-up times."""
+    """Started 1- and 2-worker LocalClusters (one thread a worker, configured as a sweep's own:
+    :func:`cim_emu.sweep.runner.local_cluster`) and their start-up times."""
     started = {}
     for workers in (1, 2):
         start = time.perf_counter()
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0")
+        cluster = local_cluster(workers)  # as a sweep starts its own
         started[workers] = (cluster, time.perf_counter() - start)
     yield started
     for cluster, _ in started.values():

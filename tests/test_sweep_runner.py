@@ -14,6 +14,7 @@ import numpy
 import pytest
 
 from cim_emu.sweep import Store, load_spec, run_point, run_sweep
+from cim_emu.sweep.runner import QUIET_LOCAL_CLUSTER, local_cluster
 
 TESTS = str(Path(__file__).resolve().parent)
 
@@ -49,11 +50,11 @@ def fails_on_odd(config, seed):
 @pytest.fixture(scope="module")
 def cluster():
     """A 2-worker LocalCluster that can import this module (PYTHONPATH), shut down after the module."""
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [TESTS, old]))
     try:
-        local = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+        local = local_cluster(2)
     finally:
         if old is None:
             del os.environ["PYTHONPATH"]
@@ -86,6 +87,22 @@ def test_a_two_worker_local_cluster_equals_the_serial_run_point_for_point(tmp_pa
     assert {r["pid"] for r in a} == {os.getpid()}
     for point in spec.points[::5]:  # and each point alone gives the same metrics
         assert run_point(spec.study, point.config, point.seed)["metrics"] == b[point.position]["metrics"]
+
+
+def _dask_settings():
+    import dask  # noqa: PLC0415 - on a worker
+
+    return {key: dask.config.get(key) for key in QUIET_LOCAL_CLUSTER}
+
+
+def test_the_embedded_cluster_s_workers_run_with_the_quiet_settings(cluster):
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(cluster) as client:
+        on_workers = client.run(_dask_settings)
+    assert len(on_workers) == 2
+    for settings in on_workers.values():
+        assert settings == QUIET_LOCAL_CLUSTER
+    assert _dask_settings() != QUIET_LOCAL_CLUSTER  # set while the cluster started, not left behind
 
 
 def test_float_studies_give_the_same_bits_on_workers_as_alone(tmp_path, cluster):
