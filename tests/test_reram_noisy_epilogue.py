@@ -98,8 +98,8 @@ def test_noise_drawn_in_place_gives_the_reference(recording, monkeypatch, name):
         expected = reference_read(crossbars, x, 4, 7)
         numpy.testing.assert_array_equal(crossbars.matmul(x, read_index=4, row_offset=7, method="pipeline"), expected)
     calls = []
-    monkeypatch.setattr(host_path, "reram_noisy_shift_add",
-                        lambda *a, **k: calls.append(1) or reram_gpu.reram_noisy_shift_add(*a, **k))
+    monkeypatch.setattr(host_path, "noisy_shift_add_launcher",
+                        lambda *a, **k: calls.append(1) or reram_gpu.noisy_shift_add_launcher(*a, **k))
     with chosen("1"):
         got = crossbars.matmul(x, read_index=4, row_offset=7, method="pipeline")
         numpy.testing.assert_array_equal(got, expected)
@@ -185,7 +185,9 @@ def test_the_wrapper_refuses_what_the_kernel_cannot_read(recording):
         launch(pipeline, sums.astype(numpy.int32), runs, acc, kernels, None)
     with pytest.raises(ValueError, match="acc must be"):
         launch(pipeline, sums, runs, acc[:, 1:], kernels, None)
-    with pytest.raises(ValueError, match="runs must be"):
+    with pytest.raises(ValueError, match="not among the runs"):
         launch(pipeline, sums, runs, acc, kernels, None, first_tile=1)  # tiles 1 .. 4 of 4
+    with pytest.raises(ValueError, match="runs must be"):
+        launch(pipeline, sums, type(runs)(**{**runs.__dict__, "length": runs.length + 1}), acc, kernels, None)
     with pytest.raises(ValueError, match="roots must be"):
         launch(pipeline, sums, type(runs)(**{**runs.__dict__, "roots": runs.roots[:-1].copy()}), acc, kernels, None)

@@ -36,7 +36,7 @@ import numpy
 from .sources import kernel_source
 
 __all__ = ["COMPILE_FLAGS", "OPTIMIZED_FLAGS", "ShimUnavailableError", "compiler", "host_library", "build", "load",
-           "ShimKernel", "CpuKernels", "skip_reason", "cpu_identity"]
+           "ShimKernel", "BoundLaunch", "CpuKernels", "skip_reason", "cpu_identity"]
 
 COMPILE_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-DCIM_EMU_CPU_SHIM",
                  "-pthread", "-ffp-contract=off", "-Wall", "-Wno-unknown-pragmas")
@@ -211,13 +211,40 @@ class ShimKernel:
         return scalar
 
     def __call__(self, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], *, shared_mem: int = 0) -> None:
+        self.bind(grid, block, args, shared_mem=shared_mem)()
+
+    def bind(self, grid: Sequence[int], block: Sequence[int], args: Sequence[Any], *,
+             shared_mem: int = 0) -> "BoundLaunch":
+        """The launch of ``args`` with every argument checked and converted once: a
+        :class:`BoundLaunch`, to launch again and again with a few arguments replaced (a host
+        readout launches the same epilogue once per row tile, only the tile changing)."""
         if len(args) != len(self.signature):
             raise TypeError(f"{self.name} takes {len(self.signature)} arguments; got {len(args)}")
-        holders = [convert(value) for convert, value in zip(self._converters, args)]
-        pointers = (ctypes.c_void_p * max(1, len(holders)))(*map(ctypes.addressof, holders))
-        status = self.library.cim_shim_launch(self.encoded_name, _dim3(grid), _dim3(block), shared_mem, pointers)
+        return BoundLaunch(self, grid, block, [convert(value) for convert, value in zip(self._converters, args)],
+                           shared_mem)
+
+
+class BoundLaunch:
+    """A launch of one :class:`ShimKernel` with its arguments converted (:meth:`ShimKernel.bind`).
+    Calling it launches the kernel, with the arguments at the positions of ``replaced`` (if
+    any) checked, converted and replaced first; they stay replaced. Not shared between threads."""
+
+    def __init__(self, kernel: ShimKernel, grid: Sequence[int], block: Sequence[int], holders: list,
+                 shared_mem: int) -> None:
+        self.kernel, self.holders, self.shared_mem = kernel, holders, shared_mem
+        self.grid, self.block = _dim3(grid), _dim3(block)
+        self.pointers = (ctypes.c_void_p * max(1, len(holders)))(*map(ctypes.addressof, holders))
+
+    def __call__(self, replaced: Optional[dict] = None) -> None:
+        kernel = self.kernel
+        for position, value in (replaced or {}).items():
+            holder = kernel._converters[position](value)
+            self.holders[position] = holder  # kept alive while the pointer to it is in use
+            self.pointers[position] = ctypes.addressof(holder)
+        status = kernel.library.cim_shim_launch(kernel.encoded_name, self.grid, self.block, self.shared_mem,
+                                                self.pointers)
         if status:
-            raise RuntimeError(f"{self.name}: {self.library.cim_shim_last_error().decode()}")
+            raise RuntimeError(f"{kernel.name}: {kernel.library.cim_shim_last_error().decode()}")
 
 
 @functools.lru_cache(maxsize=None)

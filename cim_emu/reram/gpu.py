@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy
 
@@ -20,7 +20,8 @@ from ..gpu.provider import BLOCK_THREADS, BLOCKS_PER_MULTIPROCESSOR, KernelProvi
 from ..rng.normal_table import normal_table
 from .adc import Adc
 
-__all__ = ["AdcFlag", "NoisyReadout", "reram_adc_shift_add", "reram_noisy_shift_add", "reram_shift_add_codes",
+__all__ = ["AdcFlag", "NoisyReadout", "reram_adc_shift_add", "reram_noisy_shift_add", "noisy_shift_add_launcher",
+           "reram_shift_add_codes",
            "TILE_CODES_DEPTH", "tile_codes_depth", "reram_tile_codes", "NoiseRuns", "reram_read_noise",
            "TILE_CODES_SOURCE"]
 
@@ -103,12 +104,23 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
          *adc_arguments))
 
 
-def reram_noisy_shift_add(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, first_tile: int, chunks: int,
-                          width: int, pack: int, pack_bits: int, polarities: int, slices: int, bits_per_cell: int,
-                          dac_bits: int, readout: NoisyReadout, prescaled: bool, saturates: bool,
-                          kernels: KernelProvider, grid: Optional[tuple[int, int]] = None) -> None:
+def reram_noisy_shift_add(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, first_tile: int,
+                          **layout: Any) -> None:
     """Read noise drawn in place, ADC and shift-and-add of the partial sums of tiles ``first_tile ..``,
-    ADDED to ``acc`` (``reram_noisy_shift_add`` of ``kernels/reram_epilogue.cu``).
+    ADDED to ``acc`` (``reram_noisy_shift_add`` of ``kernels/reram_epilogue.cu``): the launch of
+    :func:`noisy_shift_add_launcher` (whose keywords ``layout`` are) for ``first_tile``."""
+    noisy_shift_add_launcher(sums, acc, adc, runs, **layout)(first_tile)
+
+
+def noisy_shift_add_launcher(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, chunks: int, width: int, pack: int,
+                             pack_bits: int, polarities: int, slices: int, bits_per_cell: int, dac_bits: int,
+                             readout: NoisyReadout, prescaled: bool, saturates: bool, kernels: KernelProvider,
+                             grid: Optional[tuple[int, int]] = None) -> Callable[[int], None]:
+    """The launches of :func:`reram_noisy_shift_add` on the same arrays: ``launch(first_tile)``
+    for the sums of tiles ``first_tile ..`` now in ``sums``. Everything is checked and, on the
+    CPU shim, converted for the kernel once (:meth:`~cim_emu.gpu.cpu_shim.ShimKernel.bind`);
+    a launch then checks and passes ``first_tile`` alone (a host readout launches once per row
+    tile, its sums refilled in the same buffer in between).
 
     ``sums`` is ``(tiles, chunks * b, columns * width)`` float32/float64 (C-contiguous), ``acc``
     int64 ``(b, columns)`` (rows may be strided), ``runs`` the noise of the whole block's
@@ -125,11 +137,9 @@ def reram_noisy_shift_add(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, fir
     if acc.dtype != numpy.int64 or acc.strides[1] != 8 or sums.shape[1:] != (chunks * batch, columns * width):
         raise ValueError(f"acc must be int64 (b, columns) with unit column stride matching sums {sums.shape}; "
                          f"got {acc.dtype} {acc.shape}")
-    if (runs.length != columns * draws or runs.inner < 1 or runs.runs != batch * runs.inner
-            or not 0 <= first_tile <= first_tile + tiles <= runs.inner // chunks):
-        raise ValueError(f"runs must be b * T * C = {batch} * T * {chunks} runs of {columns * draws} draws, with "
-                         f"tiles {first_tile} .. {first_tile + tiles - 1} among T; got {runs.runs} runs of "
-                         f"{runs.length}, inner {runs.inner}")
+    if runs.length != columns * draws or runs.inner < 1 or runs.runs != batch * runs.inner:
+        raise ValueError(f"runs must be b * T * C = {batch} * T * {chunks} runs of {columns * draws} draws; got "
+                         f"{runs.runs} runs of {runs.length}, inner {runs.inner}")
     roots = runs.reach() if runs.per_element else runs.runs
     if runs.roots.dtype != numpy.float64 or not runs.roots.flags.c_contiguous or runs.roots.size < roots:
         raise ValueError(f"roots must be a C-contiguous float64 array of {roots} values; "
@@ -141,15 +151,32 @@ def reram_noisy_shift_add(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, fir
         full = kernels.multiprocessors * BLOCKS_PER_MULTIPROCESSOR
         grid = (max(1, min(-(-columns // BLOCK_THREADS), -(-full // rows))), rows)
     block = BLOCK_THREADS if grid != (1, 1) else 1
-    kernels.function("reram_epilogue.cu", name)(
-        grid, (block,),
-        (sums, acc, numpy.int64(acc.strides[0] // 8), numpy.int32(tiles), numpy.int32(first_tile), numpy.int32(chunks),
-         numpy.int64(batch), numpy.int64(columns), numpy.int32(width), numpy.int32(pack), numpy.int32(pack_bits),
-         numpy.int32(polarities), numpy.int32(slices), numpy.int32(bits_per_cell), numpy.int32(dac_bits),
-         numpy.int32(readout), numpy.uint64(runs.seed), numpy.uint64(runs.stream), numpy.uint64(runs.first),
-         numpy.uint64(runs.stride), numpy.uint64(runs.inner), numpy.uint64(runs.outer_step),
-         numpy.uint64(runs.inner_step), runs.roots, numpy.float64(runs.post), kernels.resident(normal_table),
-         *adc_arguments))
+    arguments = [sums, acc, numpy.int64(acc.strides[0] // 8), numpy.int32(tiles), numpy.int32(0),
+                 numpy.int32(chunks), numpy.int64(batch), numpy.int64(columns), numpy.int32(width),
+                 numpy.int32(pack), numpy.int32(pack_bits), numpy.int32(polarities), numpy.int32(slices),
+                 numpy.int32(bits_per_cell), numpy.int32(dac_bits), numpy.int32(readout),
+                 numpy.uint64(runs.seed), numpy.uint64(runs.stream), numpy.uint64(runs.first),
+                 numpy.uint64(runs.stride), numpy.uint64(runs.inner), numpy.uint64(runs.outer_step),
+                 numpy.uint64(runs.inner_step), runs.roots, numpy.float64(runs.post), kernels.resident(normal_table),
+                 *adc_arguments]
+    function = kernels.function("reram_epilogue.cu", name)
+    bind = getattr(function, "bind", None)  # the CPU shim's kernels: arguments converted once
+    bound = bind(grid, (block,), arguments) if bind is not None else None
+    tile_count = runs.inner // chunks
+
+    def launch(first_tile: int) -> None:
+        if not 0 <= first_tile <= first_tile + tiles <= tile_count:
+            raise ValueError(f"tiles {first_tile} .. {first_tile + tiles - 1} are not among the runs' {tile_count}")
+        if bound is not None:
+            bound({_FIRST_TILE: numpy.int32(first_tile)})
+        else:
+            arguments[_FIRST_TILE] = numpy.int32(first_tile)
+            function(grid, (block,), tuple(arguments))
+    return launch
+
+
+_FIRST_TILE = 4
+"""The position of ``first_tile`` among ``reram_noisy_shift_add``'s arguments."""
 
 
 def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int, slices: int, bits_per_cell: int,

@@ -45,7 +45,7 @@ import numpy
 from .adc import Adc
 from .config import WeightMapping
 from .dac import Dac
-from .gpu import NoiseRuns, NoisyReadout, reram_noisy_shift_add
+from .gpu import NoiseRuns, NoisyReadout, noisy_shift_add_launcher
 from .layout import ColumnPacking
 
 __all__ = ["HostReadout"]
@@ -123,13 +123,14 @@ class HostReadout:
         sums = numpy.empty((1, Cb, operand.shape[2]), dtype=self.sum_dtype)
         readout = (NoisyReadout.SUBTRACT if self.polarities == 2 else
                    NoisyReadout.DIFFERENCES if self.adc.signed else NoisyReadout.PER_POLARITY)
+        launch = noisy_shift_add_launcher(  # the kernel's arguments made once, the tile passed at each launch
+            sums, acc, self.adc, runs, chunks=C, width=self.width, pack=self.packing.factor,
+            pack_bits=self.packing.bits, polarities=self.mapping.polarities, slices=self.mapping.slices,
+            bits_per_cell=self.mapping.bits_per_cell, dac_bits=self.dac.bits, readout=readout,
+            prescaled=self.prescaled, saturates=self.saturates, kernels=kernels, grid=(1, 1))
         for t in range(T):
             self.tile_product(tiles, operand, t, sums[0], numpy)
-            reram_noisy_shift_add(
-                sums, acc, self.adc, runs, first_tile=t, chunks=C, width=self.width, pack=self.packing.factor,
-                pack_bits=self.packing.bits, polarities=self.mapping.polarities, slices=self.mapping.slices,
-                bits_per_cell=self.mapping.bits_per_cell, dac_bits=self.dac.bits, readout=readout,
-                prescaled=self.prescaled, saturates=self.saturates, kernels=kernels, grid=(1, 1))
+            launch(t)
         return acc
 
     def tile_codes(self, tiles: Any, operand: Any, xp: Any) -> Any:
