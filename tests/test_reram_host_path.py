@@ -220,16 +220,21 @@ def test_a_multiplier_converts_sums_held_in_units():
 
 
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-@pytest.mark.parametrize("scale, bias_row", [(None, None), (510.0, None), (6.0, 1536), (None, 3)])
-def test_a_compact_operand_reads_as_the_full_one(np_rng, dtype, scale, bias_row):
+@pytest.mark.parametrize("scale, bias_row", [(None, None), (510.0, None), (6.0, 1536), (None, 3), (0.75, None)])
+@pytest.mark.parametrize("largest", [2**15, 2**10])
+def test_a_compact_operand_reads_as_the_full_one(np_rng, dtype, scale, bias_row, largest):
     """Integer cells kept as int16 expand, tile by tile and column block by column block, to the
-    very operand :meth:`TileLayout.cells` builds; cells beyond int16 stay a full operand."""
+    very operand :meth:`TileLayout.cells` builds (scaled in the operand's own dtype where every
+    product is an integer it holds, else in float64); cells beyond int16 stay a full operand."""
     from cim_emu.reram.layout import CompactOperand, TileLayout
-    cells = np_rng.integers(-2**15, 2**15, (2, 3, 45, 7)).astype(numpy.float64)
+    cells = np_rng.integers(-largest, largest, (2, 3, 45, 7)).astype(numpy.float64)
+    cells[0, 0, 0, 0] = -largest  # the bound reached
     layout = TileLayout.over(16, 45)
     full = layout.cells(cells, dtype, bias_row=bias_row, scale=scale)
     compact = layout.operand(cells, dtype, bias_row=bias_row, scale=scale, compact=True)
     assert isinstance(compact, CompactOperand) and compact.cells.dtype == numpy.int16
+    exact = scale is not None and scale.is_integer() and largest * scale < 2.0 ** (numpy.finfo(dtype).nmant + 1)
+    assert compact.scaled_exactly == exact
     assert compact.shape == full.shape
     for t in range(layout.tiles):
         numpy.testing.assert_array_equal(compact[t], full[t])
