@@ -104,6 +104,10 @@ def reram_adc_shift_add(sums: Any, acc: Any, adc: Any, *, tiles: int, chunks: in
          *adc_arguments))
 
 
+_FIRST_TILE = 4
+"""The position of ``first_tile`` among the arguments of the kernel ``reram_noisy_shift_add``."""
+
+
 def reram_noisy_shift_add(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, first_tile: int,
                           **layout: Any) -> None:
     """Read noise drawn in place, ADC and shift-and-add of the partial sums of tiles ``first_tile ..``,
@@ -174,9 +178,6 @@ def noisy_shift_add_launcher(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, 
             function(grid, (block,), tuple(arguments))
     return launch
 
-
-_FIRST_TILE = 4
-"""The position of ``first_tile`` among ``reram_noisy_shift_add``'s arguments."""
 
 
 def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int, slices: int, bits_per_cell: int,

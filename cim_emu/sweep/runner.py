@@ -58,7 +58,7 @@ WINDOW_PER_THREAD = 4
 #: every 10 ms (``profile``), the scheduler checks its event loop every 20 ms (``tick``), every
 #: process reads its CPU and memory every 0.5 s (``system-monitor``) and the memory limit is
 #: checked every 0.1 s. Measured on the 2-core benchmark machine, an idle 2-worker cluster took
-#: 12 to 16 % of a core that way, 1.5 to 1.8 % with these values - time the points' workers
+#: 14 % of a core that way, 1.6 to 1.7 % with these values - time the points' workers
 #: share their cores with. The memory limit is then enforced within a second; the dashboard's
 #: profile page stays empty. An existing cluster (a scheduler address) keeps its own settings.
 QUIET_LOCAL_CLUSTER = {
