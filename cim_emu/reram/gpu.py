@@ -179,7 +179,6 @@ def noisy_shift_add_launcher(sums: Any, acc: Any, adc: Any, runs: NoiseRuns, *, 
     return launch
 
 
-
 def reram_shift_add_codes(codes: Any, acc: Any, *, chunks: int, polarities: int, slices: int, bits_per_cell: int,
                           dac_bits: int, code_bound: int, kernels: KernelProvider,
                           grid: Optional[tuple[int, int]] = None) -> None:
