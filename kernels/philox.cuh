@@ -220,6 +220,24 @@ inline void philox_words(cim_u64 seed, cim_u64 stream, cim_u64 first, cim_u64 co
     for (cim_u64 w = skip; w < end; ++w) put(i++, words[w]);
   }
 }
+
+// The sink of philox_words that keeps the words: u(first + i) into words[i].
+struct WordStore {
+  cim_u32* words;
+  void operator()(cim_u64 i, cim_u32 u) const { words[i] = u; }
+};
+
+// words[i] = u(seed, stream, first + i) for i < count: whole lanes of counter blocks written in
+// place, the words before the first whole block and after the last whole lane by philox_words.
+inline void philox_fill(cim_u64 seed, cim_u64 stream, cim_u64 first, cim_u64 count, cim_u32* words) {
+  const cim_u64 to_block = (4 - (first & 3)) & 3;
+  cim_u64 i = to_block < count ? to_block : count;
+  WordStore head{words};
+  philox_words(seed, stream, first, i, head);
+  for (; count - i >= 4 * kHostLanes; i += 4 * kHostLanes) philox_lanes(seed, stream, (first + i) >> 2, words + i);
+  WordStore tail{words + i};
+  philox_words(seed, stream, first + i, count - i, tail);
+}
 #endif  // CIM_EMU_CPU_SHIM
 
 // Runs of consecutive elements: run r < runs covers elements first + r * stride + i, i < length

@@ -44,9 +44,18 @@ struct Adc {
 
   __device__ __forceinline__ bool is_signed() const { return (flags & kAdcSigned) != 0; }
 
+  // Whether the divisor is a power of two whose reciprocal is held exactly (floor_quotient).
+  __device__ __forceinline__ bool has_exact_reciprocal() const {
+    int exponent = 0;
+    return reciprocal * divisor == Code(1) && frexp(divisor, &exponent) == Code(0.5);
+  }
+
   // floor(u / divisor) of an integer-valued u, without a division (see the header comment).
-  __device__ __forceinline__ Code floor_quotient(Code u) const {
+  // exact_reciprocal: the divisor is a power of two (a unit-step ADC's 2**(F+1)), so that
+  // reciprocal is exact, u * reciprocal too, and its floor is the quotient's: no correction.
+  __device__ __forceinline__ Code floor_quotient(Code u, bool exact_reciprocal = false) const {
     Code q = floor_of(u * reciprocal);
+    if (exact_reciprocal) return q;
     if (q * divisor > u) {
       q -= 1;
     } else if ((q + 1) * divisor <= u) {
@@ -59,15 +68,16 @@ struct Adc {
   __device__ __forceinline__ Code convert(Code value) const { return convert_as(value, flags); }
 
   // The same with the flags given: where they are a constant, the compiler drops the branches
-  // of the others (the host's vectorised loops, reram_epilogue.cu).
-  __device__ __forceinline__ Code convert_as(Code value, int flags) const {
+  // of the others (the host's vectorised loops, reram_epilogue.cu), and so with exact_reciprocal
+  // (floor_quotient; the caller checks it).
+  __device__ __forceinline__ Code convert_as(Code value, int flags, bool exact_reciprocal = false) const {
     Code sign = 1;
     if (flags & kAdcSigned) {
       sign = value > 0 ? Code(1) : value < 0 ? Code(-1) : Code(0);
       value = value < 0 ? -value : value;
     }
     if (!(flags & kAdcPrescaled)) value = value * scale + bias;
-    value = floor_quotient(value);
+    value = floor_quotient(value, exact_reciprocal);
     if (flags & kAdcSaturates) value = value < 0 ? Code(0) : value > levels ? levels : value;
     return value * sign;
   }

@@ -44,10 +44,16 @@
 //                 slice of (p+ - p-) + (n+ - n-).
 // Every value is an exact integer in double before the cast to Code (the ADC's float type), as
 // in the numpy pipeline, so the order of the additions cannot matter. On the GPU one thread per
-// accumulator draws its column's D values per (t, c) (a counter block for four draws in order);
-// launched with one thread on the host, it walks the rows in order, drawing each (i, t, c) run
-// of D * columns values at once in lanes of counter blocks (philox_words), then converting the
-// row.
+// accumulator draws its column's D values per (t, c) (a counter block for four draws in order).
+// Launched with one thread on the host, it draws each (i, t, c) run of D * columns values at
+// once in lanes of counter blocks (philox_words, philox_fill). Unpacked per-polarity entries (the
+// common case) are then read batch row by batch row: every conversion's noise added, converted
+// and its code, times its chunk's place value, added to the row's code total of its cell, in
+// vectorised passes over the run; at the row's end the totals, weighted sign_p * 2**(s bpc), go
+// to acc in int64. The totals are float where every one stays below 2**24, else double below
+// 2**53 (codes at most the levels of a saturating ADC, else below 2**24 or 2**53, times the place
+// values' sum and the tiles), so they are exact; past that, and for the other readouts, it
+// converts column by column into int64 as the GPU does.
 #include "cuda_shim.h"
 #include "philox.cuh"
 #include "reram_adc.cuh"
@@ -237,74 +243,143 @@ struct NoiseSource {
 };
 
 #ifdef CIM_EMU_CPU_SHIM
-// codes[k] = ADC(row[k] + noise[k]) over one row of unpacked per-polarity sums, with the ADC's
-// flags a constant and restrict parameters: a loop the compiler vectorises.
-template <int Flags, class Sum, class Code>
-__attribute__((noinline)) void convert_noisy_row(const Sum* __restrict__ row, const double* __restrict__ noise,
-                                                 Code* __restrict__ codes, cim_u64 length, const Adc<Code> adc) {
-  for (cim_u64 k = 0; k < length; ++k) {
-    codes[k] = adc.convert_as(static_cast<Code>(static_cast<double>(row[k]) + noise[k]), Flags);
+// totals[k] += place * ADC(row[k] + noise_k) over one run of unpacked per-polarity sums, where
+// noise_k = rint(root * z(words[k])) * post (read_noise_value; root = roots[k] PerElement, else
+// roots[0]), in blocks: the block's normal draws z first (table look-ups alone, which the core
+// overlaps), then the noise added, converted and weighed by the chunk's place value in one pass
+// that the compiler vectorises (the ADC's flags constants, the buffers restrict). Every value is
+// the one the GPU branch computes; the totals are exact integers (the caller chose Total so).
+template <int Flags, bool ExactReciprocal, class Sum, class Code, class Total, bool PerElement>
+__attribute__((noinline)) void add_noisy_codes(const Sum* __restrict__ row, const cim_u32* __restrict__ words,
+                                               const double* __restrict__ roots, double post,
+                                               const double* __restrict__ table, Total place,
+                                               Total* __restrict__ totals, cim_u64 length, const Adc<Code> adc) {
+  constexpr cim_u64 span = 256;  // draws a block: their z in 2 KB of the stack
+  double z[span];
+  const double root = roots[0];
+  for (cim_u64 first = 0; first < length; first += span) {
+    const cim_u64 count = length - first < span ? length - first : span;
+    for (cim_u64 j = 0; j < count; ++j) z[j] = normal_from(words[first + j], table);
+    for (cim_u64 j = 0; j < count; ++j) {
+      const cim_u64 k = first + j;
+      const double noise = scaled_noise(PerElement ? roots[k] : root, z[j], post);
+      const Code code = adc.convert_as(static_cast<Code>(static_cast<double>(row[k]) + noise), Flags, ExactReciprocal);
+      totals[k] += static_cast<Total>(code) * place;
+    }
   }
 }
 
-// acc[n] += place * sum_cell codes[n * draws + cell] * weights[cell], for n < columns.
+// add_noisy_codes for an ADC's prescaled and saturates flags and whether its reciprocal is exact,
+// chosen at run time among its eight compiled forms.
+template <class Sum, class Code, class Total, bool PerElement>
+inline auto noisy_codes_for(const Adc<Code>& adc) {
+  using Form = decltype(&add_noisy_codes<0, false, Sum, Code, Total, PerElement>);
+  static constexpr Form kForms[8] = {
+      &add_noisy_codes<0, false, Sum, Code, Total, PerElement>,
+      &add_noisy_codes<kAdcPrescaled, false, Sum, Code, Total, PerElement>,
+      &add_noisy_codes<kAdcSaturates, false, Sum, Code, Total, PerElement>,
+      &add_noisy_codes<kAdcPrescaled | kAdcSaturates, false, Sum, Code, Total, PerElement>,
+      &add_noisy_codes<0, true, Sum, Code, Total, PerElement>,
+      &add_noisy_codes<kAdcPrescaled, true, Sum, Code, Total, PerElement>,
+      &add_noisy_codes<kAdcSaturates, true, Sum, Code, Total, PerElement>,
+      &add_noisy_codes<kAdcPrescaled | kAdcSaturates, true, Sum, Code, Total, PerElement>};
+  const int form = ((adc.flags & kAdcPrescaled) ? 1 : 0) | ((adc.flags & kAdcSaturates) ? 2 : 0) |
+                   (adc.has_exact_reciprocal() ? 4 : 0);
+  return kForms[form];
+}
+
+// The host's walk of unpacked per-polarity sums (the common case): batch row after batch row,
+// every (t, c) run of D * columns draws taken at once (philox_fill), then added to the row's
+// code totals, totals[n * D + k] = sum_t sum_c 2**(c dac) code(t, c, n, k), in one vectorised
+// pass; at the row's end, acc[n] += sum_k sign_p 2**(s bpc) totals[n * D + k], in int64. Total is
+// float or double, chosen by the caller so that every total is an exact integer in it.
+template <class Sum, class Code, class Total, bool PerElement>
+inline void noisy_unpacked_rows_on_host(const Sum* __restrict__ sums, cim_i64* __restrict__ acc,
+                                        cim_i64 acc_row_stride, int first_tile, const PartialSumLayout layout,
+                                        const NoiseSource source, const Adc<Code> adc) {
+  const cim_u64 draws = static_cast<cim_u64>(layout.polarities) * layout.slices;
+  const cim_u64 length = draws * layout.columns;
+  std::vector<cim_u32> word_buffer(length);
+  std::vector<Total> total_buffer(length);
+  std::vector<cim_i64> weights(draws);  // sign_p * 2**(s bpc) of cell p * S + s
+  for (cim_u64 cell = 0; cell < draws; ++cell) {
+    const cim_i64 weight = 1ll << ((cell % layout.slices) * layout.bits_per_cell);
+    weights[cell] = cell < static_cast<cim_u64>(layout.slices) ? weight : -weight;
+  }
+  cim_u32* __restrict__ words = word_buffer.data();
+  Total* __restrict__ totals = total_buffer.data();
+  const auto add_codes = noisy_codes_for<Sum, Code, Total, PerElement>(adc);  // unsigned: a per-polarity ADC
+  for (cim_i64 i = 0; i < layout.batch; ++i) {
+    for (cim_u64 k = 0; k < length; ++k) totals[k] = 0;
+    for (int t = 0; t < layout.tiles; ++t) {
+      for (int c = 0; c < layout.chunks; ++c) {
+        const cim_u64 r = static_cast<cim_u64>(i) * source.inner + static_cast<cim_u64>(first_tile + t) * layout.chunks + c;
+        philox_fill(source.seed, source.stream, source.first + r * source.stride, length, words);
+        const Sum* row = sums + ((static_cast<cim_i64>(t) * layout.chunks + c) * layout.batch + i) * layout.columns * layout.width;
+        const double* roots = source.roots + (PerElement ? source.offset(r) : r);
+        const Total place = static_cast<Total>(1ll << (c * layout.dac_bits));
+        add_codes(row, words, roots, source.post, source.table, place, totals, length, adc);
+      }
+    }
+    cim_i64* __restrict__ acc_row = acc + i * acc_row_stride;
+    for (cim_i64 n = 0; n < layout.columns; ++n) {
+      cim_i64 total = 0;
+      for (cim_u64 cell = 0; cell < draws; ++cell) total += static_cast<cim_i64>(totals[n * draws + cell]) * weights[cell];
+      acc_row[n] += total;
+    }
+  }
+}
+
+// The largest magnitude of a code total of noisy_unpacked_rows_on_host: codes below the ADC's
+// levels where it saturates (else below 2**digits(Code): the values it converts are exact
+// integers of Code), times the place values' sum, times the tiles.
 template <class Code>
-__attribute__((noinline)) void add_weighted_codes(const Code* __restrict__ codes, const cim_i64* __restrict__ weights,
-                                                  cim_u64 draws, cim_i64 columns, cim_i64 place,
-                                                  cim_i64* __restrict__ acc) {
-  for (cim_i64 n = 0; n < columns; ++n) {
-    cim_i64 total = 0;
-    for (cim_u64 cell = 0; cell < draws; ++cell) total += static_cast<cim_i64>(codes[n * draws + cell]) * weights[cell];
-    acc[n] += total * place;
-  }
+inline double largest_code_total(const PartialSumLayout& layout, const Adc<Code>& adc) {
+  const double code = (adc.flags & kAdcSaturates) ? static_cast<double>(adc.levels)
+                                                  : ldexp(1.0, sizeof(Code) == sizeof(float) ? 24 : 53);
+  double places = 0;
+  for (int c = 0; c < layout.chunks; ++c) places += ldexp(1.0, c * layout.dac_bits);
+  return code * places * layout.tiles;
 }
 
-// The host's walk (one thread): row after row of one launch's sums, each (i, t, c) run drawn at
-// once, then converted; per-polarity unpacked entries (the common case) in flat passes over the
-// row, which the compiler vectorises. Everything is taken by value and the buffers through
-// restrict pointers: a store through a float or double pointer could otherwise alias the ADC's
-// and the noise's parameters, which the compiler would then reload at every element.
+// The host's walk (one thread) of one launch's sums. Unpacked per-polarity sums whose code totals
+// stay exact in float (or double) take noisy_unpacked_rows_on_host; every other readout, row after
+// row of one launch's sums, each (i, t, c) run drawn at once into an array, then converted column
+// by column. Everything is taken by value and the buffers through restrict pointers: a store
+// through a float or double pointer could otherwise alias the ADC's and the noise's parameters,
+// which the compiler would then reload at every element.
 template <class Sum, class Code, bool PerElement>
 inline void noisy_rows_on_host(const Sum* __restrict__ sums, cim_i64* __restrict__ acc, cim_i64 acc_row_stride,
                                int first_tile, int readout, const PartialSumLayout layout, const NoiseSource source,
                                const Adc<Code> adc) {
+  if (readout == kPerPolarity && layout.pack == 1) {
+    const double reach = largest_code_total(layout, adc);
+    if (reach < 0x1p24) {
+      noisy_unpacked_rows_on_host<Sum, Code, float, PerElement>(sums, acc, acc_row_stride, first_tile, layout, source, adc);
+      return;
+    }
+    if (reach < 0x1p53) {
+      noisy_unpacked_rows_on_host<Sum, Code, double, PerElement>(sums, acc, acc_row_stride, first_tile, layout, source, adc);
+      return;
+    }
+  }
   const cim_u64 draws = static_cast<cim_u64>(layout.polarities) * layout.slices;
   const cim_u64 length = draws * layout.columns;
-  const bool flat = readout == kPerPolarity && layout.pack == 1;
   std::vector<double> noise_buffer(length);
-  std::vector<Code> code_buffer(flat ? length : 0);
-  std::vector<cim_i64> weights(flat ? draws : 0);  // sign_p * 2**(s bpc) of cell p * S + s
-  for (cim_u64 cell = 0; cell < weights.size(); ++cell) {
-    const cim_i64 weight = 1ll << ((cell % layout.slices) * layout.bits_per_cell);
-    weights[cell] = cell < static_cast<cim_u64>(layout.slices) ? weight : -weight;
-  }
   double* __restrict__ noise = noise_buffer.data();
-  Code* __restrict__ codes = code_buffer.data();
-  const double post = source.post;
-  const double* __restrict__ table = source.table;
   for (int t = 0; t < layout.tiles; ++t) {
     for (int c = 0; c < layout.chunks; ++c) {
       const cim_i64 place = 1ll << (c * layout.dac_bits);
       for (cim_i64 i = 0; i < layout.batch; ++i) {
         const cim_u64 r = static_cast<cim_u64>(i) * source.inner + static_cast<cim_u64>(first_tile + t) * layout.chunks + c;
         draw_read_noise_run<PerElement>(source.seed, source.stream, source.first + r * source.stride, length, noise,
-                                        source.roots + (PerElement ? source.offset(r) : r), post, table);
+                                        source.roots + (PerElement ? source.offset(r) : r), source.post, source.table);
         const Sum* __restrict__ row =
             sums + ((static_cast<cim_i64>(t) * layout.chunks + c) * layout.batch + i) * layout.columns * layout.width;
         cim_i64* __restrict__ acc_row = acc + i * acc_row_stride;
-        if (flat) {
-          switch (adc.flags & (kAdcPrescaled | kAdcSaturates)) {  // unsigned: a per-polarity ADC
-            case 0: convert_noisy_row<0>(row, noise, codes, length, adc); break;
-            case kAdcPrescaled: convert_noisy_row<kAdcPrescaled>(row, noise, codes, length, adc); break;
-            case kAdcSaturates: convert_noisy_row<kAdcSaturates>(row, noise, codes, length, adc); break;
-            default: convert_noisy_row<kAdcPrescaled | kAdcSaturates>(row, noise, codes, length, adc);
-          }
-          add_weighted_codes(codes, weights.data(), draws, layout.columns, place, acc_row);
-        } else {
-          for (cim_i64 n = 0; n < layout.columns; ++n) {
-            ArrayNoise column_noise{noise + n * draws};
-            acc_row[n] += noisy_column_codes<Sum, Code>(row + n * layout.width, column_noise, readout, layout, adc) * place;
-          }
+        for (cim_i64 n = 0; n < layout.columns; ++n) {
+          ArrayNoise column_noise{noise + n * draws};
+          acc_row[n] += noisy_column_codes<Sum, Code>(row + n * layout.width, column_noise, readout, layout, adc) * place;
         }
       }
     }

@@ -18,9 +18,12 @@
 
 namespace cim {
 
+// The noise of a conversion whose normal draw z is already looked up.
+__device__ __forceinline__ double scaled_noise(double root, double z, double post) { return rint(root * z) * post; }
+
 __device__ __forceinline__ double read_noise_value(double root, cim_u32 u, double post,
                                                    const double* __restrict__ table) {
-  return rint(root * normal_from(u, table)) * post;
+  return scaled_noise(root, normal_from(u, table), post);
 }
 
 // The sink of one run's draws (philox_run_words, philox_words): element i's noise into out[i],

@@ -11,6 +11,8 @@ native code takes part in it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy
 import pytest
 from reram_reference import RecordingPipeline
@@ -38,6 +40,10 @@ CONFIGS = {
     "wan2022-isaac-like": ReramConfig(CrossbarGeometry(128, 32), adc=AdcConfig(bits=8),
                                       devices=DeviceModel.reram_wan2022()),
     "packed-two-rows": ReramConfig(CrossbarGeometry(2, 8), adc=AdcConfig(bits=4), devices=STATE_DEPENDENT),
+    "full-scale-not-a-power-of-two": ReramConfig(CrossbarGeometry(32, 16), adc=AdcConfig(bits=5, full_scale=100),
+                                                 devices=DeviceModel.generic_reram()),
+    "wide-inputs": ReramConfig(CrossbarGeometry(16, 16), inputs=InputEncoding(20, 1), adc=AdcConfig(bits=6),
+                               devices=DeviceModel.generic_reram()),
     "dac2-signed-inputs": ReramConfig(CrossbarGeometry(24, 16), WeightMapping(8, 3, "offset"),
                                       InputEncoding(8, 2, signed=True), AdcConfig(bits=7),
                                       devices=DeviceModel.generic_reram(read_noise=0.05)),
@@ -70,6 +76,13 @@ def random_inputs(config, rng, K):
     return x
 
 
+def largest_code_total(pipeline, tiles=1):
+    """The bound on a code total over a launch's tiles and chunks by which the kernel's host walk
+    of unpacked per-polarity sums chooses to total in float32 (below ``2**24``), float64 (below
+    ``2**53``) or int64, column by column: codes up to the ADC's levels, times the place values."""
+    return pipeline.adc.levels * sum(2 ** (c * pipeline.dac.bits) for c in range(pipeline.dac.chunks)) * tiles
+
+
 def test_the_configurations_reach_every_readout_and_root_layout(recording):
     rng = numpy.random.default_rng(1)
     pipelines = [noisy_crossbars(name, rng).pipeline for name in CONFIGS]
@@ -84,6 +97,10 @@ def test_the_configurations_reach_every_readout_and_root_layout(recording):
         "row roots": any(p.row_squares is not None for p in pipelines),
         "element roots": any(p.row_squares is None for p in pipelines),
         "float64 codes": any(p.adc.dtype == numpy.float64 for p in pipelines),
+        "per-polarity unpacked, divisor not a power of two": any(
+            not p.adc.signed and p.packing.factor == 1 and p.adc.divisor & (p.adc.divisor - 1) for p in pipelines),
+        "per-polarity unpacked, code totals past float32's integers": any(
+            not p.adc.signed and p.packing.factor == 1 and largest_code_total(p) >= 2**24 for p in pipelines),
     }
     assert all(reached.values()), reached
 
@@ -135,16 +152,18 @@ def kernel_inputs(pipeline, x, n0, n1, first_row, read_index):
     return sums, runs
 
 
-def launch(pipeline, sums, runs, acc, kernels, grid, first_tile=0):
+def launch(pipeline, sums, runs, acc, kernels, grid, first_tile=0, *, adc=None, saturates=None):
+    """One launch of the kernel for ``pipeline``'s block, with its ADC and saturation unless given."""
     readout = pipeline.readout
     kind = (reram_gpu.NoisyReadout.SUBTRACT if readout.polarities == 2 else
             reram_gpu.NoisyReadout.DIFFERENCES if pipeline.adc.signed else reram_gpu.NoisyReadout.PER_POLARITY)
     mapping = pipeline.config.mapping
     reram_gpu.reram_noisy_shift_add(
-        sums, acc, pipeline.adc, runs, first_tile=first_tile, chunks=pipeline.dac.chunks, width=pipeline.width,
+        sums, acc, pipeline.adc if adc is None else adc, runs, first_tile=first_tile, chunks=pipeline.dac.chunks, width=pipeline.width,
         pack=pipeline.packing.factor, pack_bits=pipeline.packing.bits, polarities=mapping.polarities,
         slices=mapping.slices, bits_per_cell=mapping.bits_per_cell, dac_bits=pipeline.dac.bits, readout=kind,
-        prescaled=pipeline.prescaled, saturates=pipeline.saturates, kernels=kernels, grid=grid)
+        prescaled=pipeline.prescaled, saturates=pipeline.saturates if saturates is None else saturates,
+        kernels=kernels, grid=grid)
 
 
 @needs_compiler
@@ -191,3 +210,39 @@ def test_the_wrapper_refuses_what_the_kernel_cannot_read(recording):
         launch(pipeline, sums, type(runs)(**{**runs.__dict__, "length": runs.length + 1}), acc, kernels, None)
     with pytest.raises(ValueError, match="roots must be"):
         launch(pipeline, sums, type(runs)(**{**runs.__dict__, "roots": runs.roots[:-1].copy()}), acc, kernels, None)
+
+
+@needs_compiler
+@pytest.mark.parametrize("saturates", [True, False], ids=["saturating", "not-saturating"])
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("divisor", ["power-of-two", "other"])
+def test_every_total_and_quotient_of_the_host_walk_gives_the_gpu_branchs_bits(recording, saturates, dtype, divisor):
+    """The host's walk of unpacked per-polarity sums totals the codes in float32, float64 or, past
+    both, column by column in int64 (largest_code_total: a saturating ADC's codes are at most its
+    levels, another's below ``2**24`` or ``2**53``), and takes the quotient by the reciprocal alone
+    where the divisor is a power of two: every way, with all tiles in one launch or tile by tile,
+    the bits of the GPU branch (one thread per accumulator)."""
+    rng = numpy.random.default_rng()
+    pipeline = noisy_crossbars("prescaled-row-roots", rng).pipeline
+    # where the ADC does not saturate, a divisor of 2 or 3 and a third of the sums near 2**24: codes
+    # whose totals pass 2**24, and quotients that floor(u * float32(1 / 3)) alone gets wrong
+    k = pipeline.adc.divisor.bit_length() if saturates else 1
+    adc = dataclasses.replace(pipeline.adc, dtype=dtype, divisor=2**k if divisor == "power-of-two" else 3 * 2 ** (k - 1))
+    x = random_inputs(pipeline.config, rng, 3 * pipeline.config.crossbar.rows + 3)
+    n0, n1 = 1, pipeline.columns
+    sums, runs = kernel_inputs(pipeline, x, n0, n1, 2, 5)
+    if not saturates:
+        sums[..., ::3] = rng.integers(3 * 2**22, 2**24 - 2**16, sums[..., ::3].shape)
+    with chosen("1"):
+        host_kernels = native.host_kernels()
+    host_at_once = numpy.zeros((x.shape[0], n1 - n0), dtype=numpy.int64)
+    launch(pipeline, sums, runs, host_at_once, host_kernels, (1, 1), adc=adc, saturates=saturates)
+    host_by_tile = numpy.zeros_like(host_at_once)
+    for t in range(sums.shape[0]):
+        launch(pipeline, sums[t:t + 1], runs, host_by_tile, host_kernels, (1, 1), first_tile=t, adc=adc,
+               saturates=saturates)
+    gpu = numpy.zeros_like(host_at_once)
+    launch(pipeline, sums, runs, gpu, CpuKernels(), None, adc=adc, saturates=saturates)
+    assert gpu.any()
+    numpy.testing.assert_array_equal(host_at_once, gpu)
+    numpy.testing.assert_array_equal(host_by_tile, gpu)
