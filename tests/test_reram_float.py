@@ -140,6 +140,11 @@ def test_the_layer_holds_one_compact_read_only_copy_of_its_integer_weights(np_rn
     kept = given.copy()
     given[0, 0] = 1000  # the caller's array is not the crossbars'
     assert numpy.array_equal(crossbars.weights, kept)
+    for narrow in (kept.astype(numpy.int8), kept.astype(numpy.int8)[:, 1:]):  # already compact: an array, a view
+        narrow_kept = narrow.copy()
+        crossbars = CrossbarArray(narrow, ReramConfig())
+        narrow[0, 0] = 99  # still the caller's to change, and not the crossbars'
+        assert numpy.array_equal(crossbars.weights, narrow_kept)
     wide = ReramConfig(mapping=WeightMapping(weight_bits=16))
     big = np_rng.integers(-wide.mapping.max_weight, wide.mapping.max_weight + 1, (6, 4))
     assert numpy.array_equal(CrossbarArray(big, wide).weights, big)

@@ -74,14 +74,15 @@ class CrossbarArray:
         self.seed = int_below("seed", seed, 2**64, "2**64")
         self.backend, _ = backends.resolve(backend, weights)
         mapping = self.config.mapping
-        host_weights = check_integer_array("weights", backends.NUMPY_BACKEND.asarray(weights),
-                                           -mapping.max_weight, mapping.max_weight, numpy)
-        if host_weights.ndim != 2 or 0 in host_weights.shape:
-            raise ValueError(f"weights must be a non-empty 2-D (K, N) matrix; got shape {host_weights.shape}")
-        self.shape = host_weights.shape
-        # the caller's weights, copied into the narrowest integer type (1 byte for 8-bit weights) and
-        # frozen: the cells are programmed from them
-        self._weights = host_weights.astype(narrowest_signed(mapping.max_weight))
+        # the caller's weights, checked and copied into the narrowest integer type (1 byte for 8-bit
+        # weights) and frozen: the cells are programmed from them
+        self._weights = check_integer_array("weights", backends.NUMPY_BACKEND.asarray(weights), -mapping.max_weight,
+                                            mapping.max_weight, numpy, dtype=narrowest_signed(mapping.max_weight))
+        if self._weights.ndim != 2 or 0 in self._weights.shape:
+            raise ValueError(f"weights must be a non-empty 2-D (K, N) matrix; got shape {self._weights.shape}")
+        if self._weights is weights or not self._weights.flags.owndata:  # the caller's array: ours must be a copy
+            self._weights = self._weights.copy()
+        self.shape = self._weights.shape
         self._weights.flags.writeable = False
         self.reads = 0
         self.output_scale = float(output_scale)
