@@ -159,9 +159,9 @@ def launch(pipeline, sums, runs, acc, kernels, grid, first_tile=0, *, adc=None, 
             reram_gpu.NoisyReadout.DIFFERENCES if pipeline.adc.signed else reram_gpu.NoisyReadout.PER_POLARITY)
     mapping = pipeline.config.mapping
     reram_gpu.reram_noisy_shift_add(
-        sums, acc, pipeline.adc if adc is None else adc, runs, first_tile=first_tile, chunks=pipeline.dac.chunks, width=pipeline.width,
-        pack=pipeline.packing.factor, pack_bits=pipeline.packing.bits, polarities=mapping.polarities,
-        slices=mapping.slices, bits_per_cell=mapping.bits_per_cell, dac_bits=pipeline.dac.bits, readout=kind,
+        sums, acc, pipeline.adc if adc is None else adc, runs, first_tile=first_tile, chunks=pipeline.dac.chunks,
+        width=pipeline.width, pack=pipeline.packing.factor, pack_bits=pipeline.packing.bits,
+        polarities=mapping.polarities, slices=mapping.slices, bits_per_cell=mapping.bits_per_cell, dac_bits=pipeline.dac.bits, readout=kind,
         prescaled=pipeline.prescaled, saturates=pipeline.saturates if saturates is None else saturates,
         kernels=kernels, grid=grid)
 
@@ -227,7 +227,8 @@ def test_every_total_and_quotient_of_the_host_walk_gives_the_gpu_branchs_bits(re
     # where the ADC does not saturate, a divisor of 2 or 3 and a third of the sums near 2**24: codes
     # whose totals pass 2**24, and quotients that floor(u * float32(1 / 3)) alone gets wrong
     k = pipeline.adc.divisor.bit_length() if saturates else 1
-    adc = dataclasses.replace(pipeline.adc, dtype=dtype, divisor=2**k if divisor == "power-of-two" else 3 * 2 ** (k - 1))
+    divisor = 2**k if divisor == "power-of-two" else 3 * 2 ** (k - 1)
+    adc = dataclasses.replace(pipeline.adc, dtype=dtype, divisor=divisor)
     x = random_inputs(pipeline.config, rng, 3 * pipeline.config.crossbar.rows + 3)
     n0, n1 = 1, pipeline.columns
     sums, runs = kernel_inputs(pipeline, x, n0, n1, 2, 5)
