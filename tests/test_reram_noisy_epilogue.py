@@ -161,9 +161,9 @@ def launch(pipeline, sums, runs, acc, kernels, grid, first_tile=0, *, adc=None, 
     reram_gpu.reram_noisy_shift_add(
         sums, acc, pipeline.adc if adc is None else adc, runs, first_tile=first_tile, chunks=pipeline.dac.chunks,
         width=pipeline.width, pack=pipeline.packing.factor, pack_bits=pipeline.packing.bits,
-        polarities=mapping.polarities, slices=mapping.slices, bits_per_cell=mapping.bits_per_cell, dac_bits=pipeline.dac.bits, readout=kind,
-        prescaled=pipeline.prescaled, saturates=pipeline.saturates if saturates is None else saturates,
-        kernels=kernels, grid=grid)
+        polarities=mapping.polarities, slices=mapping.slices, bits_per_cell=mapping.bits_per_cell,
+        dac_bits=pipeline.dac.bits, readout=kind, prescaled=pipeline.prescaled,
+        saturates=pipeline.saturates if saturates is None else saturates, kernels=kernels, grid=grid)
 
 
 @needs_compiler
