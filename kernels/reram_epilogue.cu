@@ -245,7 +245,7 @@ struct NoiseSource {
 #ifdef CIM_EMU_CPU_SHIM
 // totals[k] += place * ADC(row[k] + noise_k) over one run of unpacked per-polarity sums, where
 // noise_k = rint(root * z(words[k])) * post (read_noise_value; root = roots[k] PerElement, else
-// roots[0]), in blocks: the block's normal draws z first (table look-ups alone, which the core
+// roots[0]; words null: no draw, z = 0), in blocks: the block's normal draws z first (table look-ups alone, which the core
 // overlaps), then the noise added, converted and weighed by the chunk's place value in one pass
 // that the compiler vectorises (the ADC's flags constants, the buffers restrict). Every value is
 // the one the GPU branch computes; the totals are exact integers (the caller chose Total so).
@@ -259,7 +259,11 @@ __attribute__((noinline)) void add_noisy_codes(const Sum* __restrict__ row, cons
   const double root = roots[0];
   for (cim_u64 first = 0; first < length; first += span) {
     const cim_u64 count = length - first < span ? length - first : span;
-    for (cim_u64 j = 0; j < count; ++j) z[j] = normal_from(words[first + j], table);
+    if (words == nullptr) {  // a run without noise (the caller's choice): z = 0
+      for (cim_u64 j = 0; j < count; ++j) z[j] = 0;
+    } else {
+      for (cim_u64 j = 0; j < count; ++j) z[j] = normal_from(words[first + j], table);
+    }
     for (cim_u64 j = 0; j < count; ++j) {
       const cim_u64 k = first + j;
       const double noise = scaled_noise(PerElement ? roots[k] : root, z[j], post);
@@ -314,11 +318,14 @@ inline void noisy_unpacked_rows_on_host(const Sum* __restrict__ sums, cim_i64* _
     for (int t = 0; t < layout.tiles; ++t) {
       for (int c = 0; c < layout.chunks; ++c) {
         const cim_u64 r = static_cast<cim_u64>(i) * source.inner + static_cast<cim_u64>(first_tile + t) * layout.chunks + c;
-        philox_fill(source.seed, source.stream, source.first + r * source.stride, length, words);
         const Sum* row = sums + ((static_cast<cim_i64>(t) * layout.chunks + c) * layout.batch + i) * layout.columns * layout.width;
         const double* roots = source.roots + (PerElement ? source.offset(r) : r);
         const Total place = static_cast<Total>(1ll << (c * layout.dac_bits));
-        add_codes(row, words, roots, source.post, source.table, place, totals, length, adc);
+        // a run whose inputs are all zero has root 0: its noise rint(0 * z) * post is zero whatever
+        // z (a signed zero, which leaves every sum as it is), so it is not drawn
+        const bool silent = !PerElement && roots[0] == 0;
+        if (!silent) philox_fill(source.seed, source.stream, source.first + r * source.stride, length, words);
+        add_codes(row, silent ? nullptr : words, roots, source.post, source.table, place, totals, length, adc);
       }
     }
     cim_i64* __restrict__ acc_row = acc + i * acc_row_stride;

@@ -29,6 +29,7 @@ from .._checks import positive_number
 from ..parallel import default_threads, run_jobs
 from .config import ReramConfig
 from .crossbar import CrossbarArray
+from .mapping import narrowest_signed
 
 
 def _real(name: str, array: Any, xp: Any) -> Any:
@@ -51,15 +52,16 @@ def _scale(maximum: Any, levels: int, xp: Any) -> Any:
 
 
 def quantize_weights(weights: Any, config: ReramConfig, *, per_channel: bool = True,
-                     xp: Any = numpy) -> tuple[Any, Any]:
-    """``(W_q, s_w)``: integer weights and their scale (a scalar, or one per column)."""
+                     xp: Any = numpy, dtype: Any = numpy.int64) -> tuple[Any, Any]:
+    """``(W_q, s_w)``: integer weights (int64, or ``dtype``: a type that holds ``+-max_weight``)
+    and their scale (a scalar, or one per column)."""
     weights = _finite_float("weights", weights, xp)
     if weights.ndim != 2 or 0 in weights.shape:
         raise ValueError(f"weights must be a non-empty 2-D (K, N) matrix; got shape {tuple(weights.shape)}")
     levels = config.mapping.max_weight
     maximum = xp.abs(weights).max(axis=0) if per_channel else xp.abs(weights).max()
     scale = _scale(maximum, levels, xp)
-    return xp.clip(xp.rint(weights / scale), -levels, levels).astype(numpy.int64), scale
+    return xp.clip(xp.rint(weights / scale), -levels, levels).astype(dtype), scale
 
 
 #: The fewest inputs worth a host thread of their own in :func:`quantize_inputs`.
@@ -150,8 +152,10 @@ class AnalogLayer:
         chosen, _ = backends.resolve(backend, weights)
         self.backend = chosen
         xp = chosen.xp
-        quantized, self.weight_scale = quantize_weights(chosen.asarray(weights), self.config,
-                                                        per_channel=per_channel, xp=xp)
+        # on the host, straight into the crossbars' compact type (no int64 copy to page in)
+        quantized, self.weight_scale = quantize_weights(
+            chosen.asarray(weights), self.config, per_channel=per_channel, xp=xp,
+            dtype=narrowest_signed(self.config.mapping.max_weight) if xp is numpy else numpy.int64)
         self._device_weights = None if xp is numpy else quantized
         self.bias = None if bias is None else _finite_float("bias", chosen.asarray(bias), xp)
         if self.bias is not None and self.bias.shape != (quantized.shape[1],):
