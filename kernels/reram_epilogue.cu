@@ -74,6 +74,11 @@ struct PartialSumLayout {
   int slices;         // S
   int bits_per_cell;  // shift of a slice
   int dac_bits;       // shift of an input chunk
+
+  // The row of the sums that holds tile t, chunk c and batch row i.
+  __device__ __forceinline__ cim_i64 sum_row(int t, int c, cim_i64 i) const {
+    return (static_cast<cim_i64>(t) * chunks + c) * batch + i;
+  }
 };
 
 // Cell j of a packed entry: the j-th digit in radix 2**pack_bits (the top digit unmasked).
@@ -221,8 +226,7 @@ __device__ __forceinline__ void shift_add_accumulators(const PartialSumLayout& l
       for (int chunk = 0; chunk < layout.chunks; ++chunk) {
         cim_i64 chunk_total = 0;
         for (int tile = 0; tile < layout.tiles; ++tile) {
-          const cim_i64 sum_row = (static_cast<cim_i64>(tile) * layout.chunks + chunk) * layout.batch + row;
-          chunk_total += codes(row, column, tile, chunk, sum_row);
+          chunk_total += codes(row, column, tile, chunk, layout.sum_row(tile, chunk, row));
         }
         total += chunk_total * (1ll << (chunk * layout.dac_bits));
       }
@@ -238,6 +242,11 @@ struct NoiseSource {
   double post;
   const double* table;
 
+  // The run of batch row i, tile t (counted over the whole block) and chunk c: i * inner + t * C + c.
+  __device__ __forceinline__ cim_u64 run(cim_i64 i, int t, int c, int chunks) const {
+    return static_cast<cim_u64>(i) * inner + static_cast<cim_u64>(t) * chunks + c;
+  }
+
   // The offset o(r) of run r in the layout of per-element roots.
   __device__ __forceinline__ cim_u64 offset(cim_u64 r) const { return (r / inner) * outer_step + (r % inner) * inner_step; }
 };
@@ -245,10 +254,11 @@ struct NoiseSource {
 #ifdef CIM_EMU_CPU_SHIM
 // totals[k] += place * ADC(row[k] + noise_k) over one run of unpacked per-polarity sums, where
 // noise_k = rint(root * z(words[k])) * post (read_noise_value; root = roots[k] PerElement, else
-// roots[0]; words null: no draw, z = 0), in blocks: the block's normal draws z first (table look-ups alone, which the core
-// overlaps), then the noise added, converted and weighed by the chunk's place value in one pass
-// that the compiler vectorises (the ADC's flags constants, the buffers restrict). Every value is
-// the one the GPU branch computes; the totals are exact integers (the caller chose Total so).
+// roots[0]; words null: no draw, z = 0), in blocks: the block's normal draws z first (table
+// look-ups alone, which the core overlaps), then the noise added, converted and weighed by the
+// chunk's place value in one pass that the compiler vectorises (the ADC's flags constants, the
+// buffers restrict). Every value is the one the GPU branch computes; the totals are exact
+// integers (the caller chose Total so).
 template <int Flags, bool ExactReciprocal, class Sum, class Code, class Total, bool PerElement>
 __attribute__((noinline)) void add_noisy_codes(const Sum* __restrict__ row, const cim_u32* __restrict__ words,
                                                const double* __restrict__ roots, double post,
@@ -267,7 +277,8 @@ __attribute__((noinline)) void add_noisy_codes(const Sum* __restrict__ row, cons
     for (cim_u64 j = 0; j < count; ++j) {
       const cim_u64 k = first + j;
       const double noise = scaled_noise(PerElement ? roots[k] : root, z[j], post);
-      const Code code = adc.convert_as(static_cast<Code>(static_cast<double>(row[k]) + noise), Flags, ExactReciprocal);
+      const Code value = static_cast<Code>(static_cast<double>(row[k]) + noise);
+      const Code code = adc.convert_as(value, Flags, ExactReciprocal);
       totals[k] += static_cast<Total>(code) * place;
     }
   }
@@ -317,8 +328,8 @@ inline void noisy_unpacked_rows_on_host(const Sum* __restrict__ sums, cim_i64* _
     for (cim_u64 k = 0; k < length; ++k) totals[k] = 0;
     for (int t = 0; t < layout.tiles; ++t) {
       for (int c = 0; c < layout.chunks; ++c) {
-        const cim_u64 r = static_cast<cim_u64>(i) * source.inner + static_cast<cim_u64>(first_tile + t) * layout.chunks + c;
-        const Sum* row = sums + ((static_cast<cim_i64>(t) * layout.chunks + c) * layout.batch + i) * layout.columns * layout.width;
+        const cim_u64 r = source.run(i, first_tile + t, c, layout.chunks);
+        const Sum* row = sums + layout.sum_row(t, c, i) * layout.columns * layout.width;
         const double* roots = source.roots + (PerElement ? source.offset(r) : r);
         const Total place = static_cast<Total>(1ll << (c * layout.dac_bits));
         // a run whose inputs are all zero has root 0: its noise rint(0 * z) * post is zero whatever
@@ -331,7 +342,9 @@ inline void noisy_unpacked_rows_on_host(const Sum* __restrict__ sums, cim_i64* _
     cim_i64* __restrict__ acc_row = acc + i * acc_row_stride;
     for (cim_i64 n = 0; n < layout.columns; ++n) {
       cim_i64 total = 0;
-      for (cim_u64 cell = 0; cell < draws; ++cell) total += static_cast<cim_i64>(totals[n * draws + cell]) * weights[cell];
+      for (cim_u64 cell = 0; cell < draws; ++cell) {
+        total += static_cast<cim_i64>(totals[n * draws + cell]) * weights[cell];
+      }
       acc_row[n] += total;
     }
   }
@@ -378,11 +391,10 @@ inline void noisy_rows_on_host(const Sum* __restrict__ sums, cim_i64* __restrict
     for (int c = 0; c < layout.chunks; ++c) {
       const cim_i64 place = 1ll << (c * layout.dac_bits);
       for (cim_i64 i = 0; i < layout.batch; ++i) {
-        const cim_u64 r = static_cast<cim_u64>(i) * source.inner + static_cast<cim_u64>(first_tile + t) * layout.chunks + c;
+        const cim_u64 r = source.run(i, first_tile + t, c, layout.chunks);
         draw_read_noise_run<PerElement>(source.seed, source.stream, source.first + r * source.stride, length, noise,
                                         source.roots + (PerElement ? source.offset(r) : r), source.post, source.table);
-        const Sum* __restrict__ row =
-            sums + ((static_cast<cim_i64>(t) * layout.chunks + c) * layout.batch + i) * layout.columns * layout.width;
+        const Sum* __restrict__ row = sums + layout.sum_row(t, c, i) * layout.columns * layout.width;
         cim_i64* __restrict__ acc_row = acc + i * acc_row_stride;
         for (cim_i64 n = 0; n < layout.columns; ++n) {
           ArrayNoise column_noise{noise + n * draws};
@@ -448,7 +460,7 @@ __global__ void reram_noisy_shift_add(const Sum* __restrict__ sums, cim_i64* __r
   const int draws = polarities * slices;
   const cim_i64 entries_per_row = columns * width;
   auto codes = [&](cim_i64 row, cim_i64 column, int tile, int chunk, cim_i64 sum_row) {
-    const cim_u64 r = static_cast<cim_u64>(row) * inner + static_cast<cim_u64>(first_tile + tile) * chunks + chunk;
+    const cim_u64 r = source.run(row, first_tile + tile, chunk, chunks);
     const cim_u64 first_draw = static_cast<cim_u64>(column) * draws;  // of the run
     cim::ColumnDraws<PerElement> noise{seed, stream, first + r * stride + first_draw,
                                        roots + (PerElement ? source.offset(r) + first_draw : r), post, table, ~0ull, {}};
