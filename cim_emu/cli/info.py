@@ -64,7 +64,9 @@ def info(json_path: Optional[str]) -> None:
     host threads of the fast Ambit executor (CIM_EMU_THREADS overrides); how the numpy backend
     draws its random numbers (native: the generator's CUDA twin compiled for the host, when a
     C++ compiler is found; numpy: its array Philox; CIM_EMU_NATIVE=0 forces numpy); which sweep
-    solves IR drop (native: kernels/ir_drop_sweep.cpp, same bits as the Python one); and where
+    solves IR drop (native: kernels/ir_drop_sweep.cpp, same bits as the Python one); which
+    product multiplies the input bits of 1-bit DACs on the host (native: kernels/binary_product.cpp,
+    BLAS's bits; BLAS on float tiles otherwise); and where
     compiled kernels are cached (CuPy's CUPY_CACHE_DIR, the CPU shim's CIM_EMU_SHIM_CACHE).
     Works without CuPy.
 
@@ -74,7 +76,7 @@ def info(json_path: Optional[str]) -> None:
 
     from ..gpu import cpu_shim  # noqa: PLC0415
     from ..parallel import default_threads  # noqa: PLC0415
-    from ..reram import ir_drop_native  # noqa: PLC0415
+    from ..reram import bit_tiles, ir_drop_native  # noqa: PLC0415
     from ..rng import native  # noqa: PLC0415
 
     default, resolved = _default_backend()
@@ -88,6 +90,7 @@ def info(json_path: Optional[str]) -> None:
         "fast_executor_threads": default_threads(),
         "host_draws": native.status(),
         "ir_drop_sweep": ir_drop_native.status(),
+        "input_bit_product": bit_tiles.status(),
         "kernel_cache_cupy": os.environ.get("CUPY_CACHE_DIR") or str(Path.home() / ".cupy" / "kernel_cache"),
         "kernel_cache_cpu_shim": str(cpu_shim.cache_location()),
     }
@@ -103,6 +106,7 @@ def info(json_path: Optional[str]) -> None:
         "fast executor": f"{record['fast_executor_threads']} host thread(s)",
         "host draws": record["host_draws"],
         "ir drop sweep": record["ir_drop_sweep"],
+        "bit product": record["input_bit_product"],
         "kernel cache": f"CuPy {record['kernel_cache_cupy']}; CPU shim {record['kernel_cache_cpu_shim']}",
     })
     report(text, [record], json_path=json_path, backend=resolved, seed=None)

@@ -43,6 +43,7 @@ from typing import Any, Optional
 import numpy
 
 from .adc import Adc
+from .bit_tiles import BitTiles
 from .config import WeightMapping
 from .dac import Dac
 from .gpu import NoiseRuns, NoisyReadout, noisy_shift_add_launcher
@@ -76,7 +77,9 @@ class HostReadout:
     def tile_product(self, tiles: Any, operand: Any, t: int, out: Any, xp: Any) -> None:
         """Tile ``t``'s partial sums into ``out``: ``tiles[t] @ operand[t]``, over the last tile's
         rows that hold inputs only (the padding adds zeros), unless a bias row follows them."""
-        if t == len(tiles) - 1 and self.last_rows < operand.shape[1] and not self.prescaled:
+        if isinstance(tiles, BitTiles):  # the bias row is no word line: the last tile's padding is left out either way
+            tiles.product(t, operand[t], out, rows=self.last_rows if t == len(tiles) - 1 else None)
+        elif t == len(tiles) - 1 and self.last_rows < operand.shape[1] and not self.prescaled:
             xp.matmul(tiles[t][:, :self.last_rows], operand[t][:self.last_rows], out=out)
         else:
             xp.matmul(tiles[t], operand[t], out=out)

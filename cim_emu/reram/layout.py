@@ -37,7 +37,17 @@ import numpy
 
 from ..parallel import default_threads, run_jobs
 
-__all__ = ["ColumnPacking", "CompactOperand", "NO_PACKING", "TileLayout"]
+__all__ = ["ColumnPacking", "CompactOperand", "NO_PACKING", "TileLayout", "exact_float_dtype"]
+
+
+def exact_float_dtype(bound: float) -> Any:
+    """float32 when every integer up to ``bound`` is exact in it, else float64 (else error)."""
+    if bound < 2**24:
+        return numpy.float32
+    if bound < 2**53:
+        return numpy.float64
+    raise ValueError(f"integer sums up to {bound:.3g} exceed float64's exact range (2**53); "
+                     "use fewer rows per crossbar or fewer bits")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,7 +36,8 @@ every partial sum the crossbars can produce (:meth:`~cim_emu.reram.adc.Adc.round
 On the host a read is cut into jobs of batch rows and weight columns (:meth:`Pipeline.blocks`),
 which run on the shared threads (:mod:`cim_emu.parallel`) with a single-threaded BLAS; a job
 reads its row tiles one after the other, so that a tile's buffers stay in cache
-(:mod:`~cim_emu.reram.host_path`). None of this changes the bits. With a kernel provider,
+(:mod:`~cim_emu.reram.host_path`); with 1-bit DACs its input tiles are bits, multiplied natively
+(:mod:`~cim_emu.reram.bit_tiles`). None of this changes the bits. With a kernel provider,
 stages 2 to 5 run through the kernels instead (:mod:`~cim_emu.reram.gpu_path`), in blocks of
 about ``MATMUL_ROWS`` batch rows x chunks and ``BLOCK_BYTES`` of partial sums (more on a GPU),
 with the same bits.
@@ -58,14 +59,16 @@ from ..gpu.memory import DEVICE_MEMORY_SHARE
 from ..gpu.provider import KernelProvider, supports
 from ..parallel import default_threads, run_jobs, single_threaded_blas
 from ..rng import native
+from . import bit_tiles
 from .adc import Adc
 from .adc_ranges import RangedAdc, RangedReadout
+from .bit_tiles import BitTiles
 from .config import ReramConfig
 from .dac import Dac
 from .gpu import TILE_CODES_SOURCE
 from .gpu_path import TensorCoreReadout, epilogue, require_exact_float_products, tensor_cores_qualify
 from .host_path import HostReadout
-from .layout import ColumnPacking, CompactOperand, TileLayout
+from .layout import ColumnPacking, CompactOperand, TileLayout, exact_float_dtype
 from .read_noise import ReadNoise
 
 __all__ = ["BLOCK_BYTES", "DEVICE_BLOCK_BYTES", "HOST_MATMUL_ROWS", "MATMUL_ROWS", "MIN_JOB_PRODUCTS", "NOISE_BYTES",
@@ -85,16 +88,6 @@ TILE_BYTES = 2**20
 NOISE_BYTES = 16 * 2**20
 #: On the host, the fewest multiply-adds of a job cut for another thread (handing it over costs about 0.1 ms).
 MIN_JOB_PRODUCTS = 2**25
-
-
-def _float_dtype(bound: float) -> Any:
-    """float32 when every integer up to ``bound`` is exact in it, else float64 (else error)."""
-    if bound < 2**24:
-        return numpy.float32
-    if bound < 2**53:
-        return numpy.float64
-    raise ValueError(f"integer sums up to {bound:.3g} exceed float64's exact range (2**53); "
-                     "use fewer rows per crossbar or fewer bits")
 
 
 def place_value_sums(config: ReramConfig) -> tuple[int, int]:
@@ -126,7 +119,7 @@ class Pipeline:
         rows, T = self.layout.rows, self.layout.tiles
         slices, chunks = place_value_sums(config)
         code_bound = T * config.adc_levels * slices * P  # |codes summed over tiles, slices, polarities|
-        _float_dtype(code_bound * chunks)  # the final shift-and-add runs in float64: check it is exact
+        exact_float_dtype(code_bound * chunks)  # the final shift-and-add runs in float64: check it is exact
         ideal_sum = rows * self.dac.max_chunk * float(fixed.max(initial=0))
         max_sum = ideal_sum  # with read noise: room for 8 sigma of a full column (|z| <= 6.34)
         if sigma is not None:
@@ -134,7 +127,7 @@ class Pipeline:
             max_sum += 8 * math.sqrt(rows * self.dac.max_chunk**2 * (largest_sigma * largest_sigma))
         adc = Adc.from_config(config, fraction_bits)
         adc_bound = adc.bound(2 * max_sum if config.signed_adc else max_sum)
-        self.adc = dataclasses.replace(adc, dtype=_float_dtype(max(code_bound, adc_bound)))
+        self.adc = dataclasses.replace(adc, dtype=exact_float_dtype(max(code_bound, adc_bound)))
         self.saturates = not config.ideal_cells or config.full_scale < config.max_partial_sum
         """Whether a conversion can leave the ADC's range (else its clamp is skipped)."""
         if sigma is None:  # the partial sums are integers in [0, ideal_sum] ([-ideal_sum, ideal_sum] when signed)
@@ -160,14 +153,14 @@ class Pipeline:
         else:
             self.packing = ColumnPacking.for_sums(ideal_sum, P * S)
         self.prescaled = (self.packing.factor == 1 and not config.signed_adc and self.ranged is None
-                          and _float_dtype(adc_bound) == _float_dtype(max_sum))
+                          and exact_float_dtype(adc_bound) == exact_float_dtype(max_sum))
         """Whether the product yields ``scale * p + bias`` (unpacked sums, unsigned ADC, and
         ``scale * p + bias`` as exact in the products' float type as ``p``: prescaling never
         makes the products wider)."""
         if self.packing.factor > 1:
             self.sum_dtype: Any = numpy.float32
         else:
-            self.sum_dtype = _float_dtype(adc_bound if self.prescaled else max_sum)
+            self.sum_dtype = exact_float_dtype(adc_bound if self.prescaled else max_sum)
         bias = self.adc.bias if self.prescaled else None
         compact = backend.kernels is None and not backend.on_device and self.ranged is None
         cells = self.layout.operand(fixed, self.sum_dtype, bias_row=bias, packing=self.packing,
@@ -211,10 +204,20 @@ class Pipeline:
         return None if self.noise is None else self.noise.row_squares
 
     # -- stages 2 to 5, one column block ------------------------------------------------------
-    def input_tiles(self, x: Any, xp: Any) -> Any:
-        """Input chunks ``(T, C*b, rows [+ 1])`` of inputs ``x`` ``(b, K)``: the products' left operand."""
-        return self.layout.input_tiles(self.dac.convert(x, xp), xp, depth=self.operand.shape[1],
-                                       dtype=self.sum_dtype, bias=self.prescaled)
+    def input_tiles(self, x: Any, xp: Any, bit_products: Optional[dict] = None) -> Any:
+        """Input chunks ``(T, C*b, rows [+ 1])`` of inputs ``x`` ``(b, K)``: the products' left operand
+        (:class:`~cim_emu.reram.bit_tiles.BitTiles` multiplied by ``bit_products`` where given)."""
+        chunks = self.dac.convert(x, xp)
+        if bit_products is not None:
+            return BitTiles.of_chunks(chunks, self.layout, bias=self.prescaled, functions=bit_products)
+        depth = self.operand.shape[1]
+        return self.layout.input_tiles(chunks, xp, depth=depth, dtype=self.sum_dtype, bias=self.prescaled)
+
+    def bit_products(self, backend: Backend) -> Optional[dict]:
+        """The native product of input bits (:mod:`~cim_emu.reram.bit_tiles`) where a read on ``backend``
+        keeps its tiles as bits (1-bit DACs, the host readout, the numpy backend, the product built), else ``None``."""
+        on_host = isinstance(self.readout, HostReadout) and backend.kernels is None and not backend.on_device
+        return bit_tiles.library() if on_host and self.dac.max_chunk <= 1 else None
 
     def accumulate(self, tiles: Any, n0: int, n1: int, first_row: int, read_index: int, backend: Backend) -> Any:
         """Shift-and-added codes ``acc`` ``(b, n1 - n0)`` (int64) of weight columns ``n0 .. n1 - 1``
@@ -271,6 +274,7 @@ class Pipeline:
             require_exact_float_products(backend)
         threads = default_threads() if kernels is None and not backend.on_device else 1
         batch_rows, column_block = self.blocks(x.shape[0], batch_block, backend, threads)
+        bit_products = None if tensor_cores is not None else self.bit_products(backend)
         acc = xp.empty((x.shape[0], self.columns), dtype=numpy.int64)
         column_starts = range(0, self.columns, column_block)
         jobs = [(b0, n0) for b0 in range(0, x.shape[0], batch_rows) for n0 in column_starts]
@@ -283,7 +287,8 @@ class Pipeline:
                 entry = shared.get(b0)
             if entry is None:
                 block = x[b0:b0 + batch_rows]
-                tiles = self.input_tiles(block, xp) if tensor_cores is None else tensor_cores.input_tiles(block, xp)
+                tiles = (self.input_tiles(block, xp, bit_products) if tensor_cores is None
+                         else tensor_cores.input_tiles(block, xp))
                 with lock:
                     entry = shared.setdefault(b0, [tiles, len(column_starts)])
             return entry[0]

@@ -24,6 +24,7 @@ from .. import rng
 from ..backend import Backend
 from ..parallel import single_threaded_blas
 from ..rng import Stream, native
+from .bit_tiles import BitTiles
 from .config import ReramConfig
 from .dac import Dac
 from .gpu import NoiseRuns, reram_read_noise
@@ -101,6 +102,8 @@ class ReadNoise:
         few batch rows at a time so that the temporaries stay in cache): the same bits.
         """
         xp, squares = backend.xp, self.sigma_squared
+        if isinstance(tiles, BitTiles):  # numpy's noise reads the chunks as floats
+            tiles = tiles.as_floats(squares.dtype)
         T, Cb, depth = tiles.shape
         C, PS = self.chunks, self.cells_per_weight
         b, length, stride = Cb // C, (n1 - n0) * PS, self.columns * PS
@@ -149,14 +152,16 @@ class ReadNoise:
             if self.row_squares is not None:
                 roots = xp.ascontiguousarray(self._row_roots(x_squared, xp))
             else:  # exact integer products, laid out as the arrays
-                roots = xp.sqrt(xp.matmul(x_squared, squares[:, :, n0 * PS:n1 * PS]), dtype=numpy.float64)
+                roots = xp.sqrt(_tile_products(x_squared, squares[:, :, n0 * PS:n1 * PS], xp), dtype=numpy.float64)
         return NoiseRuns(self.seed, Stream.READ | read_index, first_row * T * C * stride + n0 * PS, stride, length,
                          b * T * C, roots, per_element=self.row_squares is None, inner=T * C, outer_step=length,
                          inner_step=b * length, post=self.post)
 
     def _squared(self, tiles: Any) -> Any:
         """The input chunks squared, in the variances' dtype (exact: integers); bits are their
-        own squares (the tiles themselves where the dtypes agree: read only)."""
+        own squares (the tiles themselves where the dtypes agree, or bit tiles: read only)."""
+        if isinstance(tiles, BitTiles):
+            return tiles
         if self.binary_inputs:
             return tiles.astype(self.sigma_squared.dtype, copy=False)
         x_squared = tiles.astype(self.sigma_squared.dtype)
@@ -167,5 +172,10 @@ class ReadNoise:
         """The root of every input row's variance (:attr:`row_squares`), ``(b, T, C)`` in the
         draws' order (a transposed view)."""
         T, Cb, _ = x_squared.shape
-        roots = xp.sqrt(xp.matmul(x_squared, self.row_squares), dtype=numpy.float64)
+        roots = xp.sqrt(_tile_products(x_squared, self.row_squares, xp), dtype=numpy.float64)
         return roots.reshape(T, self.chunks, Cb // self.chunks).transpose(2, 0, 1)
+
+
+def _tile_products(tiles: Any, right: Any, xp: Any) -> Any:
+    """``tiles @ right``, exact integers: bit tiles by their native product, float tiles by ``xp``."""
+    return tiles.matmul(right) if isinstance(tiles, BitTiles) else xp.matmul(tiles, right)
