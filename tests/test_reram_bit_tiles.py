@@ -149,3 +149,15 @@ def test_info_says_which_product(invoke, monkeypatch):
     assert "bit product      BLAS (CIM_EMU_NATIVE=0)" in invoke("info").stdout
     monkeypatch.setenv(bit_tiles.NATIVE_ENV, "auto")
     assert invoke("info").stdout.split("bit product")[1].split()[0] == "native"
+
+
+def test_a_benchmark_floor_counts_a_bit_product_as_a_quarter_of_a_matmul():
+    """The plausibility floor of a lossy read (cim_emu.studies.benchmarks): its products, each a
+    matmul of the shape when float tiles go through BLAS, a quarter of one when bits are looked up."""
+    from cim_emu.studies.benchmarks import FLOOR_MIN_MACS, reram_floor
+
+    crossbars = CrossbarArray(numpy.ones((40, 3), dtype=numpy.int64), ReramConfig(adc=AdcConfig(bits=6)))
+    products = crossbars.config.inputs.chunks * crossbars.pipeline.width
+    assert reram_floor(crossbars, NUMPY_BACKEND, FLOOR_MIN_MACS)[0] == products / 4
+    with chosen("0"):
+        assert reram_floor(crossbars, NUMPY_BACKEND, FLOOR_MIN_MACS)[0] == products

@@ -5,7 +5,9 @@ columns ``n0 .. n1 - 1`` - from its input tiles ``(T, C*b, rows [+ 1])``
 (:meth:`~cim_emu.reram.layout.TileLayout.input_tiles`). For every row tile ``t`` in turn:
 
 1. the tile's partial sums, one 2-D float product ``(C*b, rows [+ 1]) @ (rows [+ 1], n * width)``
-   into a buffer reused from tile to tile (exact: integers below ``2**24`` or ``2**53``);
+   into a buffer reused from tile to tile (exact: integers below ``2**24`` or ``2**53``); with
+   1-bit DACs the tiles are bits and the product is native, by look-up tables, with BLAS's bits
+   (:mod:`~cim_emu.reram.bit_tiles`);
 2. packed columns split into their parts (:meth:`~cim_emu.reram.layout.ColumnPacking.unpack`);
 3. read noise, if any, added in float64 (it is integer-valued, so the sum is exact);
 4. the ADC (:meth:`~cim_emu.reram.adc.Adc.convert`), in place;
@@ -75,9 +77,10 @@ class HostReadout:
     """Polarities, slices and bits per cell: a weight column's draws and their weights (noise drawn in place)."""
 
     def tile_product(self, tiles: Any, operand: Any, t: int, out: Any, xp: Any) -> None:
-        """Tile ``t``'s partial sums into ``out``: ``tiles[t] @ operand[t]``, over the last tile's
-        rows that hold inputs only (the padding adds zeros), unless a bias row follows them."""
-        if isinstance(tiles, BitTiles):  # the bias row is no word line: the last tile's padding is left out either way
+        """Tile ``t``'s partial sums into ``out``: ``tiles[t] @ operand[t]`` (bit tiles by their native
+        product), over the last tile's rows that hold inputs only (the padding adds zeros), unless
+        float tiles have a bias row after them."""
+        if isinstance(tiles, BitTiles):  # their bias row is no bit: the last tile's padding is left out either way
             tiles.product(t, operand[t], out, rows=self.last_rows if t == len(tiles) - 1 else None)
         elif t == len(tiles) - 1 and self.last_rows < operand.shape[1] and not self.prescaled:
             xp.matmul(tiles[t][:, :self.last_rows], operand[t][:self.last_rows], out=out)

@@ -29,12 +29,13 @@ and the ratio held against a floor below which it is implausible: Ambit's in-pla
 the slice and polarity columns of a weight column as the pipeline packs them
 (:attr:`Pipeline.width`: 8 x 4 = 32 at the defaults), each as much work as the float32
 ``matmul`` of the shape (from :data:`FLOOR_MIN_MACS` on: a smaller matmul runs below its full
-rate); one such product when lossless. The ReRAM floors hold for float products on the host (no
-kernel provider); with kernels (int8 tensor cores on a device) none is set. On CuPy each run
-ends with a stream synchronise. ``driver=`` hands the rounds to a benchmark harness (``bench/``
-passes pytest-benchmark's, so that the same measurement feeds both ``cim-emu bench`` and the
-benchmark suites). Every measurement also checks its result:
-Ambit against numpy's bits, lossless ReRAM against the exact integer product, lossy ReRAM
+rate), or a quarter of one where the input bits are multiplied by look-up tables (one addition
+for four word lines, :data:`BIT_PRODUCT_SPEEDUP`); one such product when lossless. The ReRAM
+floors hold on the host (no kernel provider); with kernels (int8 tensor cores on a device) none
+is set. On CuPy each run ends with a stream synchronise. ``driver=`` hands the rounds to a
+benchmark harness (``bench/`` passes pytest-benchmark's, so that the same measurement feeds both
+``cim-emu bench`` and the benchmark suites). Every measurement also checks its result: Ambit
+against numpy's bits, lossless ReRAM against the exact integer product, lossy ReRAM
 within the ADC's error bound (``correct``).
 """
 
@@ -308,6 +309,9 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
 #: MACs from which a float32 matmul runs at its full rate: below, the floor of a lossy read
 #: (whose products are larger) does not hold.
 FLOOR_MIN_MACS = 2**26
+#: The most a product of input bits by look-up tables (:mod:`cim_emu.reram.bit_tiles`) can save
+#: against a float32 matmul of its shape: one addition of table entries for four multiply-adds.
+BIT_PRODUCT_SPEEDUP = 4
 
 
 def reram_floor(crossbars: CrossbarArray, chosen: backends.Backend, macs: int) -> tuple:
@@ -321,8 +325,12 @@ def reram_floor(crossbars: CrossbarArray, chosen: backends.Backend, macs: int) -
         return None, (f"none below {FLOOR_MIN_MACS} MACs: a matmul this small runs below its full rate, "
                       "so the read's larger products may outrun it per MAC")
     chunks, width = config.inputs.chunks, crossbars.pipeline.width
-    return float(chunks * width), (f"the read's products: {chunks} input chunks x {width} slice and polarity "
-                                   "columns (as packed) per weight column, each a matmul of the shape")
+    basis = (f"the read's products: {chunks} input chunks x {width} slice and polarity columns (as packed) per "
+             "weight column, each a matmul of the shape")
+    if crossbars.pipeline.bit_products(chosen) is not None:  # rows / 4 additions an output instead of rows FMAs
+        return chunks * width / BIT_PRODUCT_SPEEDUP, (f"{basis}, each a quarter of one: input bits multiplied by "
+                                                     "look-up tables (four word lines an addition)")
+    return float(chunks * width), basis
 
 
 def machine_info(backend: backends.BackendLike = None) -> dict:
