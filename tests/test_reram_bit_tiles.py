@@ -78,6 +78,8 @@ def test_the_product_refuses_what_it_cannot_multiply(np_rng):
         tiles.product(0, right, numpy.empty((4, 5), numpy.float64))
     with pytest.raises(TypeError, match="float32 or float64"):
         tiles.product(0, right.astype(numpy.int32), numpy.empty((4, 5), numpy.int32))
+    with pytest.raises(ValueError, match=r"rows must be in \[0, 16\]"):
+        tiles.product(0, right, numpy.empty((4, 5), numpy.float32), rows=17)
     with pytest.raises(ValueError, match="contiguous columns"):
         tiles.product(0, right, numpy.empty((4, 10), numpy.float32)[:, ::2])
 

@@ -119,6 +119,8 @@ class BitTiles:
         lines only (the rest of the tile's inputs must be 0), the bias row added where the tiles
         have one. Every sum of ``right``'s rows must be an integer the dtype holds exactly."""
         rows = self.rows if rows is None else rows
+        if not 0 <= rows <= self.rows:
+            raise ValueError(f"rows must be in [0, {self.rows}] (the tiles' word lines); got {rows}")
         depth, Cb = self.rows + self.bias, self.bits.shape[1]
         if right.ndim != 2 or right.shape[0] != depth or out.shape != (Cb, right.shape[1]):
             raise ValueError(f"tile {t} of shape {self.shape[1:]} cannot multiply {right.shape} into {out.shape}")
