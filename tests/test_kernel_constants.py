@@ -11,6 +11,7 @@ import pytest
 
 from cim_emu import rng
 from cim_emu.ambit import program_encoding
+from cim_emu.reram import bit_tiles
 from cim_emu.reram import gpu as reram_gpu
 from cim_emu.rng import Stream
 
@@ -50,6 +51,7 @@ MIRRORS = [
     ("reram_epilogue.cu", "kPerPolarity", reram_gpu.NoisyReadout.PER_POLARITY),
     ("reram_epilogue.cu", "kSubtract", reram_gpu.NoisyReadout.SUBTRACT),
     ("reram_epilogue.cu", "kDifferences", reram_gpu.NoisyReadout.DIFFERENCES),
+    ("binary_product.cpp", "kGroupRows", bit_tiles.GROUP_ROWS),
     ("ambit_program.cu", "kAmbitNot", program_encoding.OPCODES["not"]),
     ("ambit_program.cu", "kAmbitAnd", program_encoding.OPCODES["and"]),
     ("ambit_program.cu", "kAmbitOr", program_encoding.OPCODES["or"]),

@@ -37,10 +37,14 @@ from ..gpu.host_native import NATIVE_ENV, NativeBuild
 from ..gpu.sources import kernel_source
 from .layout import TileLayout
 
-__all__ = ["NATIVE_ENV", "SOURCE", "BUILD", "BitTiles", "library", "status"]
+__all__ = ["NATIVE_ENV", "SOURCE", "BUILD", "GROUP_ROWS", "BitTiles", "library", "status"]
 
 SOURCE = "binary_product.cpp"
 """The native product's source, in ``kernels/``."""
+
+GROUP_ROWS = 4
+"""Word lines a table covers (the kernel's ``kGroupRows``): one addition of a table entry takes the
+place of this many multiply-adds."""
 
 _FLOAT_TYPES = {numpy.dtype(numpy.float32): "cim_binary_product_f32",
                 numpy.dtype(numpy.float64): "cim_binary_product_f64"}
@@ -96,13 +100,9 @@ class BitTiles:
         rows, T = layout.rows, layout.tiles
         padded = numpy.zeros((C, b, T * rows), dtype=numpy.uint8)
         padded[:, :, :K] = chunks
-        row_bytes = -(-rows // 8)
-        lines = padded.reshape(C, b, T, rows)
-        if row_bytes * 8 != rows:
-            lines = numpy.concatenate([lines, numpy.zeros((C, b, T, row_bytes * 8 - rows), dtype=numpy.uint8)], axis=3)
-        bits = numpy.packbits(lines, axis=3, bitorder="little")  # (C, b, T, row_bytes)
-        return cls(numpy.ascontiguousarray(bits.transpose(2, 0, 1, 3)).reshape(T, C * b, row_bytes), rows, bias,
-                   functions)
+        # (C, b, T, ceil(rows / 8)): packbits pads each tile's last byte with zeros
+        bits = numpy.packbits(padded.reshape(C, b, T, rows), axis=3, bitorder="little")
+        return cls(numpy.ascontiguousarray(bits.transpose(2, 0, 1, 3)).reshape(T, C * b, -1), rows, bias, functions)
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -274,7 +274,7 @@ class Pipeline:
             require_exact_float_products(backend)
         threads = default_threads() if kernels is None and not backend.on_device else 1
         batch_rows, column_block = self.blocks(x.shape[0], batch_block, backend, threads)
-        bit_products = None if tensor_cores is not None else self.bit_products(backend)
+        bit_products = self.bit_products(backend)  # None with kernels (the tensor cores' too)
         acc = xp.empty((x.shape[0], self.columns), dtype=numpy.int64)
         column_starts = range(0, self.columns, column_block)
         jobs = [(b0, n0) for b0 in range(0, x.shape[0], batch_rows) for n0 in column_starts]

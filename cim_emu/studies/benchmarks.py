@@ -30,7 +30,7 @@ the slice and polarity columns of a weight column as the pipeline packs them
 (:attr:`Pipeline.width`: 8 x 4 = 32 at the defaults), each as much work as the float32
 ``matmul`` of the shape (from :data:`FLOOR_MIN_MACS` on: a smaller matmul runs below its full
 rate), or a quarter of one where the input bits are multiplied by look-up tables (one addition
-for four word lines, :data:`BIT_PRODUCT_SPEEDUP`); one such product when lossless. The ReRAM
+for four word lines, :data:`cim_emu.reram.bit_tiles.GROUP_ROWS`); one such product when lossless. The ReRAM
 floors hold on the host (no kernel provider); with kernels (int8 tensor cores on a device) none
 is set. On CuPy each run ends with a stream synchronise. ``driver=`` hands the rounds to a
 benchmark harness (``bench/`` passes pytest-benchmark's, so that the same measurement feeds both
@@ -52,6 +52,7 @@ from .. import backend as backends
 from .._checks import positive_int
 from ..ambit import AmbitCostModel, Subarray, program_for
 from ..reram import AdcConfig, CrossbarArray, ReramConfig, ReramCostModel
+from ..reram.bit_tiles import GROUP_ROWS
 from .timing import ROUNDS, Driver, interleaved, pinned_threads, plausibility
 
 #: The Ambit operations measured, with the native baseline of each.
@@ -309,9 +310,6 @@ def reram_throughput(path: str, batch: int, k: int, n: int, *, seed: int = 0, ba
 #: MACs from which a float32 matmul runs at its full rate: below, the floor of a lossy read
 #: (whose products are larger) does not hold.
 FLOOR_MIN_MACS = 2**26
-#: The most a product of input bits by look-up tables (:mod:`cim_emu.reram.bit_tiles`) can save
-#: against a float32 matmul of its shape: one addition of table entries for four multiply-adds.
-BIT_PRODUCT_SPEEDUP = 4
 
 
 def reram_floor(crossbars: CrossbarArray, chosen: backends.Backend, macs: int) -> tuple:
@@ -328,8 +326,8 @@ def reram_floor(crossbars: CrossbarArray, chosen: backends.Backend, macs: int) -
     basis = (f"the read's products: {chunks} input chunks x {width} slice and polarity columns (as packed) per "
              "weight column, each a matmul of the shape")
     if crossbars.pipeline.bit_products(chosen) is not None:  # rows / 4 additions an output instead of rows FMAs
-        return chunks * width / BIT_PRODUCT_SPEEDUP, (f"{basis}, each a quarter of one: input bits multiplied by "
-                                                     "look-up tables (four word lines an addition)")
+        return chunks * width / GROUP_ROWS, (f"{basis}, each 1/{GROUP_ROWS} of one: input bits multiplied by "
+                                            f"look-up tables ({GROUP_ROWS} word lines an addition)")
     return float(chunks * width), basis
 
 
